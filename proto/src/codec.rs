@@ -1,0 +1,230 @@
+//! The two encodings of protocol v1 (MessagePack and JSON), subprotocol negotiation,
+//! and typed decode errors.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::message::{ClientMessage, ErrorCode, RequestId, ServerMessage};
+
+/// How messages are encoded on one connection, chosen by WebSocket subprotocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Encoding {
+    /// One MessagePack map per binary frame (`tickcast.v1.msgpack`). The default.
+    #[default]
+    MsgPack,
+    /// The same maps as JSON text frames (`tickcast.v1.json`), for humans with `websocat`.
+    Json,
+}
+
+impl Encoding {
+    pub const ALL: [Encoding; 2] = [Encoding::MsgPack, Encoding::Json];
+
+    /// The `Sec-WebSocket-Protocol` token for this encoding.
+    pub fn subprotocol(self) -> &'static str {
+        match self {
+            Self::MsgPack => "tickcast.v1.msgpack",
+            Self::Json => "tickcast.v1.json",
+        }
+    }
+
+    /// The encoding named by a subprotocol token, if it is one of ours.
+    pub fn from_subprotocol(token: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.subprotocol() == token.trim())
+    }
+
+    /// Picks the encoding for a `Sec-WebSocket-Protocol` request header (comma-separated
+    /// offers, client's preference first). `None` offered means the default, msgpack.
+    pub fn negotiate(offered: Option<&str>) -> Result<Negotiated, UnsupportedSubprotocol> {
+        let Some(offered) = offered.filter(|o| !o.trim().is_empty()) else {
+            return Ok(Negotiated {
+                encoding: Self::MsgPack,
+                echo: false,
+            });
+        };
+        offered
+            .split(',')
+            .find_map(Self::from_subprotocol)
+            .map(|encoding| Negotiated {
+                encoding,
+                echo: true,
+            })
+            .ok_or_else(|| UnsupportedSubprotocol(offered.to_owned()))
+    }
+
+    /// True for encodings carried in text frames.
+    pub fn is_text(self) -> bool {
+        self == Self::Json
+    }
+}
+
+/// The outcome of [`Encoding::negotiate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated {
+    pub encoding: Encoding,
+    /// Whether the server must answer with `Sec-WebSocket-Protocol` (the client offered one).
+    pub echo: bool,
+}
+
+/// The client offered only subprotocols this server does not speak.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported subprotocol {0:?}; supported: tickcast.v1.msgpack, tickcast.v1.json")]
+pub struct UnsupportedSubprotocol(pub String);
+
+/// A message could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("msgpack encode: {0}")]
+    MsgPack(#[from] rmp_serde::encode::Error),
+    #[error("json encode: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Why received bytes are not a valid message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not a map in this encoding at all.
+    #[error("frame is not a {encoding} map: {reason}")]
+    NotAMessage {
+        encoding: &'static str,
+        reason: String,
+    },
+    /// A map without a string `type` key.
+    #[error("message has no string `type` key")]
+    MissingType { id: Option<RequestId> },
+    /// A map whose `type` is not a message this side understands.
+    #[error("unknown message type {kind:?}")]
+    UnknownType { kind: String, id: Option<RequestId> },
+    /// A known message with missing or ill-typed fields.
+    #[error("invalid {kind}: {reason}")]
+    Invalid {
+        kind: String,
+        reason: String,
+        id: Option<RequestId>,
+    },
+}
+
+impl DecodeError {
+    /// The protocol error code a server answers this with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotAMessage { .. } => ErrorCode::BadFrame,
+            Self::MissingType { .. } | Self::Invalid { .. } => ErrorCode::BadRequest,
+            Self::UnknownType { .. } => ErrorCode::UnknownType,
+        }
+    }
+
+    /// The request id, when it could be read from the broken message.
+    pub fn id(&self) -> Option<&RequestId> {
+        match self {
+            Self::NotAMessage { .. } => None,
+            Self::MissingType { id } | Self::UnknownType { id, .. } | Self::Invalid { id, .. } => {
+                id.as_ref()
+            }
+        }
+    }
+}
+
+/// A top-level message enum: knows the `type` names it accepts.
+pub trait Message: Serialize + DeserializeOwned {
+    const TYPES: &'static [&'static str];
+}
+
+impl Message for ClientMessage {
+    const TYPES: &'static [&'static str] = &["subscribe", "unsubscribe", "list", "ping", "publish"];
+}
+
+impl Message for ServerMessage {
+    const TYPES: &'static [&'static str] = &[
+        "welcome",
+        "ack",
+        "error",
+        "topics",
+        "pong",
+        "tick",
+        "snapshot",
+        "bar",
+        "status",
+        "lagged",
+        "heartbeat",
+        "shutdown",
+    ];
+}
+
+/// Appends the encoding of `msg` to `out`.
+pub fn encode_into<T: Serialize + ?Sized>(
+    encoding: Encoding,
+    msg: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    match encoding {
+        Encoding::MsgPack => {
+            msg.serialize(&mut rmp_serde::Serializer::new(out).with_struct_map())?
+        }
+        Encoding::Json => serde_json::to_writer(out, msg)?,
+    }
+    Ok(())
+}
+
+/// Encodes `msg` as one message payload.
+pub fn encode<T: Serialize + ?Sized>(encoding: Encoding, msg: &T) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(128);
+    encode_into(encoding, msg, &mut out)?;
+    Ok(out)
+}
+
+fn from_bytes<T: DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Result<T, String> {
+    match encoding {
+        Encoding::MsgPack => rmp_serde::from_slice(bytes).map_err(|e| e.to_string()),
+        Encoding::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+    }
+}
+
+/// The keys used to classify a message that failed to decode.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    id: Option<RequestId>,
+}
+
+/// Decodes one message payload, telling malformed bytes, unknown types and invalid
+/// fields apart.
+pub fn decode<T: Message>(encoding: Encoding, bytes: &[u8]) -> Result<T, DecodeError> {
+    let reason = match from_bytes::<T>(encoding, bytes) {
+        Ok(msg) => return Ok(msg),
+        Err(reason) => reason,
+    };
+    let envelope =
+        from_bytes::<Envelope>(encoding, bytes).map_err(|reason| DecodeError::NotAMessage {
+            encoding: match encoding {
+                Encoding::MsgPack => "MessagePack",
+                Encoding::Json => "JSON",
+            },
+            reason,
+        })?;
+    let id = from_bytes::<IdOnly>(encoding, bytes)
+        .ok()
+        .and_then(|i| i.id);
+    match envelope.kind {
+        None => Err(DecodeError::MissingType { id }),
+        Some(kind) if !T::TYPES.contains(&kind.as_str()) => {
+            Err(DecodeError::UnknownType { kind, id })
+        }
+        Some(kind) => Err(DecodeError::Invalid { kind, reason, id }),
+    }
+}
+
+/// Decodes a message sent by a client.
+pub fn decode_client(encoding: Encoding, bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
+    decode(encoding, bytes)
+}
+
+/// Decodes a message sent by a server.
+pub fn decode_server(encoding: Encoding, bytes: &[u8]) -> Result<ServerMessage, DecodeError> {
+    decode(encoding, bytes)
+}

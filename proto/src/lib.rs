@@ -1,0 +1,23 @@
+//! The tickcast wire protocol, version 1: the contract every client speaks.
+//!
+//! This crate owns the message types ([`ClientMessage`], [`ServerMessage`]), the topic
+//! grammar ([`Pattern`], [`validate_topic`]), the two encodings ([`Encoding`]) and the
+//! close codes ([`close`]). It does no I/O and is the only crate that knows MessagePack.
+//! `PROTOCOL.md` next to this file is the human-readable contract; its examples are
+//! checked against this code by the test suite.
+
+pub mod close;
+mod codec;
+mod message;
+mod topic;
+
+pub use codec::{
+    DecodeError, EncodeError, Encoding, Message, Negotiated, UnsupportedSubprotocol, decode,
+    decode_client, decode_server, encode, encode_into,
+};
+pub use message::{
+    Ack, Bar, ClientMessage, Error, ErrorCode, Heartbeat, Lagged, List, MarketState, Op,
+    PROTOCOL_VERSION, Ping, Pong, Position, Publish, RequestId, ServerMessage, Shutdown, Snapshot,
+    Status, Subscribe, Tick, Topics, Unsubscribe, Welcome,
+};
+pub use topic::{MAX_TOPIC_BYTES, Pattern, Token, TopicError, validate_topic};
