@@ -184,7 +184,23 @@ fn from_bytes<T: DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Result<T
 #[derive(Deserialize)]
 struct Envelope {
     #[serde(rename = "type")]
-    kind: Option<String>,
+    kind: Option<Kind>,
+}
+
+/// A `type` value: a name, or anything else (which counts as no `type`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Kind {
+    Name(String),
+    Other(serde::de::IgnoredAny),
+}
+
+/// True when `bytes` start with a map: messages are maps, never positional arrays.
+fn starts_with_map(encoding: Encoding, bytes: &[u8]) -> bool {
+    match encoding {
+        Encoding::MsgPack => matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf)),
+        Encoding::Json => bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'),
+    }
 }
 
 #[derive(Deserialize)]
@@ -195,27 +211,30 @@ struct IdOnly {
 /// Decodes one message payload, telling malformed bytes, unknown types and invalid
 /// fields apart.
 pub fn decode<T: Message>(encoding: Encoding, bytes: &[u8]) -> Result<T, DecodeError> {
+    let not_a_message = |reason| DecodeError::NotAMessage {
+        encoding: match encoding {
+            Encoding::MsgPack => "MessagePack",
+            Encoding::Json => "JSON",
+        },
+        reason,
+    };
+    if !starts_with_map(encoding, bytes) {
+        return Err(not_a_message("not a map".to_owned()));
+    }
     let reason = match from_bytes::<T>(encoding, bytes) {
         Ok(msg) => return Ok(msg),
         Err(reason) => reason,
     };
-    let envelope =
-        from_bytes::<Envelope>(encoding, bytes).map_err(|reason| DecodeError::NotAMessage {
-            encoding: match encoding {
-                Encoding::MsgPack => "MessagePack",
-                Encoding::Json => "JSON",
-            },
-            reason,
-        })?;
+    let envelope = from_bytes::<Envelope>(encoding, bytes).map_err(not_a_message)?;
     let id = from_bytes::<IdOnly>(encoding, bytes)
         .ok()
         .and_then(|i| i.id);
     match envelope.kind {
-        None => Err(DecodeError::MissingType { id }),
-        Some(kind) if !T::TYPES.contains(&kind.as_str()) => {
+        None | Some(Kind::Other(_)) => Err(DecodeError::MissingType { id }),
+        Some(Kind::Name(kind)) if !T::TYPES.contains(&kind.as_str()) => {
             Err(DecodeError::UnknownType { kind, id })
         }
-        Some(kind) => Err(DecodeError::Invalid { kind, reason, id }),
+        Some(Kind::Name(kind)) => Err(DecodeError::Invalid { kind, reason, id }),
     }
 }
 

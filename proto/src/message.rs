@@ -61,7 +61,7 @@ fn is_true(b: &bool) -> bool {
 }
 
 /// Subscribe to one or more topic patterns.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscribe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<RequestId>,
@@ -75,6 +75,19 @@ pub struct Subscribe {
     /// At most this many updates per second per topic; newest value wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rate: Option<u32>,
+}
+
+impl Default for Subscribe {
+    /// No topics, `snapshot: true` (the protocol default), no `since`, no `max_rate`.
+    fn default() -> Self {
+        Self {
+            id: None,
+            topics: Vec::new(),
+            snapshot: true,
+            since: None,
+            max_rate: None,
+        }
+    }
 }
 
 /// Drop topic patterns previously subscribed (matched by exact pattern text).

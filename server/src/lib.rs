@@ -1,1 +1,170 @@
-//! placeholder
+//! The tickcast server: a topic broker and a WebSocket fan-out on hyper + fastwebsockets.
+//!
+//! [`run`] serves a listener the caller bound (tests bind `127.0.0.1:0`) until a
+//! cancellation token fires; [`spawn`] does the binding and returns a [`Handle`], which
+//! is how the dashboard embeds a server. Each message is encoded and framed once per
+//! encoding and the same `Bytes` goes to every subscriber's outbox; each connection's
+//! writer drains its outbox with one vectored write per wakeup.
+
+mod broker;
+mod config;
+mod feed;
+mod frame;
+mod http;
+mod metrics;
+mod outbox;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use broker::{Broker, TopicInfo};
+pub use config::{Config, SlowConsumer};
+pub use metrics::Metrics;
+
+/// Nanoseconds since the UNIX epoch, the unit of every `ts` on the wire.
+pub fn unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("simulator configuration: {0}")]
+    Simulator(#[from] tickcast_simulator::ConfigError),
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// State shared by every connection of one server.
+#[derive(Debug)]
+pub(crate) struct App {
+    config: Config,
+    broker: Broker,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    next_client_id: AtomicU64,
+    started: Instant,
+}
+
+/// Serves `listener` until `shutdown` is cancelled; then stops accepting, sends every
+/// client `shutdown` and close 1001, and returns once they are gone (bounded by
+/// `config.shutdown_grace`).
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let market = match config.simulator.clone() {
+        Some(sim) => Some(tickcast_simulator::Market::new(sim)?),
+        None => None,
+    };
+    let metrics = Arc::new(Metrics::default());
+    let broker = Broker::new(config.history, config.max_subscriptions, metrics.clone());
+    let grace = config.shutdown_grace;
+    let app = Arc::new(App {
+        config,
+        broker: broker.clone(),
+        metrics,
+        shutdown: shutdown.clone(),
+        tracker: TaskTracker::new(),
+        next_client_id: AtomicU64::new(1),
+        started: Instant::now(),
+    });
+    if let Some(market) = market {
+        app.tracker
+            .spawn(feed::run(broker.clone(), market, shutdown.clone()));
+    }
+    app.tracker.spawn(feed::bar_clock(broker, shutdown.clone()));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    app.tracker.spawn(http::serve_conn(stream, peer, app.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors or similar: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    app.tracker.close();
+    if tokio::time::timeout(grace + Duration::from_secs(1), app.tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close within the shutdown grace period");
+    }
+    Ok(())
+}
+
+/// A server running in the background of the current runtime.
+#[derive(Debug)]
+pub struct Handle {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), ServerError>>,
+}
+
+impl Handle {
+    /// The bound address (the real port when `listen` asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ws://ADDR/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Shuts the server down gracefully and waits for it.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        match self.task.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "server stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "server task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
+/// Binds `config.listen` and runs the server in a background task.
+pub async fn spawn(config: Config) -> Result<Handle, ServerError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    if let Some(sim) = &config.simulator {
+        // Fail here, not in the background, when the simulator config is unusable.
+        tickcast_simulator::Market::new(sim.clone())?;
+    }
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run(listener, config, shutdown.clone()));
+    Ok(Handle {
+        addr,
+        shutdown,
+        task,
+    })
+}

@@ -1,1 +1,62 @@
-//! placeholder
+//! The tickcast market simulator: realistic, exactly reproducible tick streams.
+//!
+//! A [`Market`] is an endless iterator of [`Event`]s in virtual time: trades
+//! ([`tickcast_proto::Tick`]) and trading-state changes ([`tickcast_proto::Status`]) on
+//! `ticks.SYMBOL` topics. It has no clock and no I/O; the same [`Config`] (seed included)
+//! always gives the identical sequence, at any speed.
+//!
+//! # Model
+//! - **Arrivals**: one Poisson process per symbol, rates proportional to each
+//!   instrument's `weight` and summing to [`Config::rate`] ([`Arrivals::Constant`]:
+//!   evenly spaced, round-robin).
+//! - **Prices**: log-price diffusion over each symbol's own inter-trade interval, with a
+//!   one-factor market correlation `rho`, optional Merton jumps (drift-compensated), and
+//!   by default stochastic volatility ([`Model::StochasticVol`]: log-volatility is
+//!   mean-reverting, half of it market-wide) giving the stylized facts of real returns:
+//!   heavy tails, volatility clustering, autocorrelated absolute returns, volume rising
+//!   with volatility. [`Model::Gbm`] is plain geometric Brownian motion. `drift` and
+//!   `volatility` are annualised over a 252 x 6.5 h trading year of market time;
+//!   [`Config::time_scale`] sets market seconds per virtual second.
+//! - **Quotes**: the trade prints at the efficient price on the $0.01 grid (never below
+//!   $0.01); `bid <= price <= ask`, `ask - bid >= $0.01`, wider for volatile names.
+//!   Sizes are mostly round lots from a log-normal (heavy-tailed) count, scaled up when
+//!   volatility is high; `volume` is cumulative per symbol; [`Market::sessions`] keeps
+//!   open/high/low/last/previous close.
+//! - **Halts** ([`Halts`]): random or scripted; announced with `status` events, no
+//!   trades while halted, and a price gap at the resume.
+//!
+//! # Drivers
+//! Iterate a [`Market`] for virtual time as fast as possible; `realtime::run` (feature
+//! `realtime`) paces any event stream to the wall clock at a `speed`; [`Replay`] reads
+//! recordings (`tickcast-sim` JSON lines, or CSV trades) instead of the model. A
+//! [`Sink`] is where events go ([`WriteSink`]: JSON lines or length-prefixed
+//! MessagePack), the seam for a future WebSocket or NATS publisher.
+//!
+//! # Performance
+//! BENCH_FIGURES
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+mod dynamics;
+mod equities;
+mod event;
+mod market;
+mod quote;
+#[cfg(feature = "realtime")]
+pub mod realtime;
+mod replay;
+mod schedule;
+mod session;
+mod sink;
+mod universe;
+
+pub use config::{
+    Arrivals, Config, ConfigError, Halt, Halts, Merton, Model, RandomHalts, StochasticVol,
+    TRADING_YEAR_S,
+};
+pub use event::Event;
+pub use market::Market;
+pub use replay::{Replay, ReplayError, ReplayFormat};
+pub use session::Session;
+pub use sink::{Format, Sink, SinkError, WriteSink, encode_event};
+pub use universe::{Instrument, Universe, UniverseError};

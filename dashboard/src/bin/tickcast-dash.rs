@@ -1,0 +1,130 @@
+//! `tickcast-dash`: the terminal dashboard. Without `--url` it starts an embedded server
+//! and simulator and connects to it over a real WebSocket, like any remote client.
+
+use std::{process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use clap::Parser;
+use tickcast_dashboard::{
+    client::{Client, ClientConfig, DEFAULT_PATTERNS},
+    dash::{self, App, Terminal, theme::Theme},
+};
+
+/// Live stock-ticker dashboard for a tickcast server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Server to connect to, e.g. ws://127.0.0.1:8080/ws. Default: start an embedded server.
+    #[arg(long, env = "TICKCAST_URL")]
+    url: Option<String>,
+    /// Topic patterns (comma-separated). For each `ticks.X` the matching `bars.1s.X` and
+    /// `bars.1m.X` are added. Default: ticks.*, bars.1s.*, bars.1m.*
+    #[arg(long, value_delimiter = ',')]
+    topics: Vec<String>,
+    /// Credentials for servers that require them (Authorization: Bearer + ?token=).
+    #[arg(long, env = "TICKCAST_TOKEN")]
+    token: Option<String>,
+}
+
+/// Adds the bar topics that go with each `ticks.` pattern.
+fn with_bars(topics: &[String]) -> Vec<String> {
+    if topics.is_empty() {
+        return DEFAULT_PATTERNS.iter().map(|p| (*p).to_owned()).collect();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for t in topics.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let extra = t
+            .strip_prefix("ticks.")
+            .map(|sym| [format!("bars.1s.{sym}"), format!("bars.1m.{sym}")]);
+        for p in std::iter::once(t.to_owned()).chain(extra.into_iter().flatten()) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tickcast-dash: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tickcast-dash: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let (url, embedded) = match &args.url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let server = embedded::start().await?;
+            (server.ws_url(), Some(server))
+        }
+    };
+    let patterns = with_bars(&args.topics);
+    let config = ClientConfig::new(url.clone())
+        .patterns(patterns.clone())
+        .token(args.token);
+    let (client, mut events) = Client::spawn(config).context("invalid arguments")?;
+    let mut app = App::new(url, patterns, Theme::from_env());
+
+    let mut terminal = Terminal::enter().context("cannot set up the terminal")?;
+    let result = dash::run(&mut terminal, &mut app, &client, &mut events).await;
+    // Restore the terminal before anything else can print.
+    drop(terminal);
+
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.shutdown()).await;
+    if let Some(server) = embedded {
+        let _ = tokio::time::timeout(Duration::from_secs(3), server.shutdown()).await;
+    }
+    result.context("dashboard failed")
+}
+
+/// The in-process server for running without `--url`: a real server on a loopback port,
+/// reached over a real WebSocket like any other.
+mod embedded {
+    use std::net::SocketAddr;
+
+    use anyhow::Context;
+
+    pub async fn start() -> anyhow::Result<tickcast_server::Handle> {
+        let config = tickcast_server::Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..tickcast_server::Config::default()
+        };
+        tickcast_server::spawn(config)
+            .await
+            .context("cannot start the embedded server")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_patterns_bring_their_bars() {
+        assert_eq!(with_bars(&[]), DEFAULT_PATTERNS.map(String::from).to_vec());
+        assert_eq!(
+            with_bars(&["ticks.AAPL".into(), "bars.1m.AAPL".into()]),
+            ["ticks.AAPL", "bars.1s.AAPL", "bars.1m.AAPL"]
+                .map(String::from)
+                .to_vec()
+        );
+        assert_eq!(with_bars(&["bars.>".into()]), vec!["bars.>".to_owned()]);
+    }
+}

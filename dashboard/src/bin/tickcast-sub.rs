@@ -1,0 +1,158 @@
+//! `tickcast-sub`: subscribe and print one message per line (JSON, or `--pretty`), with
+//! the same reconnect and `since` recovery as the dashboard. Connection events and gaps
+//! go to stderr so stdout stays machine-readable.
+
+use std::{
+    io::{self, Write},
+    process::ExitCode,
+    time::Duration,
+};
+
+use anyhow::Context;
+use clap::Parser;
+use tickcast_dashboard::{
+    client::{Client, ClientConfig, ClientEvent},
+    sub,
+};
+
+/// Subscribe to tickcast topics and print each message on its own line.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Server to connect to.
+    #[arg(long, env = "TICKCAST_URL", default_value = "ws://127.0.0.1:8080/ws")]
+    url: String,
+    /// Topic patterns, e.g. 'ticks.AAPL' 'bars.1m.*'.
+    #[arg(required = true)]
+    patterns: Vec<String>,
+    /// A compact human format instead of JSON.
+    #[arg(long)]
+    pretty: bool,
+    /// Also print acks and heartbeats.
+    #[arg(long)]
+    all: bool,
+    /// Exit after printing this many messages.
+    #[arg(long)]
+    count: Option<u64>,
+    /// No connection or gap notes on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Credentials for servers that require them (Authorization: Bearer + ?token=).
+    #[arg(long, env = "TICKCAST_TOKEN")]
+    token: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tickcast-sub: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tickcast-sub: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let config = ClientConfig::new(args.url.clone())
+        .patterns(args.patterns.clone())
+        .token(args.token.clone());
+    let (client, mut events) = Client::spawn(config).context("invalid arguments")?;
+    let result = print_events(&args, &mut events).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.shutdown()).await;
+    match result {
+        // `| head` closed stdout: that is how scripts say "enough".
+        Err(e)
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+async fn print_events(
+    args: &Args,
+    events: &mut tokio::sync::mpsc::Receiver<ClientEvent>,
+) -> anyhow::Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut printed = 0u64;
+    let note = |text: String| {
+        if !args.quiet {
+            eprintln!("tickcast-sub: {text}");
+        }
+    };
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let Some(event) = event else {
+            anyhow::bail!("the client stopped");
+        };
+        match event {
+            ClientEvent::Connecting { attempt } if attempt > 1 => {
+                note(format!("connecting to {} (attempt {attempt})", args.url));
+            }
+            ClientEvent::Connecting { .. } => {}
+            ClientEvent::Connected { server, addr, .. } => {
+                note(format!("connected to {server} at {addr}"));
+            }
+            ClientEvent::Disconnected {
+                reason,
+                retry_in: Some(d),
+            } => {
+                note(format!(
+                    "disconnected: {reason}; reconnecting in {} ms",
+                    d.as_millis()
+                ));
+            }
+            ClientEvent::Disconnected {
+                reason,
+                retry_in: None,
+            } => {
+                anyhow::bail!("disconnected: {reason}; not reconnecting");
+            }
+            ClientEvent::Gap {
+                topic,
+                expected,
+                got,
+            } => {
+                note(format!(
+                    "gap on {topic}: expected seq {expected}, got {got}"
+                ));
+            }
+            ClientEvent::Message(msg) => {
+                if !args.all && !sub::is_data(&msg) {
+                    continue;
+                }
+                let line = if args.pretty {
+                    sub::pretty_line(&msg)
+                } else {
+                    sub::json_line(&msg)?
+                };
+                writeln!(out, "{line}")?;
+                printed += 1;
+                if args.count.is_some_and(|n| printed >= n) {
+                    out.flush()?;
+                    return Ok(());
+                }
+                // Flush when no more messages are waiting, so a quiet stream is not held back.
+                if events.is_empty() {
+                    out.flush()?;
+                }
+            }
+        }
+    }
+}

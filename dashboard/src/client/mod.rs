@@ -1,0 +1,210 @@
+//! The tickcast WebSocket client shared by `tickcast-dash` and `tickcast-sub`.
+//!
+//! [`Client::spawn`] starts one task that connects, reads `welcome`, subscribes, watches for
+//! a dead connection (nothing received for 3 x `heartbeat_ms`), reconnects with backoff and
+//! jitter (following close-code advice and `shutdown.reconnect_after_ms`), resubscribes with
+//! `since` so missed messages are replayed, and reports seq gaps. Everything it learns comes
+//! out as [`ClientEvent`]s on a bounded channel; a slow consumer slows the reader, and the
+//! server's slow-consumer policy takes over from there.
+
+mod backoff;
+mod connection;
+mod session;
+mod tracker;
+
+use std::{net::SocketAddr, time::Duration};
+
+use tickcast_proto::{Pattern, ServerMessage, TopicError, Welcome};
+use tokio::{sync::mpsc, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+pub use backoff::Backoff;
+pub use tracker::{Tracker, Verdict};
+
+/// The dashboard's default subscription: every tick plus both bar intervals.
+pub const DEFAULT_PATTERNS: [&str; 3] = ["ticks.*", "bars.1s.*", "bars.1m.*"];
+
+/// How to reach a server and what to ask it for.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `ws://HOST:PORT/PATH`.
+    pub url: String,
+    /// Patterns to subscribe on every (re)connect.
+    pub patterns: Vec<String>,
+    /// Sent as `Authorization: Bearer TOKEN` and as the `token` query parameter.
+    pub token: Option<String>,
+    /// First reconnect delay; it doubles per failed attempt. Default: 250 ms.
+    pub backoff_min: Duration,
+    /// Longest reconnect delay. Default: 10 s.
+    pub backoff_max: Duration,
+    /// TCP connect + HTTP upgrade + `welcome` must finish within this. Default: 5 s.
+    pub connect_timeout: Duration,
+    /// Capacity of the event channel. Default: 4096.
+    pub event_capacity: usize,
+    /// Largest message accepted from the server. Default: 1 MiB.
+    pub max_message_bytes: usize,
+}
+
+impl ClientConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            patterns: DEFAULT_PATTERNS.iter().map(|p| (*p).to_owned()).collect(),
+            token: None,
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            event_capacity: 4096,
+            max_message_bytes: 1 << 20,
+        }
+    }
+
+    pub fn patterns<I, S>(mut self, patterns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.patterns = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
+    }
+}
+
+/// Everything the client reports, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    /// Attempt number `attempt` (1-based since the last successful connection) started.
+    Connecting { attempt: u32 },
+    /// The WebSocket is open and `welcome` arrived; the subscribe has been sent.
+    Connected {
+        server: String,
+        addr: SocketAddr,
+        welcome: Welcome,
+    },
+    /// A server message (everything except `welcome`, which comes with `Connected`).
+    /// Duplicates (already-seen seqs) are dropped before they get here.
+    Message(ServerMessage),
+    /// Seqs `expected..got` of `topic` were missed (and could not be replayed).
+    Gap {
+        topic: String,
+        expected: u64,
+        got: u64,
+    },
+    /// The connection ended. `retry_in: None` means the client gave up for good (e.g. a
+    /// close code that says reconnecting will not help) and the channel closes next.
+    Disconnected {
+        reason: String,
+        retry_in: Option<Duration>,
+    },
+}
+
+/// Changes to the subscription, applied now and on every reconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Subscribe(Vec<Pattern>),
+    Unsubscribe(Vec<Pattern>),
+}
+
+/// Errors of the client API. Connection trouble is not an error: it is reported as
+/// [`ClientEvent::Disconnected`] and retried.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("invalid pattern {pattern:?}: {source}")]
+    BadPattern { pattern: String, source: TopicError },
+    #[error("no patterns to subscribe to")]
+    NoPatterns,
+    #[error("too many commands queued; try again")]
+    Busy,
+    #[error("the client has stopped")]
+    Stopped,
+}
+
+fn parse_patterns<S: AsRef<str>>(patterns: &[S]) -> Result<Vec<Pattern>, ClientError> {
+    patterns
+        .iter()
+        .map(|p| {
+            let p = p.as_ref().trim();
+            Pattern::parse(p).map_err(|source| ClientError::BadPattern {
+                pattern: p.to_owned(),
+                source,
+            })
+        })
+        .collect()
+}
+
+/// A running client. Dropping it stops the client (closing with 1000).
+#[derive(Debug)]
+pub struct Client {
+    commands: mpsc::Sender<Command>,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Client {
+    /// Validates the config and starts the client task on the current tokio runtime.
+    pub fn spawn(config: ClientConfig) -> Result<(Self, mpsc::Receiver<ClientEvent>), ClientError> {
+        let target = connection::Target::parse(&config.url, config.token.as_deref())?;
+        let patterns = parse_patterns(&config.patterns)?;
+        if patterns.is_empty() {
+            return Err(ClientError::NoPatterns);
+        }
+        let (event_tx, event_rx) = mpsc::channel(config.event_capacity.max(1));
+        let (command_tx, command_rx) = mpsc::channel(64);
+        let cancel = CancellationToken::new();
+        let supervisor = session::Supervisor::new(
+            config,
+            target,
+            patterns,
+            event_tx,
+            command_rx,
+            cancel.clone(),
+        );
+        let task = tokio::spawn(supervisor.run());
+        Ok((
+            Self {
+                commands: command_tx,
+                cancel,
+                task: Some(task),
+            },
+            event_rx,
+        ))
+    }
+
+    /// Adds patterns (validated here; the server acks or errors through events).
+    pub fn subscribe<S: AsRef<str>>(&self, patterns: &[S]) -> Result<(), ClientError> {
+        self.command(Command::Subscribe(parse_patterns(patterns)?))
+    }
+
+    /// Drops patterns (by exact text).
+    pub fn unsubscribe<S: AsRef<str>>(&self, patterns: &[S]) -> Result<(), ClientError> {
+        self.command(Command::Unsubscribe(parse_patterns(patterns)?))
+    }
+
+    /// Queues a command without waiting: never blocks the caller.
+    pub fn command(&self, command: Command) -> Result<(), ClientError> {
+        self.commands.try_send(command).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => ClientError::Busy,
+            mpsc::error::TrySendError::Closed(_) => ClientError::Stopped,
+        })
+    }
+
+    /// Closes the connection (1000) and waits for the client task to end.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}

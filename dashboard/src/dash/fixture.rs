@@ -1,0 +1,146 @@
+//! Deterministic market data for tests: a few symbols with ticks, bars, a gap and an alert.
+
+use tickcast_proto::{Ack, Bar, Op, ServerMessage, Snapshot, Tick, Welcome};
+
+use super::{App, theme::Theme};
+use crate::client::ClientEvent;
+
+pub const T0_NS: u64 = 1_700_000_000_000_000_000;
+const MS: u64 = 1_000_000;
+
+pub fn tick(symbol: &str, seq: u64, ts_ns: u64, price: f64, volume: u64) -> Tick {
+    Tick {
+        topic: format!("ticks.{symbol}"),
+        seq,
+        ts: ts_ns,
+        symbol: symbol.into(),
+        price,
+        size: 100 + (seq % 7) * 50,
+        bid: price - 0.01,
+        ask: price + 0.01,
+        volume,
+    }
+}
+
+pub fn snapshot(symbol: &str, seq: u64, price: f64, prev_close: f64) -> Snapshot {
+    Snapshot {
+        topic: format!("ticks.{symbol}"),
+        epoch: 1,
+        seq,
+        ts: T0_NS,
+        symbol: symbol.into(),
+        price,
+        size: 100,
+        bid: price - 0.01,
+        ask: price + 0.01,
+        volume: 10_000,
+        open: prev_close,
+        high: price.max(prev_close),
+        low: price.min(prev_close),
+        prev_close,
+        ..Snapshot::default()
+    }
+}
+
+pub fn bar(symbol: &str, interval: &str, seq: u64, ts_ns: u64, o: f64, c: f64) -> Bar {
+    Bar {
+        topic: format!("bars.{interval}.{symbol}"),
+        seq,
+        ts: ts_ns,
+        interval_ms: if interval == "1s" { 1000 } else { 60_000 },
+        symbol: symbol.into(),
+        open: o,
+        high: o.max(c) + 0.05,
+        low: o.min(c) - 0.05,
+        close: c,
+        volume: 1000 + seq * 37 % 900,
+        trades: 10,
+    }
+}
+
+/// A price path that wiggles deterministically.
+fn path(base: f64, i: u64) -> f64 {
+    let x = i as f64;
+    ((base + (x / 7.0).sin() * base * 0.004 + (x / 23.0).cos() * base * 0.002) * 100.0).round()
+        / 100.0
+}
+
+/// A connected app with five symbols, 120 ticks each, 40 one-second bars each, a gap on
+/// AAPL, and `now` just after the last tick.
+pub fn app(theme: Theme, size: (u16, u16)) -> App {
+    let mut app = App::new(
+        "ws://127.0.0.1:8080/ws",
+        vec!["ticks.*".into(), "bars.1s.*".into(), "bars.1m.*".into()],
+        theme,
+    );
+    app.size = size;
+    app.tick(T0_NS);
+    app.on_client(ClientEvent::Connected {
+        server: "tickcast/test".into(),
+        addr: "127.0.0.1:8080".parse().expect("literal address"),
+        welcome: Welcome {
+            protocol: 1,
+            server: "tickcast/test".into(),
+            epoch: 1,
+            heartbeat_ms: 1000,
+            max_message_bytes: 65536,
+            max_subscriptions: 1000,
+            ts: T0_NS,
+        },
+    });
+    app.on_client(ClientEvent::Message(ServerMessage::Ack(Ack {
+        id: None,
+        op: Op::Subscribe,
+        topics: vec!["ticks.*".into()],
+        subscriptions: vec!["ticks.*".into(), "bars.1s.*".into(), "bars.1m.*".into()],
+    })));
+    let symbols = [
+        ("AAPL", 187.0, 186.0),
+        ("MSFT", 420.0, 421.5),
+        ("NVDA", 130.0, 128.0),
+        ("TSLA", 250.0, 251.0),
+        ("XOM", 115.0, 115.0),
+    ];
+    for (k, &(sym, base, prev)) in symbols.iter().enumerate() {
+        app.on_client(ClientEvent::Message(ServerMessage::Snapshot(snapshot(
+            sym, 10, base, prev,
+        ))));
+        for i in 0..120u64 {
+            let seq = 11 + i;
+            if sym == "AAPL" && i == 80 {
+                app.on_client(ClientEvent::Gap {
+                    topic: "ticks.AAPL".into(),
+                    expected: seq,
+                    got: seq + 5,
+                });
+            }
+            let ts = T0_NS + (i + 1) * 250 * MS + k as u64 * MS;
+            app.tick(ts);
+            let t = tick(
+                sym,
+                seq,
+                ts,
+                path(base, i + k as u64 * 11),
+                10_000 + i * 300 * (k as u64 + 1),
+            );
+            app.on_client(ClientEvent::Message(ServerMessage::Tick(t)));
+        }
+        for i in 0..40u64 {
+            let ts = T0_NS + i * 1_000 * MS;
+            let b = bar(
+                sym,
+                "1s",
+                i + 1,
+                ts,
+                path(base, i * 3),
+                path(base, i * 3 + 2),
+            );
+            app.on_client(ClientEvent::Message(ServerMessage::Bar(b)));
+        }
+    }
+    // Every flash has run out (so snapshots do not depend on timing); nothing is stale.
+    app.tick(T0_NS + 121 * 250 * MS);
+    app.tick(T0_NS + 122 * 250 * MS);
+    app.prepare();
+    app
+}

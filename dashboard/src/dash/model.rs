@@ -1,0 +1,348 @@
+//! The market as the dashboard knows it: one [`Quote`] per symbol with bounded tick and
+//! bar histories. Pure data: no clock, no terminal; times are passed in as `now_ns`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use tickcast_proto::{Bar, MarketState, Snapshot, Status, Tick};
+
+/// Ticks kept per symbol (the line chart and the sparkline read from these).
+pub const TICK_HISTORY: usize = 1200;
+/// Bars kept per symbol and interval.
+pub const BAR_HISTORY: usize = 600;
+/// How long a price change flashes its cell.
+pub const FLASH_NS: u64 = 400_000_000;
+/// A symbol without a tick for this long is shown as stale.
+pub const STALE_NS: u64 = 10_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// One trade in the tick series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub ts_ns: u64,
+    pub price: f64,
+    pub size: u64,
+    /// Messages were lost between the previous point and this one.
+    pub gap_before: bool,
+}
+
+/// One OHLCV bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candle {
+    pub ts_ns: u64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: u64,
+    pub gap_before: bool,
+}
+
+/// Bar intervals the dashboard subscribes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Interval {
+    S1,
+    M1,
+}
+
+impl Interval {
+    pub fn from_topic_token(token: &str) -> Option<Self> {
+        match token {
+            "1s" => Some(Self::S1),
+            "1m" => Some(Self::M1),
+            _ => None,
+        }
+    }
+}
+
+/// A bounded series that remembers whether the next item follows a hole.
+#[derive(Debug, Clone)]
+pub struct Series<T> {
+    pub items: VecDeque<T>,
+    /// A gap was reported; the next item gets `gap_before`.
+    pub pending_gap: bool,
+}
+
+impl<T> Default for Series<T> {
+    fn default() -> Self {
+        Self {
+            items: VecDeque::new(),
+            pending_gap: false,
+        }
+    }
+}
+
+/// A price alert: fires once when the price crosses `target`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Alert {
+    pub target: f64,
+    /// Fire when the price rises to the target (else when it falls to it).
+    pub above: bool,
+    pub fired_at_ns: Option<u64>,
+}
+
+/// Everything known about one symbol.
+#[derive(Debug, Clone, Default)]
+pub struct Quote {
+    pub symbol: String,
+    pub last: f64,
+    pub bid: f64,
+    pub ask: f64,
+    /// Cumulative session volume.
+    pub volume: u64,
+    /// From the snapshot; else the first price seen.
+    pub prev_close: Option<f64>,
+    pub state: MarketState,
+    pub last_seq: u64,
+    /// Server stamp of the last tick.
+    pub last_ts_ns: u64,
+    /// Local wall clock when the last tick arrived (for staleness).
+    pub updated_at_ns: u64,
+    pub flash: Option<(Direction, u64)>,
+    pub ticks: Series<Point>,
+    pub bars_1s: Series<Candle>,
+    pub bars_1m: Series<Candle>,
+    pub gaps: u64,
+    pub alert: Option<Alert>,
+}
+
+impl Quote {
+    fn new(symbol: &str) -> Self {
+        Self {
+            symbol: symbol.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    pub fn change(&self) -> Option<f64> {
+        self.prev_close
+            .filter(|_| self.last > 0.0)
+            .map(|p| self.last - p)
+    }
+
+    pub fn change_pct(&self) -> Option<f64> {
+        match (self.change(), self.prev_close) {
+            (Some(c), Some(p)) if p != 0.0 => Some(c / p * 100.0),
+            _ => None,
+        }
+    }
+
+    pub fn is_stale(&self, now_ns: u64) -> bool {
+        self.updated_at_ns > 0 && now_ns.saturating_sub(self.updated_at_ns) > STALE_NS
+    }
+
+    pub fn flashing(&self, now_ns: u64) -> Option<Direction> {
+        self.flash
+            .filter(|&(_, until)| now_ns < until)
+            .map(|(d, _)| d)
+    }
+
+    pub fn bars(&self, interval: Interval) -> &Series<Candle> {
+        match interval {
+            Interval::S1 => &self.bars_1s,
+            Interval::M1 => &self.bars_1m,
+        }
+    }
+
+    fn bars_mut(&mut self, interval: Interval) -> &mut Series<Candle> {
+        match interval {
+            Interval::S1 => &mut self.bars_1s,
+            Interval::M1 => &mut self.bars_1m,
+        }
+    }
+
+    fn push_point(&mut self, ts_ns: u64, price: f64, size: u64) {
+        let gap_before =
+            std::mem::take(&mut self.ticks.pending_gap) && !self.ticks.items.is_empty();
+        if self.ticks.items.len() == TICK_HISTORY {
+            self.ticks.items.pop_front();
+        }
+        self.ticks.items.push_back(Point {
+            ts_ns,
+            price,
+            size,
+            gap_before,
+        });
+    }
+
+    /// Moves to a new price; returns the alert that fired, if any.
+    fn move_to(&mut self, price: f64, now_ns: u64) -> Option<f64> {
+        if self.last > 0.0 && price != self.last {
+            let dir = if price > self.last {
+                Direction::Up
+            } else {
+                Direction::Down
+            };
+            self.flash = Some((dir, now_ns + FLASH_NS));
+        }
+        let before = self.last;
+        self.last = price;
+        self.updated_at_ns = now_ns;
+        if self.prev_close.is_none() {
+            self.prev_close = Some(price);
+        }
+        let alert = self.alert.as_mut()?;
+        let crossed = if alert.above {
+            price >= alert.target && (before < alert.target || before == 0.0)
+        } else {
+            price <= alert.target && (before > alert.target || before == 0.0)
+        };
+        if crossed && alert.fired_at_ns.is_none() {
+            alert.fired_at_ns = Some(now_ns);
+            return Some(alert.target);
+        }
+        None
+    }
+}
+
+/// An alert that fired while applying a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertHit {
+    pub symbol: String,
+    pub target: f64,
+    pub price: f64,
+}
+
+/// Symbol -> quote. Sorted by name; views sort as they like.
+#[derive(Debug, Clone, Default)]
+pub struct Market {
+    pub quotes: BTreeMap<String, Quote>,
+}
+
+/// `ticks.SYM` -> (None, SYM); `bars.1s.SYM` -> (Some(S1), SYM).
+pub fn parse_topic(topic: &str) -> Option<(Option<Interval>, &str)> {
+    let mut parts = topic.splitn(3, '.');
+    match (parts.next()?, parts.next()?, parts.next()) {
+        ("ticks", sym, None) => Some((None, sym)),
+        ("bars", interval, Some(sym)) => Some((Some(Interval::from_topic_token(interval)?), sym)),
+        _ => None,
+    }
+}
+
+impl Market {
+    fn quote_mut(&mut self, symbol: &str) -> &mut Quote {
+        if !self.quotes.contains_key(symbol) {
+            self.quotes.insert(symbol.to_owned(), Quote::new(symbol));
+        }
+        // The entry was inserted just above when missing.
+        self.quotes
+            .get_mut(symbol)
+            .unwrap_or_else(|| unreachable!("quote inserted above"))
+    }
+
+    pub fn apply_tick(&mut self, tick: &Tick, now_ns: u64) -> Option<AlertHit> {
+        let q = self.quote_mut(&tick.symbol);
+        q.last_seq = tick.seq;
+        q.last_ts_ns = tick.ts;
+        q.bid = tick.bid;
+        q.ask = tick.ask;
+        q.volume = tick.volume;
+        q.push_point(tick.ts, tick.price, tick.size);
+        let fired = q.move_to(tick.price, now_ns)?;
+        Some(AlertHit {
+            symbol: tick.symbol.clone(),
+            target: fired,
+            price: tick.price,
+        })
+    }
+
+    pub fn apply_snapshot(&mut self, snap: &Snapshot, now_ns: u64) -> Option<AlertHit> {
+        let q = self.quote_mut(&snap.symbol);
+        q.prev_close = Some(snap.prev_close).filter(|p| *p > 0.0).or(q.prev_close);
+        q.state = snap.state;
+        q.bid = snap.bid;
+        q.ask = snap.ask;
+        q.volume = snap.volume;
+        if q.ticks.items.is_empty() || snap.seq > q.last_seq || q.ticks.pending_gap {
+            q.last_seq = snap.seq;
+            q.last_ts_ns = snap.ts;
+            q.push_point(snap.ts, snap.price, snap.size);
+        }
+        let fired = q.move_to(snap.price, now_ns)?;
+        Some(AlertHit {
+            symbol: snap.symbol.clone(),
+            target: fired,
+            price: snap.price,
+        })
+    }
+
+    pub fn apply_bar(&mut self, bar: &Bar) {
+        let Some((Some(interval), _)) = parse_topic(&bar.topic) else {
+            return;
+        };
+        let series = self.quote_mut(&bar.symbol).bars_mut(interval);
+        let candle = Candle {
+            ts_ns: bar.ts,
+            open: bar.open,
+            high: bar.high,
+            low: bar.low,
+            close: bar.close,
+            volume: bar.volume,
+            gap_before: false,
+        };
+        match series.items.back_mut() {
+            Some(last) if last.ts_ns == candle.ts_ns => {
+                let gap_before = last.gap_before;
+                *last = Candle {
+                    gap_before,
+                    ..candle
+                };
+            }
+            Some(last) if last.ts_ns > candle.ts_ns => {}
+            _ => {
+                let gap_before =
+                    std::mem::take(&mut series.pending_gap) && !series.items.is_empty();
+                if series.items.len() == BAR_HISTORY {
+                    series.items.pop_front();
+                }
+                series.items.push_back(Candle {
+                    gap_before,
+                    ..candle
+                });
+            }
+        }
+    }
+
+    pub fn apply_status(&mut self, status: &Status) {
+        if let Some((None, sym)) = parse_topic(&status.topic) {
+            self.quote_mut(sym).state = status.state;
+        }
+    }
+
+    /// Messages of `topic` were lost: the next point of its series starts after a hole.
+    pub fn mark_gap(&mut self, topic: &str) {
+        let Some((interval, sym)) = parse_topic(topic) else {
+            return;
+        };
+        let q = self.quote_mut(sym);
+        match interval {
+            None => {
+                q.gaps += 1;
+                q.ticks.pending_gap = true;
+            }
+            Some(i) => q.bars_mut(i).pending_gap = true,
+        }
+    }
+
+    /// The server restarted (new epoch): every series continues after a hole.
+    pub fn mark_all_gaps(&mut self) {
+        for q in self.quotes.values_mut() {
+            q.ticks.pending_gap = true;
+            q.bars_1s.pending_gap = true;
+            q.bars_1m.pending_gap = true;
+        }
+    }
+
+    /// The earliest end of a running flash, for scheduling the redraw that clears it.
+    pub fn next_flash_end(&self, now_ns: u64) -> Option<u64> {
+        self.quotes
+            .values()
+            .filter_map(|q| q.flash.map(|(_, until)| until))
+            .filter(|&until| until > now_ns)
+            .min()
+    }
+}

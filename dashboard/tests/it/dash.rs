@@ -1,0 +1,179 @@
+//! `tickcast-dash` end to end in a real terminal (tmux): symbols and moving prices show up,
+//! `q` exits 0, and the terminal is restored (alternate screen left, mouse off, cooked mode).
+
+use std::{
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use crate::support::{LIMIT, start_server};
+
+const DASH: &str = env!("CARGO_BIN_EXE_tickcast-dash");
+
+/// A private tmux server running one pane, killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// Runs `command` (then prints its exit status and the tty mode, and idles) in a
+    /// `width` x `height` pane.
+    fn start(name: &str, command: &str, width: u16, height: u16) -> Self {
+        let socket = format!("tickcast-it-{name}-{}", std::process::id());
+        let script = format!(
+            "{command}; echo \"tickcast-exit=$?\"; stty -a | tr ';' '\\n' | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; sleep 60"
+        );
+        let tmux = Self { socket };
+        tmux.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "-s",
+            "t",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .env_remove("TMUX")
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    fn flag(&self, name: &str) -> String {
+        self.run(&["display-message", "-p", "-t", "t", &format!("#{{{name}}}")])
+            .trim()
+            .to_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Polls the screen until `check` passes; panics with the screen after `LIMIT`.
+    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < LIMIT,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+/// The watchlist rows (the lines between its header and its bottom border).
+fn watchlist(screen: &str) -> String {
+    screen
+        .lines()
+        .skip_while(|l| !l.contains("Symbol"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('└'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn check_quit_restores(tmux: &Tmux) {
+    assert_eq!(
+        tmux.flag("alternate_on"),
+        "1",
+        "the dashboard uses the alternate screen"
+    );
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("exit and tty mode", |s| {
+        s.contains("tickcast-exit=") && s.contains("icanon") && s.contains("echo")
+    });
+    assert!(screen.contains("tickcast-exit=0"), "{screen}");
+    let words: Vec<&str> = screen.split_whitespace().collect();
+    assert!(
+        words.contains(&"icanon") && words.contains(&"echo"),
+        "raw mode left on:\n{screen}"
+    );
+    assert_eq!(tmux.flag("alternate_on"), "0", "alternate screen left");
+    assert_eq!(tmux.flag("mouse_any_flag"), "0", "mouse capture off");
+    assert_eq!(tmux.flag("cursor_flag"), "1", "cursor visible");
+}
+
+#[test]
+fn embedded_dashboard_shows_moving_prices_and_quits_cleanly() {
+    if !Tmux::available() {
+        eprintln!(
+            "SKIPPED: tmux is not installed (apt-get install tmux) — cannot run the terminal e2e test"
+        );
+        return;
+    }
+    let tmux = Tmux::start("embedded", DASH, 120, 36);
+    let first = tmux.wait_for("symbols", |s| {
+        s.contains("LIVE")
+            && watchlist(s)
+                .lines()
+                .filter(|l| l.chars().any(|c| c.is_ascii_digit()))
+                .count()
+                >= 5
+    });
+    tmux.wait_for("prices to change", |s| watchlist(s) != watchlist(&first));
+    // Keys reach the app: the help overlay opens and closes.
+    tmux.keys(&["?"]);
+    tmux.wait_for("help", |s| s.contains("tickcast-dash · keys"));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("help closed", |s| !s.contains("tickcast-dash · keys"));
+    check_quit_restores(&tmux);
+}
+
+#[test]
+fn remote_dashboard_survives_server_loss() {
+    if !Tmux::available() {
+        eprintln!(
+            "SKIPPED: tmux is not installed (apt-get install tmux) — cannot run the terminal e2e test"
+        );
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = runtime.block_on(start_server());
+    let command = format!("{DASH} --url {} --topics 'ticks.*'", server.ws_url());
+    let tmux = Tmux::start("remote", &command, 100, 30);
+    tmux.wait_for("live data", |s| s.contains("LIVE") && s.contains("msg/s"));
+    runtime.block_on(server.shutdown());
+    tmux.wait_for("reconnecting", |s| {
+        s.contains("RECONNECTING") || s.contains("CONNECTING")
+    });
+    check_quit_restores(&tmux);
+}

@@ -1,0 +1,91 @@
+//! `tickcast-sub` end to end against a real server.
+
+use std::process::Stdio;
+
+use tickcast_proto::{Encoding, ServerMessage};
+use tokio::{process::Command, time::timeout};
+
+use crate::support::{LIMIT, start_server};
+
+const SUB: &str = env!("CARGO_BIN_EXE_tickcast-sub");
+
+async fn run(args: &[&str]) -> std::process::Output {
+    let child = Command::new(SUB)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    timeout(LIMIT, child)
+        .await
+        .expect("tickcast-sub finished in time")
+        .expect("tickcast-sub runs")
+}
+
+#[tokio::test]
+async fn prints_json_lines() {
+    let server = start_server().await;
+    let url = server.ws_url();
+    let out = run(&["--url", &url, "--count", "30", "ticks.*", "bars.1s.*"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 30);
+    for line in lines {
+        let msg = tickcast_proto::decode_server(Encoding::Json, line.as_bytes()).expect(line);
+        assert!(
+            matches!(
+                msg,
+                ServerMessage::Tick(_)
+                    | ServerMessage::Snapshot(_)
+                    | ServerMessage::Bar(_)
+                    | ServerMessage::Status(_)
+            ),
+            "{line}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("connected to"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn prints_a_pretty_format() {
+    let server = start_server().await;
+    let url = server.ws_url();
+    let out = run(&[
+        "--url", &url, "--pretty", "--quiet", "--count", "10", "ticks.*",
+    ])
+    .await;
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "--quiet: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(stdout.lines().count(), 10);
+    for line in stdout.lines() {
+        // `HH:MM:SS ticks.SYM #SEQ ...`
+        let mut parts = line.split(' ');
+        assert_eq!(parts.next().map(str::len), Some(8), "{line}");
+        assert!(
+            parts.next().is_some_and(|t| t.starts_with("ticks.")),
+            "{line}"
+        );
+        assert!(parts.next().is_some_and(|s| s.starts_with('#')), "{line}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_arguments_fail_fast() {
+    let out = run(&["--url", "http://127.0.0.1:1/ws", "ticks.*"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ws://"));
+    let out = run(&["--url", "ws://127.0.0.1:1/ws", "ticks..X"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid pattern"));
+}

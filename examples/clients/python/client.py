@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Minimal tickcast client: subscribes to topic patterns and prints every tick.
+
+    python client.py [--url ws://127.0.0.1:8080/ws] [--count N] PATTERN...
+
+It tracks [epoch, seq] per topic, reports gaps, and after a reconnect subscribes with
+`since`, so the server replays what was missed. Needs `pip install websockets msgpack`.
+"""
+
+import argparse
+import asyncio
+import random
+import sys
+
+import msgpack
+import websockets
+
+
+def give_up(code):
+    """Close codes after which reconnecting would fail the same way."""
+    return code in (1002, 1003, 1007, 1009) or 4000 <= code <= 4099
+
+
+async def follow(url, patterns, count):
+    position = {}  # topic -> [epoch, seq] of the last tick or bar we have
+    printed, backoff, delay = 0, 0.5, 0.0
+    while True:
+        await asyncio.sleep(delay)
+        code, delay = 1006, None  # 1006: the connection broke without a close frame
+        try:
+            async with websockets.connect(url, subprotocols=["tickcast.v1.msgpack"]) as ws:
+                welcome = msgpack.unpackb(await ws.recv())
+                epoch, silence = welcome["epoch"], 3 * welcome["heartbeat_ms"] / 1000
+                request = {"type": "subscribe", "id": 1, "topics": patterns}
+                if position:
+                    request["since"] = position
+                await ws.send(msgpack.packb(request))
+                backoff = 0.5
+                while True:
+                    msg = msgpack.unpackb(await asyncio.wait_for(ws.recv(), silence))
+                    kind = msg["type"]
+                    if kind in ("tick", "bar"):
+                        topic, seq = msg["topic"], msg["seq"]
+                        last = position.get(topic)
+                        if last and last[0] == epoch and seq != last[1] + 1:
+                            print(f"gap {topic} {last[1]} -> {seq}", file=sys.stderr)
+                        position[topic] = [epoch, seq]
+                        if kind == "tick":
+                            print(f"tick {topic} {seq} {msg['price']} {msg['size']}", flush=True)
+                            printed += 1
+                            if printed == count:
+                                return 0
+                    elif kind == "snapshot":
+                        position[msg["topic"]] = [msg["epoch"], msg["seq"]]
+                    elif kind == "lagged":
+                        print(f"lagged: {msg['dropped']} dropped on {msg['topics']}", file=sys.stderr)
+                    elif kind == "error":
+                        print(f"error {msg['code']}: {msg['message']}", file=sys.stderr)
+                        if msg.get("id") == 1:
+                            return 1  # our subscribe was refused: retrying will not help
+                    elif kind == "shutdown":
+                        delay = msg["reconnect_after_ms"] / 1000 + random.random()
+        except websockets.ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else 1006
+        except (OSError, TimeoutError, websockets.InvalidHandshake) as e:
+            print(f"connection failed: {e!r}", file=sys.stderr)
+        if give_up(code):
+            print(f"closed with {code}: not reconnecting", file=sys.stderr)
+            return 1
+        if 4200 <= code <= 4299:
+            delay = 0.0
+        elif delay is None:
+            delay, backoff = backoff * random.uniform(0.5, 1.5), min(backoff * 2, 30.0)
+        print(f"closed with {code}; reconnecting in {delay:.1f}s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="ws://127.0.0.1:8080/ws")
+    parser.add_argument("--count", type=int, default=0, help="exit 0 after N ticks")
+    parser.add_argument("patterns", nargs="*", default=["ticks.*"])
+    args = parser.parse_args()
+    sys.exit(asyncio.run(follow(args.url, args.patterns, args.count)))

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Runs the example clients of proto/PROTOCOL.md (examples/clients/: Python and JavaScript)
+# against a real tickcast-server. Each must print --count ticks of `ticks.*` with seq going
+# up by exactly 1 per topic, and must carry on by itself when the server restarts.
+# Installs what it needs: a venv in $TARGET/venv, npm packages in examples/clients/js/.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+target=${CARGO_TARGET_DIR:-$root/target}
+count=${TICKCAST_CLIENT_COUNT:-20}
+work=$(mktemp -d)
+server_pid=""
+client_pid=""
+url=""
+
+log() { printf '== %s\n' "$*" >&2; }
+fail() {
+    printf 'FAIL: %s\n' "$*" >&2
+    for f in "$work"/*; do
+        [[ -s $f ]] && { printf -- '--- %s (last 20 lines)\n' "${f##*/}" >&2; tail -n 20 "$f" >&2; }
+    done
+    exit 1
+}
+
+stop_server() {
+    if [[ -n $server_pid ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    fi
+}
+
+cleanup() {
+    [[ -n $client_pid ]] && kill "$client_pid" 2>/dev/null || true
+    stop_server
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Starts the server on $1 (default 127.0.0.1:0) and sets $url from its first stdout line.
+start_server() {
+    local listen=${1:-127.0.0.1:0} line
+    "$target/debug/tickcast-server" --listen "$listen" >"$work/server.out" 2>>"$work/server.err" &
+    server_pid=$!
+    for _ in $(seq 100); do
+        if [[ $(wc -l <"$work/server.out") -ge 1 ]]; then
+            line=$(head -n 1 "$work/server.out")
+            [[ $line =~ ^listening\ on\ (ws://[^/]+/ws)$ ]] || fail "first stdout line is '$line'"
+            url=${BASH_REMATCH[1]}
+            return 0
+        fi
+        kill -0 "$server_pid" 2>/dev/null || fail "tickcast-server --listen $listen exited"
+        sleep 0.1
+    done
+    fail "tickcast-server printed nothing in 10 s"
+}
+
+# Checks that $1 holds exactly $2 tick lines, seq up by 1 per topic between lines.
+check_ticks() {
+    awk -v want="$2" '
+        $1 != "tick" { next }
+        { n++ }
+        ($2 in last) && $3 != last[$2] + 1 { printf "%s: seq %s after %s\n", $2, $3, last[$2]; bad = 1 }
+        { last[$2] = $3 }
+        END {
+            if (n != want) { printf "%d ticks, want %d\n", n, want; bad = 1 }
+            exit bad
+        }' "$1"
+}
+
+# Waits up to 30 s for $1 to have at least $2 lines.
+wait_for_lines() {
+    for _ in $(seq 300); do
+        [[ $(wc -l <"$1") -ge $2 ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Runs client $1 (the command in the remaining args) twice: plainly, and across a server restart.
+test_client() {
+    local name=$1 addr
+    shift
+    log "$name: $count ticks of ticks.*"
+    timeout 60 "$@" --url "$url" --count "$count" 'ticks.*' >"$work/$name.out" 2>"$work/$name.err" \
+        || fail "$name exited with $?"
+    check_ticks "$work/$name.out" "$count" >"$work/$name.check" || fail "$name: $(cat "$work/$name.check")"
+    ! grep '^gap ' "$work/$name.err" || fail "$name saw gaps"
+
+    log "$name: resumes when the server restarts"
+    addr=${url#ws://}
+    addr=${addr%/ws}
+    : >"$work/$name-restart.out"
+    timeout 90 "$@" --url "$url" --count $((2 * count)) 'ticks.*' \
+        >"$work/$name-restart.out" 2>"$work/$name-restart.err" &
+    client_pid=$!
+    wait_for_lines "$work/$name-restart.out" "$count" || fail "$name printed under $count ticks in 30 s"
+    stop_server
+    start_server "$addr"
+    wait "$client_pid" || fail "$name exited with $? across a restart"
+    client_pid=""
+    [[ $(grep -c '^tick ' "$work/$name-restart.out") -eq $((2 * count)) ]] || fail "$name: wrong tick count"
+    grep -q 'reconnecting' "$work/$name-restart.err" || fail "$name did not reconnect"
+    ! grep '^gap ' "$work/$name-restart.err" || fail "$name saw gaps"
+}
+
+log "building tickcast-server"
+cargo build -p tickcast-server --bin tickcast-server
+
+venv=$target/venv
+if ! "$venv/bin/python" -c 'import websockets, msgpack' 2>/dev/null; then
+    log "installing websockets and msgpack into $venv"
+    python3 -m venv "$venv" || { apt-get install -y python3-venv && python3 -m venv "$venv"; }
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r examples/clients/python/requirements.txt
+fi
+
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 10) ? 0 : 1)' \
+    || fail "the JavaScript client needs Node 20.10 or newer (found $(node --version))"
+if [[ ! -d examples/clients/js/node_modules/@msgpack/msgpack ]]; then
+    log "installing @msgpack/msgpack into examples/clients/js/node_modules"
+    (cd examples/clients/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+start_server
+log "server at $url"
+test_client python "$venv/bin/python" examples/clients/python/client.py
+test_client js node --experimental-websocket examples/clients/js/client.mjs
+echo "test-clients: 4 passed, 0 failed"

@@ -1,0 +1,332 @@
+// End-to-end test of the live page (server/assets/*) in real headless Chromium against a
+// real tickcast-server: the page connects and goes live, rows appear and prices move, a
+// narrower topic pattern narrows the table, the page makes no periodic HTTP requests,
+// and killing + restarting the server shows "reconnecting" and then live data again
+// (resubscribed with `since`). Screenshots go to target/artifacts/.
+//
+// Env: TICKCAST_SERVER    server binary (default: <repo>/target/debug/tickcast-server)
+//      TICKCAST_ARTIFACTS screenshots and logs (default: <repo>/target/artifacts)
+//      CHROMIUM           browser binary (default: /usr/bin/chromium)
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const SERVER = process.env.TICKCAST_SERVER || path.join(REPO, "target/debug/tickcast-server");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const ARTIFACTS = process.env.TICKCAST_ARTIFACTS || path.join(REPO, "target/artifacts");
+const ASSETS = new Set(["/", "/app.js", "/msgpack.js", "/style.css"]);
+
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+const serverLog = fs.createWriteStream(path.join(ARTIFACTS, "web-server.log"));
+const pageLog = fs.createWriteStream(path.join(ARTIFACTS, "web-console.log"));
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts the server; resolves with {proc, addr} once it printed `listening on ws://ADDR/ws`. */
+function startServer(listen, extraArgs = [], timeoutMs = 20000) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(SERVER, ["--listen", listen, ...extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`server did not print its address within ${timeoutMs} ms`));
+    }, timeoutMs);
+    proc.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    proc.on("exit", (code, sig) => {
+      clearTimeout(timer);
+      serverLog.write(`[test] server exited: code ${code} signal ${sig}\n`);
+      reject(new Error(`server exited early: code ${code} signal ${sig}`));
+    });
+    proc.stderr.on("data", (d) => serverLog.write(d));
+    const lines = createInterface({ input: proc.stdout });
+    let first = true;
+    lines.on("line", (line) => {
+      serverLog.write(`[stdout] ${line}\n`);
+      if (!first) return;
+      first = false;
+      clearTimeout(timer);
+      const m = /^listening on ws:\/\/(.+)\/ws$/.exec(line);
+      if (!m) {
+        proc.kill("SIGKILL");
+        reject(new Error(`unexpected first stdout line: ${JSON.stringify(line)}`));
+        return;
+      }
+      proc.removeAllListeners("exit");
+      resolve({ proc, addr: m[1] });
+    });
+  });
+}
+
+/** Restarts on the same address; retries briefly in case the port is not free yet. */
+async function restartServer(addr, extraArgs = []) {
+  let lastErr;
+  for (let i = 0; i < 20; i++) {
+    try {
+      return await startServer(addr, extraArgs);
+    } catch (e) {
+      lastErr = e;
+      await sleep(250);
+    }
+  }
+  throw lastErr;
+}
+
+function killServer(proc, signal = "SIGKILL") {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.once("exit", () => resolve());
+    proc.kill(signal);
+  });
+}
+
+const rowCount = (page) => page.locator("#rows tr").count();
+const connState = (page) => page.getAttribute("#conn", "data-state");
+
+/** topic -> {seq, last} of the rows the page shows. */
+const rowsNow = (page) => page.evaluate(() =>
+  Object.fromEntries(window.tickcast.rows().map((r) => [r.topic, { seq: r.seq, last: r.last }])));
+
+/** Waits until some shown row has moved on (seq grew) compared with `before`. */
+async function waitForUpdates(page, timeout = 20000) {
+  const before = await rowsNow(page);
+  await page.waitForFunction((b) => window.tickcast.rows().some((r) => r.topic in b && r.seq > b[r.topic].seq),
+    before, { timeout, polling: 100 });
+}
+
+describe("live page in headless Chromium", { timeout: 180000 }, () => {
+  let server;
+  let browser;
+  let page;
+  let url;
+  const requests = []; // {url, path, t}
+  const sockets = []; // {url, t}
+  const pageErrors = [];
+
+  before(async () => {
+    assert.ok(fs.existsSync(SERVER), `server binary missing: ${SERVER}`);
+    assert.ok(fs.existsSync(CHROMIUM), `chromium missing: ${CHROMIUM}`);
+    server = await startServer("127.0.0.1:0");
+    url = `http://${server.addr}/`;
+    // Playwright starts Chromium with a fresh, empty --user-data-dir of its own and --headless.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 60000,
+      args: [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage",
+      ],
+    });
+    const context = await browser.newContext({ viewport: { width: 1480, height: 920 }, deviceScaleFactor: 1 });
+    page = await context.newPage();
+    page.setDefaultTimeout(20000);
+    page.on("request", (r) => {
+      if (r.url().startsWith("data:")) return;
+      requests.push({ url: r.url(), path: new URL(r.url()).pathname, t: Date.now() });
+    });
+    page.on("websocket", (ws) => sockets.push({ url: ws.url(), t: Date.now() }));
+    page.on("pageerror", (e) => {
+      pageErrors.push(String(e));
+      pageLog.write(`[pageerror] ${e.stack || e}\n`);
+    });
+    page.on("console", (m) => pageLog.write(`[${m.type()}] ${m.text()}\n`));
+  });
+
+  after(async () => {
+    if (page) await page.screenshot({ path: path.join(ARTIFACTS, "web-final.png") }).catch(() => {});
+    await browser?.close().catch(() => {});
+    if (server) await killServer(server.proc);
+    serverLog.end();
+    pageLog.end();
+  });
+
+  it("serves the page, connects and goes live", async () => {
+    const res = await page.goto(url, { waitUntil: "load" });
+    assert.equal(res.status(), 200);
+    assert.match(res.headers()["content-type"] || "", /text\/html/);
+    await page.waitForSelector('#conn[data-state="live"]', { timeout: 15000 });
+    assert.match(await page.textContent("#conn-text"), /live/i);
+    assert.equal(sockets[0].url, `ws://${server.addr}/ws`);
+  });
+
+  it("shows rows and moving prices, rate and latency", async () => {
+    await page.waitForFunction(() => document.querySelectorAll("#rows tr").length >= 5, null, { timeout: 15000 });
+    // every visible row got a snapshot: prev close known, so change % is a number
+    await page.waitForFunction(() => [...document.querySelectorAll("#rows td.pct")].every((td) => /%$/.test(td.textContent)),
+      null, { timeout: 10000 });
+    const firstPrices = await page.$$eval("#rows td.last", (tds) => tds.map((td) => td.textContent));
+    assert.ok(firstPrices.every((p) => /^\d+\.\d+$/.test(p)), `prices look like prices: ${firstPrices}`);
+    await waitForUpdates(page);
+    // the DOM follows: some last-price cell text changes
+    await page.waitForFunction((before) => {
+      const now = [...document.querySelectorAll("#rows td.last")].map((td) => td.textContent);
+      return now.some((p, i) => before[i] !== undefined && p !== before[i]);
+    }, firstPrices, { timeout: 20000, polling: 100 });
+    await page.waitForFunction(() => /^[\d,]+$/.test(document.getElementById("stat-rate").textContent)
+      && document.getElementById("stat-rate").textContent !== "0", null, { timeout: 10000 });
+    await page.waitForFunction(() => /ms|s$/.test(document.getElementById("stat-p50").textContent), null, { timeout: 10000 });
+    // a chart is selected and drawn
+    assert.notEqual(await page.textContent("#chart-symbol"), "–");
+    await sleep(1500); // let sparklines fill a little for the screenshot
+    await page.screenshot({ path: path.join(ARTIFACTS, "web.png") });
+  });
+
+  it("narrows the table when the pattern narrows, and widens it again", async () => {
+    const topics = Object.keys(await rowsNow(page)).sort();
+    const target = topics.includes("ticks.AAPL") ? "ticks.AAPL" : topics[0];
+    await page.fill("#pattern", target);
+    await page.press("#pattern", "Enter");
+    await page.waitForFunction((t) => {
+      const rows = [...document.querySelectorAll("#rows tr")];
+      return rows.length === 1 && rows[0].dataset.topic === t;
+    }, target, { timeout: 10000 });
+    // the server agrees: subscribed to the new pattern, the old one unsubscribed
+    await page.waitForFunction((t) => JSON.stringify(window.tickcast.subscriptions) === JSON.stringify([t]),
+      target, { timeout: 10000 });
+    await waitForUpdates(page, 30000); // and that symbol keeps ticking
+    assert.equal(await rowCount(page), 1);
+    assert.equal(await page.textContent("#chart-symbol"), target.split(".").slice(1).join("."));
+
+    await page.fill("#pattern", "ticks.*");
+    await page.press("#pattern", "Enter");
+    await page.waitForFunction((n) => document.querySelectorAll("#rows tr").length === n, topics.length, { timeout: 10000 });
+    await page.waitForFunction(() => JSON.stringify(window.tickcast.subscriptions) === '["ticks.*"]', null, { timeout: 10000 });
+
+    // an invalid pattern is refused in the page and changes nothing
+    await page.fill("#pattern", "ticks.A*");
+    await page.press("#pattern", "Enter");
+    assert.equal(await page.getAttribute("#pattern", "aria-invalid"), "true");
+    assert.deepEqual(await page.evaluate(() => window.tickcast.patterns), ["ticks.*"]);
+    await page.fill("#pattern", "ticks.*");
+    await page.press("#pattern", "Enter");
+  });
+
+  it("makes no periodic requests: only the page, its three assets and WebSockets to /ws", async () => {
+    await sleep(6000);
+    const paths = requests.map((r) => r.path).sort();
+    assert.deepEqual(paths, [...ASSETS].sort(), `requests: ${JSON.stringify(requests)}`);
+    // Besides the main connection the page opens a short-lived one only to fetch the
+    // snapshots of topics that had no data yet when it subscribed (a fresh server).
+    const c = await page.evaluate(() => window.tickcast.counters);
+    assert.ok(sockets.every((s) => s.url === `ws://${server.addr}/ws`), JSON.stringify(sockets));
+    assert.equal(sockets.length, 1 + c.snapshotFetches, JSON.stringify({ sockets, c }));
+    // each fetch is for topics that just traded for the first time: never more than topics
+    assert.ok(c.snapshotFetches <= (await rowCount(page)), `snapshot fetches: ${c.snapshotFetches}`);
+    assert.equal(c.badFrames, 0);
+    assert.equal(c.gaps, 0, "no sequence gaps on a healthy localhost connection");
+  });
+
+  it("resumes after a dropped connection with `since`: missed ticks replayed, no gap, no snapshot", async () => {
+    const before = await page.evaluate(() => window.tickcast.counters);
+    const lives = await page.evaluate(() => window.tickcast.connLog.filter((e) => e[1] === "live").length);
+    await page.evaluate(() => window.tickcast.reconnect());
+    await page.waitForFunction((n) => window.tickcast.connLog.filter((e) => e[1] === "live").length > n, lives, { timeout: 15000 });
+    await waitForUpdates(page);
+    await sleep(1000);
+    const after = await page.evaluate(() => window.tickcast.counters);
+    assert.equal(after.recoveredFalse, before.recoveredFalse, "every topic was replayed, none reset");
+    assert.equal(after.snapshots, before.snapshots, "no snapshots: replays only");
+    assert.equal(after.gaps, 0, "no sequence gaps");
+    assert.equal(after.duplicates, before.duplicates, "no duplicates");
+    assert.ok(after.reconnects > before.reconnects);
+  });
+
+  it("shows reconnecting when the server dies, and live data again after it restarts", async () => {
+    const epochBefore = await page.evaluate(() => window.tickcast.epoch);
+    const rowsBefore = await rowCount(page);
+    await killServer(server.proc, "SIGKILL");
+    await page.waitForSelector('#conn[data-state="reconnecting"]', { timeout: 10000 });
+    assert.match(await page.textContent("#conn-text"), /reconnecting/i);
+    await sleep(1500); // at least one failed attempt against a closed port
+    assert.equal(await connState(page), "reconnecting");
+    // the rows stay on screen while disconnected
+    assert.equal(await rowCount(page), rowsBefore);
+
+    server = await restartServer(server.addr);
+    await page.waitForSelector('#conn[data-state="live"]', { timeout: 30000 });
+    await page.waitForFunction((n) => document.querySelectorAll("#rows tr").length >= n, rowsBefore, { timeout: 15000 });
+    await waitForUpdates(page);
+    // every row has the new server's prev close again (snapshots after the resubscribe)
+    await page.waitForFunction(() => [...document.querySelectorAll("#rows td.pct")].every((td) => /%$/.test(td.textContent)),
+      null, { timeout: 10000 });
+    const after = await page.evaluate(() => ({
+      epoch: window.tickcast.epoch, log: window.tickcast.connLog.map((e) => e[1]), counters: window.tickcast.counters,
+    }));
+    assert.notEqual(after.epoch, epochBefore, "a restarted server has a new epoch");
+    const iLive = after.log.lastIndexOf("live");
+    assert.ok(after.log.slice(0, iLive).includes("reconnecting"), `state log: ${after.log}`);
+    // resubscribed with `since` from the old epoch: the new server answers with fresh snapshots
+    assert.ok(after.counters.recoveredFalse > 0, `snapshots with recovered:false: ${JSON.stringify(after.counters)}`);
+    // reconnecting reused the page: still no extra HTTP request, one more WebSocket
+    assert.deepEqual(requests.map((r) => r.path).sort(), [...ASSETS].sort());
+    assert.ok(sockets.length >= 2 && sockets.every((s) => s.url === `ws://${server.addr}/ws`), JSON.stringify(sockets));
+    await page.screenshot({ path: path.join(ARTIFACTS, "web-reconnected.png") });
+  });
+
+  it("follows a graceful restart (SIGTERM) and stays responsive at thousands of ticks/s", async () => {
+    const reconnectsBefore = (await page.evaluate(() => window.tickcast.counters)).reconnects;
+    await killServer(server.proc, "SIGTERM");
+    await page.waitForFunction(() => window.tickcast.conn !== "live", null, { timeout: 10000 });
+    server = await restartServer(server.addr, ["--rate", "5000"]);
+    await page.waitForSelector('#conn[data-state="live"]', { timeout: 30000 });
+    assert.ok((await page.evaluate(() => window.tickcast.counters)).reconnects > reconnectsBefore);
+    await sleep(2000);
+    const perf = await page.evaluate(() => new Promise((resolve) => {
+      const framesStart = window.tickcast.counters.frames;
+      let frames = 0;
+      let maxGap = 0;
+      const t0 = performance.now();
+      let last = t0;
+      const step = (t) => {
+        frames++;
+        maxGap = Math.max(maxGap, t - last);
+        last = t;
+        if (t - t0 < 3000) requestAnimationFrame(step);
+        else resolve({ fps: frames / ((t - t0) / 1000), maxGap, msgsPerSec: (window.tickcast.counters.frames - framesStart) / ((t - t0) / 1000) });
+      };
+      requestAnimationFrame(step);
+    }));
+    pageLog.write(`[test] at --rate 5000: ${JSON.stringify(perf)}\n`);
+    assert.ok(perf.msgsPerSec > 1000, `messages/s ${perf.msgsPerSec}`);
+    assert.ok(perf.fps > 10, `the page keeps rendering: ${perf.fps.toFixed(1)} fps`);
+    assert.ok(perf.maxGap < 1000, `no frame took a second: longest gap ${perf.maxGap.toFixed(0)} ms`);
+    await waitForUpdates(page);
+  });
+
+  it("validates and matches patterns like proto/src/topic.rs", async () => {
+    // the module is already loaded: import() returns the same instance without re-running it
+    const r = await page.evaluate(async () => {
+      const { patternError, patternMatches } = await import("/app.js");
+      const ok = ["ticks.*", ">", "ticks.AAPL", "bars.*.AAPL", "bars.>", "a_b-C.9", "*.>"];
+      const bad = ["", "a..*", "*.", ".a", "a.>.b", "a*.b", "a.b>", "a b", "tické", "x".repeat(129)];
+      const m = [
+        ["ticks.*", "ticks.AAPL", true], ["ticks.*", "ticks", false], ["ticks.*", "ticks.AAPL.x", false],
+        ["ticks.*", "bars.AAPL", false], ["*.AAPL", "ticks.AAPL", true], ["bars.*.AAPL", "bars.1m.AAPL", true],
+        ["bars.*.AAPL", "bars.1m.MSFT", false], ["bars.>", "bars.1m", true], ["bars.>", "bars.1m.AAPL", true],
+        ["bars.>", "bars", false], ["bars.>", "ticks.AAPL", false], ["*.>", "a.b.c", true], ["*.>", "a", false],
+        [">", "a", true], ["ticks.AAPL", "ticks.AAPL", true], ["ticks.AAPL", "ticks.AAP", false],
+        ["ticks.AAPL", "ticks.AAPLX", false], ["ticks.AAPL", "ticks.AAPL.x", false], ["ticks.AAPL", "ticks", false],
+      ];
+      return {
+        okErrors: ok.map((p) => [p, patternError(p)]).filter(([, e]) => e !== null),
+        badAccepted: bad.filter((p) => patternError(p) === null),
+        wrong: m.filter(([p, t, want]) => patternMatches(p, t) !== want),
+      };
+    });
+    assert.deepEqual(r, { okErrors: [], badAccepted: [], wrong: [] });
+  });
+
+  it("raised no page errors", () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -1,0 +1,113 @@
+//! OHLCV aggregation of one symbol's ticks into 1-second and 1-minute bars.
+
+/// The bar intervals the server publishes: topic label and length.
+pub const INTERVALS: [(&str, u64); 2] = [("1s", 1_000), ("1m", 60_000)];
+
+const NS_PER_MS: u64 = 1_000_000;
+
+/// A bar being built; `start_ns` is the interval start on the UNIX clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BarAcc {
+    pub start_ns: u64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: u64,
+    pub trades: u64,
+}
+
+/// A bar that just closed: which interval (index into [`INTERVALS`]) and its values.
+pub type Closed = (usize, BarAcc);
+
+/// The open bars of one symbol, one per interval.
+#[derive(Debug, Default)]
+pub struct Bars {
+    open: [Option<BarAcc>; INTERVALS.len()],
+}
+
+impl Bars {
+    /// Adds a trade; bars of an earlier interval are closed into `out` first.
+    pub fn on_trade(&mut self, ts_ns: u64, price: f64, size: u64, out: &mut Vec<Closed>) {
+        for (i, (_, interval_ms)) in INTERVALS.iter().enumerate() {
+            let len_ns = interval_ms * NS_PER_MS;
+            let start_ns = ts_ns - ts_ns % len_ns;
+            match &mut self.open[i] {
+                Some(bar) if bar.start_ns == start_ns => {
+                    bar.high = bar.high.max(price);
+                    bar.low = bar.low.min(price);
+                    bar.close = price;
+                    bar.volume += size;
+                    bar.trades += 1;
+                }
+                slot => {
+                    if let Some(done) = slot.take() {
+                        out.push((i, done));
+                    }
+                    *slot = Some(BarAcc {
+                        start_ns,
+                        open: price,
+                        high: price,
+                        low: price,
+                        close: price,
+                        volume: size,
+                        trades: 1,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Closes every bar whose interval ended at or before `now_ns`.
+    pub fn close_due(&mut self, now_ns: u64, out: &mut Vec<Closed>) {
+        for (i, (_, interval_ms)) in INTERVALS.iter().enumerate() {
+            let end = |b: &BarAcc| b.start_ns + interval_ms * NS_PER_MS;
+            if self.open[i].as_ref().is_some_and(|b| end(b) <= now_ns) {
+                if let Some(done) = self.open[i].take() {
+                    out.push((i, done));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn aggregates_ohlcv_and_closes_on_interval_change() {
+        let mut bars = Bars::default();
+        let mut out = Vec::new();
+        let t0 = 1_700_000_040 * S; // on a minute boundary
+        bars.on_trade(t0, 10.0, 100, &mut out);
+        bars.on_trade(t0 + S / 2, 12.0, 50, &mut out);
+        bars.on_trade(t0 + S / 3, 9.0, 10, &mut out);
+        assert!(out.is_empty());
+        bars.on_trade(t0 + S + 1, 11.0, 5, &mut out);
+        assert_eq!(out.len(), 1);
+        let (i, b) = out[0];
+        assert_eq!(i, 0);
+        assert_eq!(
+            (b.start_ns, b.open, b.high, b.low, b.close),
+            (t0, 10.0, 12.0, 9.0, 9.0)
+        );
+        assert_eq!((b.volume, b.trades), (160, 3));
+    }
+
+    #[test]
+    fn closes_due_bars_without_new_trades() {
+        let mut bars = Bars::default();
+        let mut out = Vec::new();
+        let t0 = 1_700_000_040 * S;
+        bars.on_trade(t0 + 10, 10.0, 1, &mut out);
+        bars.close_due(t0 + S - 1, &mut out);
+        assert!(out.is_empty());
+        bars.close_due(t0 + S, &mut out);
+        assert_eq!(out.iter().map(|c| c.0).collect::<Vec<_>>(), vec![0]);
+        bars.close_due(t0 + 60 * S, &mut out);
+        assert_eq!(out.iter().map(|c| c.0).collect::<Vec<_>>(), vec![0, 1]);
+    }
+}

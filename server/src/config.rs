@@ -1,0 +1,65 @@
+//! Server configuration: every knob of `tickcast-server`, with the CLI defaults.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// What to do with a client whose outbound queue passes `queue_bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlowConsumer {
+    /// Keep only the newest message per topic, deliver those when the socket drains,
+    /// and tell the client with a `lagged` frame.
+    #[default]
+    Conflate,
+    /// Close the connection with 1008.
+    Disconnect,
+}
+
+/// Everything the server needs to run. `Default` matches the CLI defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where `spawn` binds. Default: `127.0.0.1:8080` (loopback only).
+    pub listen: SocketAddr,
+    /// The embedded market simulator; `None` serves only what clients publish.
+    pub simulator: Option<tickcast_simulator::Config>,
+    /// Ticks kept per topic for `since` recovery. Default: 1024.
+    pub history: usize,
+    /// Per-connection outbound queue bound in bytes. Default: 256 KiB.
+    pub queue_bytes: usize,
+    /// Slow-consumer policy. Default: conflate.
+    pub slow_consumer: SlowConsumer,
+    /// Concurrent WebSocket connections. Default: 100,000.
+    pub max_connections: usize,
+    /// Largest inbound message (after reassembly). Default: 64 KiB.
+    pub max_message_bytes: usize,
+    /// Subscription patterns per connection. Default: 1,000.
+    pub max_subscriptions: usize,
+    /// Quiet time before a `heartbeat` frame; peers silent for 3x this are closed. Default: 1 s.
+    pub heartbeat: Duration,
+    /// Kernel send buffer per client socket (SO_SNDBUF); `None` keeps the OS default
+    /// (autotuned, up to several MiB). Smaller buffers make slow consumers visible sooner
+    /// and cap kernel memory per connection. Default: `None`.
+    pub socket_send_buffer: Option<usize>,
+    /// Time a client gets to send its HTTP request headers (slowloris guard). Default: 10 s.
+    pub handshake_timeout: Duration,
+    /// How long shutdown waits for clients to take their close frame. Default: 2 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            simulator: Some(tickcast_simulator::Config::default()),
+            history: 1024,
+            queue_bytes: 256 * 1024,
+            slow_consumer: SlowConsumer::Conflate,
+            max_connections: 100_000,
+            max_message_bytes: 64 * 1024,
+            max_subscriptions: 1000,
+            heartbeat: Duration::from_secs(1),
+            socket_send_buffer: None,
+            handshake_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(2),
+        }
+    }
+}

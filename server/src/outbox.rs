@@ -1,0 +1,340 @@
+//! One connection's outbound queue: shared frames in, one coalesced batch out per wakeup.
+//!
+//! Publishers push pre-framed `Bytes` (the same allocation every subscriber gets) and
+//! wake the connection's writer only when the queue goes from empty to non-empty. The
+//! writer takes everything queued at once and writes it with one vectored write. The
+//! queue is bounded in bytes: past the bound, the slow-consumer policy decides (keep the
+//! newest message per topic, or close with 1008), so a stalled client never grows server
+//! memory and never delays anyone else.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tickcast_proto::{Encoding, Lagged, ServerMessage, close};
+use tokio::sync::Notify;
+
+use crate::config::SlowConsumer;
+use crate::frame;
+
+/// What happened to a data frame handed to [`Outbox::push_data`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    Queued,
+    /// The client is lagging: the frame is held as the newest of its topic.
+    Conflated {
+        replaced: bool,
+    },
+    /// The queue overflowed under the `disconnect` policy; the connection is closing.
+    Closing,
+    /// The connection is already closing; the frame was dropped.
+    Dropped,
+}
+
+/// Frames ready to write, taken in one go by the writer.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub frames: Vec<Bytes>,
+    /// When the oldest frame of the batch was queued.
+    pub oldest: Option<Instant>,
+    /// The close frame to send after `frames`; the writer stops after it.
+    pub close: Option<Bytes>,
+}
+
+#[derive(Debug, Default)]
+struct Lag {
+    latest: HashMap<Arc<str>, Bytes>,
+    dropped: u64,
+}
+
+#[derive(Debug)]
+struct Delayed {
+    topic: Arc<str>,
+    frame: Bytes,
+    due: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    queue: Vec<Bytes>,
+    queued_bytes: usize,
+    oldest: Option<Instant>,
+    lag: Option<Lag>,
+    delayed: Vec<Delayed>,
+    close: Option<Bytes>,
+    closing: bool,
+}
+
+/// The outbound side of one connection.
+#[derive(Debug)]
+pub struct Outbox {
+    /// A std mutex: held only to push or swap a `Vec`, never across an `.await`.
+    inner: Mutex<Inner>,
+    notify: Notify,
+    limit_bytes: usize,
+    policy: SlowConsumer,
+    encoding: Encoding,
+}
+
+impl Outbox {
+    pub fn new(encoding: Encoding, limit_bytes: usize, policy: SlowConsumer) -> Self {
+        Self {
+            inner: Mutex::default(),
+            notify: Notify::new(),
+            limit_bytes,
+            policy,
+            encoding,
+        }
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the queue half-updated in a way
+        // that matters more than losing the connection, so poisoning is ignored.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn enqueue(&self, inner: &mut Inner, frame: Bytes) {
+        let was_empty = inner.queue.is_empty();
+        inner.queued_bytes += frame.len();
+        inner.queue.push(frame);
+        if was_empty {
+            inner.oldest = Some(Instant::now());
+            self.notify.notify_one();
+        }
+    }
+
+    /// Queues a frame that must not be conflated (acks, errors, snapshots, pongs).
+    pub fn push(&self, frame: Bytes) {
+        let mut inner = self.lock();
+        if !inner.closing {
+            self.enqueue(&mut inner, frame);
+        }
+    }
+
+    /// Queues a live update of `topic`, applying the slow-consumer policy.
+    pub fn push_data(&self, topic: &Arc<str>, frame: Bytes) -> Pushed {
+        let mut inner = self.lock();
+        if inner.closing {
+            return Pushed::Dropped;
+        }
+        if let Some(lag) = inner.lag.as_mut() {
+            let replaced = lag.latest.insert(topic.clone(), frame).is_some();
+            lag.dropped += u64::from(replaced);
+            return Pushed::Conflated { replaced };
+        }
+        if inner.queued_bytes + frame.len() <= self.limit_bytes {
+            self.enqueue(&mut inner, frame);
+            return Pushed::Queued;
+        }
+        match self.policy {
+            SlowConsumer::Conflate => {
+                let mut lag = Lag::default();
+                lag.latest.insert(topic.clone(), frame);
+                inner.lag = Some(lag);
+                Pushed::Conflated { replaced: false }
+            }
+            SlowConsumer::Disconnect => {
+                inner.queue.clear();
+                inner.queued_bytes = 0;
+                self.start_close(
+                    &mut inner,
+                    close::POLICY_VIOLATION,
+                    "slow consumer: outbound queue full",
+                );
+                Pushed::Closing
+            }
+        }
+    }
+
+    /// Holds `frame` until `due` (a `max_rate` slot), replacing any frame of `topic`
+    /// already waiting. Returns true when it replaced one.
+    pub fn push_delayed(&self, topic: &Arc<str>, frame: Bytes, due: Instant) -> bool {
+        let mut inner = self.lock();
+        if inner.closing {
+            return false;
+        }
+        if let Some(d) = inner.delayed.iter_mut().find(|d| d.topic == *topic) {
+            d.frame = frame;
+            return true;
+        }
+        let earliest = inner.delayed.iter().map(|d| d.due).min();
+        inner.delayed.push(Delayed {
+            topic: topic.clone(),
+            frame,
+            due,
+        });
+        if earliest.is_none_or(|e| due < e) {
+            // The writer may be sleeping until a later deadline.
+            self.notify.notify_one();
+        }
+        false
+    }
+
+    fn start_close(&self, inner: &mut Inner, code: u16, reason: &str) {
+        if inner.close.is_none() {
+            inner.close = Some(frame::close(code, reason));
+            inner.closing = true;
+            inner.delayed.clear();
+            inner.lag = None;
+            self.notify.notify_one();
+        }
+    }
+
+    /// Asks the writer to send everything queued, then a close frame, then stop.
+    /// Later pushes are dropped. Only the first close counts.
+    pub fn close(&self, code: u16, reason: &str) {
+        let mut inner = self.lock();
+        self.start_close(&mut inner, code, reason);
+    }
+
+    /// Like [`Outbox::close`], but first queues `frame` (e.g. the `shutdown` message).
+    pub fn close_after(&self, frame: Bytes, code: u16, reason: &str) {
+        let mut inner = self.lock();
+        if !inner.closing {
+            self.enqueue(&mut inner, frame);
+            self.start_close(&mut inner, code, reason);
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.lock().closing
+    }
+
+    /// The earliest `max_rate` deadline the writer must wake for.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.lock().delayed.iter().map(|d| d.due).min()
+    }
+
+    /// Waits until something was pushed since the last `take`.
+    pub async fn notified(&self) {
+        self.notify.notified().await;
+    }
+
+    /// Takes everything ready to write into `batch` (whose `frames` buffer is reused).
+    /// When the client was lagging, the batch ends with `lagged` and the newest message
+    /// of each conflated topic.
+    pub fn take(&self, batch: &mut Batch) {
+        batch.frames.clear();
+        batch.oldest = None;
+        let now = Instant::now();
+        let mut inner = self.lock();
+        std::mem::swap(&mut batch.frames, &mut inner.queue);
+        inner.queued_bytes = 0;
+        batch.oldest = inner.oldest.take();
+        if inner.delayed.iter().any(|d| d.due <= now) {
+            let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut inner.delayed)
+                .into_iter()
+                .partition(|d| d.due <= now);
+            inner.delayed = waiting;
+            batch.frames.extend(due.into_iter().map(|d| d.frame));
+            batch.oldest.get_or_insert(now);
+        }
+        if let Some(lag) = inner.lag.take() {
+            let mut latest: Vec<_> = lag.latest.into_iter().collect();
+            latest.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let lagged = ServerMessage::Lagged(Lagged {
+                topics: latest.iter().map(|(t, _)| t.to_string()).collect(),
+                dropped: lag.dropped,
+            });
+            if let Ok(f) = frame::encode(self.encoding, &lagged) {
+                batch.frames.push(f);
+            }
+            batch.frames.extend(latest.into_iter().map(|(_, f)| f));
+            batch.oldest.get_or_insert(now);
+        }
+        batch.close = inner.close.take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickcast_proto::decode_server;
+
+    fn topic(s: &str) -> Arc<str> {
+        Arc::from(s)
+    }
+
+    #[test]
+    fn conflates_past_the_bound_and_reports_lagged() {
+        let out = Outbox::new(Encoding::MsgPack, 10, SlowConsumer::Conflate);
+        let (a, b) = (topic("ticks.A"), topic("ticks.B"));
+        assert_eq!(
+            out.push_data(&a, Bytes::from_static(b"0123456789")),
+            Pushed::Queued
+        );
+        assert_eq!(
+            out.push_data(&a, Bytes::from_static(b"a1")),
+            Pushed::Conflated { replaced: false }
+        );
+        assert_eq!(
+            out.push_data(&a, Bytes::from_static(b"a2")),
+            Pushed::Conflated { replaced: true }
+        );
+        assert_eq!(
+            out.push_data(&b, Bytes::from_static(b"b1")),
+            Pushed::Conflated { replaced: false }
+        );
+        let mut batch = Batch::default();
+        out.take(&mut batch);
+        assert_eq!(batch.frames.len(), 4);
+        assert_eq!(&batch.frames[0][..], b"0123456789");
+        // frames[1] is the lagged frame: skip its 2-byte header.
+        match decode_server(Encoding::MsgPack, &batch.frames[1][2..]).unwrap() {
+            ServerMessage::Lagged(l) => {
+                assert_eq!(l.topics, vec!["ticks.A", "ticks.B"]);
+                assert_eq!(l.dropped, 1);
+            }
+            other => panic!("expected lagged, got {other:?}"),
+        }
+        assert_eq!(&batch.frames[2][..], b"a2");
+        assert_eq!(&batch.frames[3][..], b"b1");
+        // After draining, the client is no longer lagging.
+        assert_eq!(out.push_data(&a, Bytes::from_static(b"a3")), Pushed::Queued);
+    }
+
+    #[test]
+    fn disconnect_policy_closes_with_1008() {
+        let out = Outbox::new(Encoding::MsgPack, 4, SlowConsumer::Disconnect);
+        let a = topic("ticks.A");
+        assert_eq!(
+            out.push_data(&a, Bytes::from_static(b"1234")),
+            Pushed::Queued
+        );
+        assert_eq!(out.push_data(&a, Bytes::from_static(b"5")), Pushed::Closing);
+        assert_eq!(out.push_data(&a, Bytes::from_static(b"6")), Pushed::Dropped);
+        let mut batch = Batch::default();
+        out.take(&mut batch);
+        assert!(batch.frames.is_empty());
+        let close = batch.close.unwrap();
+        assert_eq!(u16::from_be_bytes([close[2], close[3]]), 1008);
+    }
+
+    #[test]
+    fn control_frames_are_never_conflated() {
+        let out = Outbox::new(Encoding::MsgPack, 1, SlowConsumer::Conflate);
+        out.push(Bytes::from_static(b"ack"));
+        out.push(Bytes::from_static(b"snapshot"));
+        let mut batch = Batch::default();
+        out.take(&mut batch);
+        assert_eq!(batch.frames.len(), 2);
+    }
+
+    #[test]
+    fn delayed_frames_are_replaced_until_due() {
+        let out = Outbox::new(Encoding::MsgPack, 1 << 20, SlowConsumer::Conflate);
+        let a = topic("ticks.A");
+        let due = Instant::now() + std::time::Duration::from_secs(3600);
+        assert!(!out.push_delayed(&a, Bytes::from_static(b"1"), due));
+        assert!(out.push_delayed(&a, Bytes::from_static(b"2"), due));
+        assert_eq!(out.next_due(), Some(due));
+        let mut batch = Batch::default();
+        out.take(&mut batch);
+        assert!(batch.frames.is_empty(), "not due yet");
+    }
+}

@@ -1,0 +1,421 @@
+//! One WebSocket connection: a reader that checks and answers client frames, and a
+//! writer that flushes the outbox with coalesced vectored writes, heartbeats and pings.
+//!
+//! The reader and writer are two futures of one task, joined by a single `select!`
+//! created once (fastwebsockets' `read_frame` is not cancel-safe, so it is never raced
+//! in a loop). Everything the reader must send (pongs, answers, close) goes through the
+//! outbox, so the writer is the only code that touches the socket's write half.
+
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fastwebsockets::{Frame, OpCode, Role, WebSocketError, WebSocketRead};
+use tickcast_proto::{
+    ClientMessage, Encoding, ErrorCode, Heartbeat, PROTOCOL_VERSION, Pong, RequestId,
+    ServerMessage, Shutdown, Welcome, close, decode_client,
+};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::time::{sleep_until, timeout};
+
+use crate::App;
+use crate::broker::{Client, push_msg};
+use crate::outbox::{Batch, Outbox};
+use crate::{frame, unix_ns};
+
+/// How long a closing connection waits for the peer's close frame or for the writer.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Most slices handed to one vectored write (below every platform's IOV_MAX).
+const MAX_IOVECS: usize = 512;
+
+/// Why the reader stopped.
+enum ReadEnd {
+    /// The peer closed (close frame or EOF) or the socket failed.
+    Peer,
+    /// The reader asked the writer to close with a code.
+    Closing,
+}
+
+/// Serves one upgraded connection until it closes.
+pub async fn serve<R, W>(read: R, write: W, app: Arc<App>, encoding: Encoding, peer: SocketAddr)
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let config = &app.config;
+    let id = app.next_client_id.fetch_add(1, Relaxed);
+    let client = Arc::new(Client {
+        id,
+        outbox: Outbox::new(encoding, config.queue_bytes, config.slow_consumer),
+    });
+    tracing::debug!(%peer, id, encoding = encoding.subprotocol(), "connected");
+    push_msg(
+        &client,
+        &ServerMessage::Welcome(Welcome {
+            protocol: PROTOCOL_VERSION,
+            server: format!("tickcast/{}", env!("CARGO_PKG_VERSION")),
+            epoch: app.broker.epoch(),
+            heartbeat_ms: u64::try_from(config.heartbeat.as_millis()).unwrap_or(u64::MAX),
+            max_message_bytes: config.max_message_bytes as u64,
+            max_subscriptions: u32::try_from(config.max_subscriptions).unwrap_or(u32::MAX),
+            ts: unix_ns(),
+        }),
+    );
+
+    let mut read = read;
+    let drain = {
+        let (mut ws, _) =
+            fastwebsockets::after_handshake_split(&mut read, tokio::io::sink(), Role::Server);
+        ws.set_auto_close(false);
+        ws.set_auto_pong(false);
+        ws.set_max_message_size(config.max_message_bytes.saturating_add(1));
+
+        let last_rx = AtomicU64::new(0);
+        let started = Instant::now();
+        let reader = read_loop(&mut ws, &client, &app, &last_rx, started);
+        let writer = write_loop(write, &client, &app, &last_rx, started);
+        tokio::pin!(reader, writer);
+        tokio::select! {
+            end = &mut reader => {
+                if let ReadEnd::Peer = end {
+                    client.outbox.close(close::NORMAL, "");
+                }
+                let _ = timeout(CLOSE_GRACE, &mut writer).await;
+                matches!(end, ReadEnd::Closing)
+            }
+            result = &mut writer => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, id, error = %e, "write side ended");
+                }
+                // Let the peer's close frame arrive so it sees a clean close, not a reset.
+                let _ = timeout(CLOSE_GRACE, &mut reader).await;
+                false
+            }
+        }
+    };
+    if drain {
+        // We sent a close after an error: swallow what the peer still sends until it
+        // closes, so it reads our close frame instead of a connection reset.
+        let _ = timeout(
+            CLOSE_GRACE,
+            tokio::io::copy(&mut read, &mut tokio::io::sink()),
+        )
+        .await;
+    }
+    app.broker.disconnect(id);
+    tracing::debug!(%peer, id, "disconnected");
+}
+
+fn millis_since(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Maps a frame-level read error to the close code RFC 6455 asks for.
+fn close_for(error: &WebSocketError) -> Option<(u16, &'static str)> {
+    use WebSocketError as E;
+    match error {
+        E::FrameTooLarge => Some((close::MESSAGE_TOO_BIG, "frame exceeds max_message_bytes")),
+        E::InvalidUTF8 => Some((close::INVALID_PAYLOAD, "invalid UTF-8 in text frame")),
+        E::ReservedBitsNotZero => Some((close::PROTOCOL_ERROR, "reserved bits set")),
+        E::InvalidValue => Some((close::PROTOCOL_ERROR, "unknown opcode")),
+        E::ControlFrameFragmented => Some((close::PROTOCOL_ERROR, "fragmented control frame")),
+        E::PingFrameTooLarge => Some((close::PROTOCOL_ERROR, "control frame over 125 bytes")),
+        E::InvalidCloseFrame | E::InvalidCloseCode => {
+            Some((close::PROTOCOL_ERROR, "invalid close frame"))
+        }
+        E::InvalidFragment | E::InvalidContinuationFrame => {
+            Some((close::PROTOCOL_ERROR, "invalid fragmentation"))
+        }
+        _ => None, // EOF, reset, I/O: the peer is gone, nothing to tell it.
+    }
+}
+
+fn is_masked(frame: &mut Frame<'_>) -> bool {
+    let mut head = [0u8; 14];
+    frame.fmt_head(&mut head);
+    head[1] & 0x80 != 0
+}
+
+/// Checks a close frame's payload; returns the code to echo or the protocol error.
+fn check_close(payload: &[u8]) -> Result<u16, (u16, &'static str)> {
+    match payload {
+        [] => Ok(close::NORMAL),
+        [_] => Err((close::PROTOCOL_ERROR, "close payload of 1 byte")),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            let allowed = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
+            if !allowed {
+                Err((close::PROTOCOL_ERROR, "invalid close code"))
+            } else if std::str::from_utf8(reason).is_err() {
+                Err((close::INVALID_PAYLOAD, "invalid UTF-8 in close reason"))
+            } else {
+                Ok(code)
+            }
+        }
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    ws: &mut WebSocketRead<R>,
+    client: &Arc<Client>,
+    app: &App,
+    last_rx: &AtomicU64,
+    started: Instant,
+) -> ReadEnd {
+    let limit = app.config.max_message_bytes;
+    // A fragmented message being reassembled: its opcode and bytes so far.
+    let mut partial: Option<(OpCode, Vec<u8>)> = None;
+    let fail = |code: u16, reason: &str| {
+        client.outbox.close(code, reason);
+        ReadEnd::Closing
+    };
+    loop {
+        let mut no_send = |_: Frame<'_>| async { Ok::<(), std::convert::Infallible>(()) };
+        let mut frame = match ws.read_frame(&mut no_send).await {
+            Ok(frame) => frame,
+            Err(e) => {
+                return match close_for(&e) {
+                    Some((code, reason)) => fail(code, reason),
+                    None => ReadEnd::Peer,
+                };
+            }
+        };
+        last_rx.store(millis_since(started), Relaxed);
+        if !is_masked(&mut frame) {
+            return fail(close::PROTOCOL_ERROR, "client frames must be masked");
+        }
+        let closing = client.outbox.is_closing();
+        match frame.opcode {
+            OpCode::Close => {
+                return match check_close(&frame.payload) {
+                    _ if frame.payload.len() > 125 => {
+                        fail(close::PROTOCOL_ERROR, "control frame over 125 bytes")
+                    }
+                    Ok(code) => fail(code, ""),
+                    Err((code, reason)) => fail(code, reason),
+                };
+            }
+            OpCode::Ping if !closing => client.outbox.push(frame::pong(&frame.payload)),
+            OpCode::Ping => {}
+            OpCode::Pong if frame.payload.len() > 125 => {
+                return fail(close::PROTOCOL_ERROR, "control frame over 125 bytes");
+            }
+            OpCode::Pong => {}
+            OpCode::Text | OpCode::Binary => {
+                if partial.is_some() {
+                    return fail(
+                        close::PROTOCOL_ERROR,
+                        "new message before the previous one finished",
+                    );
+                }
+                if frame.fin {
+                    if !closing {
+                        if let Some(end) = on_message(client, app, frame.opcode, &frame.payload) {
+                            return end;
+                        }
+                    }
+                } else {
+                    partial = Some((frame.opcode, frame.payload.to_vec()));
+                }
+            }
+            OpCode::Continuation => {
+                let Some((opcode, mut buf)) = partial.take() else {
+                    return fail(
+                        close::PROTOCOL_ERROR,
+                        "continuation frame without a message",
+                    );
+                };
+                if buf.len() + frame.payload.len() > limit {
+                    return fail(close::MESSAGE_TOO_BIG, "message exceeds max_message_bytes");
+                }
+                buf.extend_from_slice(&frame.payload);
+                if !frame.fin {
+                    partial = Some((opcode, buf));
+                } else if !closing {
+                    if let Some(end) = on_message(client, app, opcode, &buf) {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn send_error(client: &Client, app: &App, id: Option<RequestId>, code: ErrorCode, message: String) {
+    app.metrics.errors_sent.fetch_add(1, Relaxed);
+    push_msg(
+        client,
+        &ServerMessage::Error(tickcast_proto::Error { id, code, message }),
+    );
+}
+
+/// Handles one complete message; `Some` ends the connection.
+fn on_message(client: &Arc<Client>, app: &App, opcode: OpCode, payload: &[u8]) -> Option<ReadEnd> {
+    let encoding = client.outbox.encoding();
+    let text = opcode == OpCode::Text;
+    if text && std::str::from_utf8(payload).is_err() {
+        client
+            .outbox
+            .close(close::INVALID_PAYLOAD, "invalid UTF-8 in text message");
+        return Some(ReadEnd::Closing);
+    }
+    if text != encoding.is_text() {
+        let (got, want) = if text {
+            ("text", "binary")
+        } else {
+            ("binary", "text")
+        };
+        let message = format!(
+            "{got} frame on a {} connection: send {want} frames",
+            encoding.subprotocol()
+        );
+        send_error(client, app, None, ErrorCode::BadFrame, message);
+        return None;
+    }
+    let msg = match decode_client(encoding, payload) {
+        Ok(msg) => msg,
+        Err(e) => {
+            send_error(client, app, e.id().cloned(), e.code(), e.to_string());
+            return None;
+        }
+    };
+    let id = msg.id().cloned();
+    let result = match msg {
+        ClientMessage::Subscribe(req) => app.broker.subscribe(client, req),
+        ClientMessage::Unsubscribe(req) => app.broker.unsubscribe(client, req),
+        ClientMessage::List(req) => app
+            .broker
+            .list(req.id, req.pattern.as_deref())
+            .map(|topics| {
+                push_msg(client, &ServerMessage::Topics(topics));
+            }),
+        ClientMessage::Ping(req) => {
+            push_msg(
+                client,
+                &ServerMessage::Pong(Pong {
+                    id: req.id,
+                    ts: unix_ns(),
+                }),
+            );
+            Ok(())
+        }
+        ClientMessage::Publish(_) => Err(crate::broker::Reject {
+            code: ErrorCode::Forbidden,
+            message: "this connection may not publish (the server has no publisher token)".into(),
+        }),
+    };
+    if let Err(reject) = result {
+        send_error(client, app, id, reject.code, reject.message);
+    }
+    None
+}
+
+/// Writes all `frames`, in as few vectored writes as the socket allows.
+async fn write_frames<W: AsyncWrite + Unpin>(w: &mut W, frames: &[Bytes]) -> std::io::Result<()> {
+    if let [one] = frames {
+        return w.write_all(one).await;
+    }
+    let mut index = 0;
+    let mut offset = 0;
+    let mut slices = Vec::with_capacity(frames.len().min(MAX_IOVECS));
+    while index < frames.len() {
+        slices.clear();
+        slices.push(IoSlice::new(&frames[index][offset..]));
+        slices.extend(
+            frames[index + 1..]
+                .iter()
+                .take(MAX_IOVECS - 1)
+                .map(|f| IoSlice::new(f)),
+        );
+        let mut written = w.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while index < frames.len() && written >= frames[index].len() - offset {
+            written -= frames[index].len() - offset;
+            index += 1;
+            offset = 0;
+        }
+        offset += written;
+    }
+    Ok(())
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut w: W,
+    client: &Client,
+    app: &App,
+    last_rx: &AtomicU64,
+    started: Instant,
+) -> std::io::Result<()> {
+    let heartbeat = app.config.heartbeat;
+    // A write that makes no progress for this long means the peer is gone.
+    let stall = heartbeat * 3 + Duration::from_secs(5);
+    let mut batch = Batch::default();
+    let mut last_tx = Instant::now();
+    let mut last_check = Instant::now();
+    let mut last_ping = Instant::now();
+    let mut shutting_down = false;
+    loop {
+        client.outbox.take(&mut batch);
+        if !batch.frames.is_empty() {
+            let bytes: usize = batch.frames.iter().map(Bytes::len).sum();
+            timeout(stall, write_frames(&mut w, &batch.frames))
+                .await
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+            if let Some(oldest) = batch.oldest {
+                app.metrics.observe_latency(oldest.elapsed());
+            }
+            app.metrics
+                .frames_delivered
+                .fetch_add(batch.frames.len() as u64, Relaxed);
+            app.metrics.bytes_delivered.fetch_add(bytes as u64, Relaxed);
+            last_tx = Instant::now();
+        }
+        if let Some(close_frame) = batch.close.take() {
+            let _ = timeout(CLOSE_GRACE, async {
+                w.write_all(&close_frame).await?;
+                w.shutdown().await
+            })
+            .await;
+            return Ok(());
+        }
+        let check_at = (last_tx + heartbeat).min(last_check + heartbeat);
+        let due = client.outbox.next_due();
+        tokio::select! {
+            biased;
+            _ = app.shutdown.cancelled(), if !shutting_down => {
+                shutting_down = true;
+                let msg = ServerMessage::Shutdown(Shutdown {
+                    reason: "server shutting down".into(),
+                    reconnect_after_ms: 1000,
+                });
+                match frame::encode(client.outbox.encoding(), &msg) {
+                    Ok(f) => client.outbox.close_after(f, close::GOING_AWAY, "server shutting down"),
+                    Err(_) => client.outbox.close(close::GOING_AWAY, "server shutting down"),
+                }
+            }
+            _ = client.outbox.notified() => {}
+            _ = sleep_until(due.unwrap_or(check_at).into()), if due.is_some() => {}
+            _ = sleep_until(check_at.into()) => {
+                let now = Instant::now();
+                last_check = now;
+                let idle_rx = Duration::from_millis(millis_since(started).saturating_sub(last_rx.load(Relaxed)));
+                if idle_rx >= heartbeat * 3 {
+                    client.outbox.close(close::IDLE_TIMEOUT, "idle timeout: peer stopped answering pings");
+                    continue;
+                }
+                if idle_rx >= heartbeat && now.duration_since(last_ping) >= heartbeat {
+                    last_ping = now;
+                    client.outbox.push(frame::ping());
+                }
+                if now.duration_since(last_tx) >= heartbeat {
+                    push_msg(client, &ServerMessage::Heartbeat(Heartbeat { ts: unix_ns() }));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real server on 127.0.0.1:0, real sockets, bounded in time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod http;
+mod lifecycle;
+mod pubsub;
+mod recovery;
+mod slow;
+mod support;

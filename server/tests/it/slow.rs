@@ -1,0 +1,107 @@
+//! Slow consumers: bounded memory, no harm to others, `lagged` or 1008.
+
+use std::time::{Duration, Instant};
+
+use tickcast_proto::ServerMessage;
+use tickcast_server::SlowConsumer;
+use tokio::net::TcpSocket;
+
+use crate::support::*;
+
+/// A client whose kernel receive buffer is tiny, so the server's queue fills fast.
+async fn stingy_client(addr: std::net::SocketAddr) -> Client {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    Client::connect_on(stream, addr, None).await
+}
+
+fn slow_config(policy: SlowConsumer) -> tickcast_server::Config {
+    let mut cfg = config(4, 8000.0);
+    cfg.queue_bytes = 32 * 1024;
+    cfg.socket_send_buffer = Some(16 * 1024);
+    cfg.slow_consumer = policy;
+    cfg.heartbeat = Duration::from_secs(5);
+    cfg
+}
+
+async fn metric(addr: std::net::SocketAddr, name: &str) -> u64 {
+    let (_, mut stream) = http_raw(
+        addr,
+        &format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    let mut body = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut body)
+        .await
+        .unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("metric {name} missing"))
+}
+
+#[tokio::test]
+async fn a_stalled_client_is_conflated_and_never_slows_a_fast_one() {
+    let server = start(slow_config(SlowConsumer::Conflate)).await;
+    let addr = server.addr();
+    let mut slow = stingy_client(addr).await;
+    slow.recv().await; // welcome
+    subscribe(&mut slow, &["ticks.*"]).await;
+    let (mut fast, _) = Client::connect_welcomed(addr).await;
+    subscribe(&mut fast, &["ticks.SYN0000"]).await;
+
+    // The slow client reads nothing for 2.5 s; the fast one keeps up, gap-free.
+    let started = Instant::now();
+    let mut last = None;
+    let mut fast_ticks = 0u64;
+    while started.elapsed() < Duration::from_millis(2500) {
+        match fast.recv().await {
+            ServerMessage::Tick(t) => {
+                if let Some(prev) = last {
+                    assert_eq!(t.seq, prev + 1, "the fast client lost a tick");
+                }
+                last = Some(t.seq);
+                fast_ticks += 1;
+            }
+            ServerMessage::Lagged(l) => panic!("the fast client must not lag: {l:?}"),
+            _ => {}
+        }
+    }
+    // ~2,000 ticks/s for this symbol; the fast client must have seen most of them.
+    assert!(fast_ticks > 2000, "fast client got only {fast_ticks} ticks");
+    assert!(
+        metric(addr, "tickcast_conflated_total").await > 0,
+        "the slow client was conflated"
+    );
+
+    // Once it reads again it learns it lagged, and then gets the newest values.
+    let lagged = slow
+        .recv_until(|m| matches!(m, ServerMessage::Lagged(_)))
+        .await;
+    let ServerMessage::Lagged(lagged) = lagged else {
+        unreachable!()
+    };
+    assert!(lagged.dropped > 0);
+    assert!(!lagged.topics.is_empty());
+    assert!(lagged.topics.iter().all(|t| t.starts_with("ticks.")));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn disconnect_policy_closes_a_stalled_client_with_1008() {
+    let server = start(slow_config(SlowConsumer::Disconnect)).await;
+    let addr = server.addr();
+    let mut slow = stingy_client(addr).await;
+    slow.recv().await;
+    subscribe(&mut slow, &["ticks.*"]).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(slow.recv_close().await, Some(1008));
+    assert!(metric(addr, "tickcast_slow_consumer_closes_total").await >= 1);
+    // The server still serves others.
+    let (mut other, _) = Client::connect_welcomed(addr).await;
+    subscribe(&mut other, &["ticks.SYN0001"]).await;
+    other
+        .recv_until(|m| matches!(m, ServerMessage::Tick(_)))
+        .await;
+    server.shutdown().await;
+}

@@ -1,0 +1,301 @@
+//! A raw RFC 6455 test client (so tests can also send what a polite client never would)
+//! and helpers to start servers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tickcast_proto::{ClientMessage, Encoding, ServerMessage, decode_server, encode};
+use tickcast_server::{Config, Handle};
+use tickcast_simulator::Universe;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// Upper bound for any single wait in a test.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub const OP_CONT: u8 = 0x0;
+pub const OP_TEXT: u8 = 0x1;
+pub const OP_BINARY: u8 = 0x2;
+pub const OP_CLOSE: u8 = 0x8;
+pub const OP_PING: u8 = 0x9;
+pub const OP_PONG: u8 = 0xA;
+
+/// A config with a small, busy simulated market: `symbols` synthetic topics at `rate` ticks/s.
+pub fn config(symbols: usize, rate: f64) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        simulator: Some(tickcast_simulator::Config {
+            seed: 7,
+            rate,
+            universe: Universe::synthetic(symbols),
+            // Evenly spaced, round-robin: every symbol gets rate / symbols ticks per second.
+            arrivals: tickcast_simulator::Arrivals::Constant,
+            ..tickcast_simulator::Config::default()
+        }),
+        heartbeat: Duration::from_millis(500),
+        shutdown_grace: Duration::from_millis(500),
+        ..Config::default()
+    }
+}
+
+pub async fn start(config: Config) -> Handle {
+    tickcast_server::spawn(config).await.expect("server starts")
+}
+
+/// A frame as received.
+#[derive(Debug)]
+pub struct RawFrame {
+    #[allow(dead_code)]
+    pub fin: bool,
+    pub opcode: u8,
+    pub payload: Vec<u8>,
+}
+
+impl RawFrame {
+    pub fn close_code(&self) -> Option<u16> {
+        (self.opcode == OP_CLOSE && self.payload.len() >= 2)
+            .then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
+    }
+}
+
+pub struct Client {
+    pub stream: TcpStream,
+    pub encoding: Encoding,
+    buf: Vec<u8>,
+}
+
+/// Sends a raw HTTP request and returns the response head and the stream.
+pub async fn http_raw(addr: SocketAddr, request: &str) -> (String, TcpStream) {
+    http_raw_on(TcpStream::connect(addr).await.unwrap(), request).await
+}
+
+/// Like [`http_raw`] on a stream the caller connected.
+pub async fn http_raw_on(mut stream: TcpStream, request: &str) -> (String, TcpStream) {
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = timeout(WAIT, stream.read(&mut byte))
+            .await
+            .expect("response in time")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    (String::from_utf8_lossy(&head).into_owned(), stream)
+}
+
+pub fn upgrade_request(addr: SocketAddr, extra_headers: &str) -> String {
+    format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra_headers}\r\n"
+    )
+}
+
+impl Client {
+    /// Connects and completes the handshake (msgpack unless `subprotocol` says otherwise).
+    pub async fn connect(addr: SocketAddr) -> Self {
+        Self::connect_with(addr, None).await
+    }
+
+    pub async fn connect_with(addr: SocketAddr, subprotocol: Option<&str>) -> Self {
+        Self::connect_on(TcpStream::connect(addr).await.unwrap(), addr, subprotocol).await
+    }
+
+    /// Completes the handshake on a stream the caller connected (e.g. with socket options).
+    pub async fn connect_on(
+        stream: TcpStream,
+        addr: SocketAddr,
+        subprotocol: Option<&str>,
+    ) -> Self {
+        let extra = subprotocol
+            .map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n"))
+            .unwrap_or_default();
+        let (head, stream) = http_raw_on(stream, &upgrade_request(addr, &extra)).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
+        assert!(
+            head.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            "{head}"
+        );
+        let encoding = if head.contains("tickcast.v1.json") {
+            Encoding::Json
+        } else {
+            Encoding::MsgPack
+        };
+        Self {
+            stream,
+            encoding,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Connects and reads the `welcome`.
+    pub async fn connect_welcomed(addr: SocketAddr) -> (Self, tickcast_proto::Welcome) {
+        let mut c = Self::connect(addr).await;
+        match c.recv().await {
+            ServerMessage::Welcome(w) => (c, w),
+            other => panic!("first frame must be welcome, got {other:?}"),
+        }
+    }
+
+    /// Writes one frame, masked like a conforming client unless `masked` is false.
+    pub async fn send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8], masked: bool) {
+        let mut out = vec![(u8::from(fin) << 7) | opcode];
+        let mask_bit = if masked { 0x80 } else { 0 };
+        match payload.len() {
+            n if n < 126 => out.push(mask_bit | n as u8),
+            n if n < 65536 => {
+                out.push(mask_bit | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(mask_bit | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        if masked {
+            let key = [0x37, 0xfa, 0x21, 0x3d];
+            out.extend_from_slice(&key);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        } else {
+            out.extend_from_slice(payload);
+        }
+        self.stream.write_all(&out).await.unwrap();
+    }
+
+    pub async fn send_bytes(&mut self, raw: &[u8]) {
+        self.stream.write_all(raw).await.unwrap();
+    }
+
+    pub async fn send(&mut self, msg: impl Into<ClientMessage>) {
+        let payload = encode(self.encoding, &msg.into()).unwrap();
+        let opcode = if self.encoding.is_text() {
+            OP_TEXT
+        } else {
+            OP_BINARY
+        };
+        self.send_frame(true, opcode, &payload, true).await;
+    }
+
+    async fn fill(&mut self, want: usize) -> Option<()> {
+        while self.buf.len() < want {
+            let mut chunk = [0u8; 16 * 1024];
+            let n = self.stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        Some(())
+    }
+
+    /// The next frame, or `None` when the connection ended.
+    pub async fn recv_frame(&mut self) -> Option<RawFrame> {
+        timeout(WAIT, async {
+            self.fill(2).await?;
+            let fin = self.buf[0] & 0x80 != 0;
+            let opcode = self.buf[0] & 0x0f;
+            assert_eq!(self.buf[1] & 0x80, 0, "server frames must not be masked");
+            let (len, head) = match self.buf[1] & 0x7f {
+                126 => {
+                    self.fill(4).await?;
+                    (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4)
+                }
+                127 => {
+                    self.fill(10).await?;
+                    (
+                        u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize,
+                        10,
+                    )
+                }
+                n => (n as usize, 2),
+            };
+            self.fill(head + len).await?;
+            let payload = self.buf[head..head + len].to_vec();
+            self.buf.drain(..head + len);
+            Some(RawFrame {
+                fin,
+                opcode,
+                payload,
+            })
+        })
+        .await
+        .expect("a frame (or the end) within the time limit")
+    }
+
+    /// The next application message, skipping pings and heartbeats.
+    pub async fn recv(&mut self) -> ServerMessage {
+        loop {
+            let frame = self.recv_frame().await.expect("connection open");
+            match frame.opcode {
+                OP_PING => {
+                    self.send_frame(true, OP_PONG, &frame.payload.clone(), true)
+                        .await
+                }
+                OP_BINARY | OP_TEXT => {
+                    match decode_server(self.encoding, &frame.payload).unwrap() {
+                        ServerMessage::Heartbeat(_) => {}
+                        msg => return msg,
+                    }
+                }
+                OP_CLOSE => panic!("unexpected close {:?}", frame.close_code()),
+                other => panic!("unexpected opcode {other}"),
+            }
+        }
+    }
+
+    /// Reads until a close frame arrives and returns its code (`None`: socket ended without one).
+    pub async fn recv_close(&mut self) -> Option<u16> {
+        loop {
+            let frame = self.recv_frame().await?;
+            if frame.opcode == OP_CLOSE {
+                return frame.close_code().or(Some(1005));
+            }
+        }
+    }
+
+    /// Receives messages until `pred` accepts one.
+    pub async fn recv_until(
+        &mut self,
+        mut pred: impl FnMut(&ServerMessage) -> bool,
+    ) -> ServerMessage {
+        timeout(WAIT, async {
+            loop {
+                let msg = self.recv().await;
+                if pred(&msg) {
+                    return msg;
+                }
+            }
+        })
+        .await
+        .expect("the expected message within the time limit")
+    }
+}
+
+/// Subscribes with `topics` and returns the ack's subscription list.
+pub async fn subscribe(c: &mut Client, topics: &[&str]) -> Vec<String> {
+    c.send(tickcast_proto::Subscribe {
+        id: Some(tickcast_proto::RequestId::Num(1)),
+        topics: topics.iter().map(|t| t.to_string()).collect(),
+        snapshot: true,
+        ..Default::default()
+    })
+    .await;
+    match c.recv().await {
+        ServerMessage::Ack(ack) => ack.subscriptions,
+        other => panic!("expected ack, got {other:?}"),
+    }
+}
+
+/// The topic and seq of a tick or bar.
+pub fn topic_seq(msg: &ServerMessage) -> Option<(&str, u64)> {
+    match msg {
+        ServerMessage::Tick(t) => Some((&t.topic, t.seq)),
+        ServerMessage::Bar(b) => Some((&b.topic, b.seq)),
+        ServerMessage::Snapshot(s) => Some((&s.topic, s.seq)),
+        _ => None,
+    }
+}

@@ -1,0 +1,311 @@
+//! The market: draws trade arrivals, steps each symbol's price, fires halts, and yields
+//! [`Event`]s in virtual-time order as an endless iterator.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp1, weighted::WeightedAliasIndex};
+use tickcast_proto::{MarketState, Status, Tick};
+
+use crate::config::{Arrivals, Config, ConfigError};
+use crate::dynamics::{Factor, Params, SymbolState};
+use crate::event::Event;
+use crate::quote::{Quote, dollars, trade_size};
+use crate::schedule::{Action, Schedule};
+use crate::session::Session;
+use crate::universe::Instrument;
+
+/// The least time a random halt lasts, in virtual nanoseconds.
+const MIN_HALT_NS: u64 = 1_000_000_000;
+
+/// A simulated market in virtual time. Iterating never ends; the same [`Config`] always
+/// yields the same events.
+///
+/// ```
+/// use tickcast_simulator::{Config, Event, Market};
+/// let market = Market::new(Config::default()).unwrap();
+/// let ticks: Vec<_> = market.filter_map(|e| match e {
+///     Event::Tick(t) => Some(t),
+///     Event::Status(_) => None,
+/// }).take(3).collect();
+/// assert!(ticks.iter().all(|t| t.bid < t.ask && t.seq >= 1));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Market {
+    config: Config,
+    rng: ChaCha8Rng,
+    params: Params,
+    factor: Factor,
+    clock: Clock,
+    topics: Vec<TopicState>,
+    states: Vec<SymbolState>,
+    sessions: Vec<Session>,
+    schedule: Schedule,
+    /// An arrival drawn but not yet used because a scheduled action came first.
+    pending: Option<Arrival>,
+}
+
+/// Names (built once, cloned per tick) and sequence number of one `ticks.SYMBOL` topic.
+#[derive(Debug, Clone)]
+struct TopicState {
+    topic: String,
+    symbol: String,
+    seq: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    /// Virtual seconds after the start.
+    t: f64,
+    /// The same time in nanoseconds.
+    at_ns: u64,
+    index: usize,
+}
+
+/// When the next trade happens and on which symbol.
+#[derive(Debug, Clone)]
+enum Clock {
+    Poisson { t: f64, mean_gap: f64, pick: Pick },
+    Constant { n: u64, rate: f64, len: usize },
+}
+
+/// Which symbol trades, proportional to its weight.
+#[derive(Debug, Clone)]
+enum Pick {
+    Uniform(usize),
+    Weighted(WeightedAliasIndex<f64>),
+}
+
+impl Clock {
+    fn new(config: &Config) -> Result<Self, ConfigError> {
+        let instruments = config.universe.instruments();
+        Ok(match config.arrivals {
+            Arrivals::Constant => Self::Constant {
+                n: 0,
+                rate: config.rate,
+                len: instruments.len(),
+            },
+            Arrivals::Poisson => {
+                let first = instruments[0].weight;
+                let pick = if instruments.iter().all(|i| i.weight == first) {
+                    Pick::Uniform(instruments.len())
+                } else {
+                    let weights = instruments.iter().map(|i| i.weight).collect();
+                    Pick::Weighted(WeightedAliasIndex::new(weights).map_err(|_| {
+                        ConfigError::Invalid {
+                            name: "universe weights",
+                            value: f64::NAN,
+                            expected: "weights with a finite positive sum",
+                        }
+                    })?)
+                };
+                Self::Poisson {
+                    t: 0.0,
+                    mean_gap: 1.0 / config.rate,
+                    pick,
+                }
+            }
+        })
+    }
+
+    #[inline]
+    fn next(&mut self, rng: &mut ChaCha8Rng) -> Arrival {
+        let (t, index) = match self {
+            Self::Poisson { t, mean_gap, pick } => {
+                *t += rng.sample::<f64, _>(Exp1) * *mean_gap;
+                let index = match pick {
+                    Pick::Uniform(n) => rng.random_range(0..*n),
+                    Pick::Weighted(alias) => alias.sample(rng),
+                };
+                (*t, index)
+            }
+            Self::Constant { n, rate, len } => {
+                let index = (*n % *len as u64) as usize;
+                *n += 1;
+                (*n as f64 / *rate, index)
+            }
+        };
+        Arrival {
+            t,
+            at_ns: (t * 1e9) as u64,
+            index,
+        }
+    }
+}
+
+impl Market {
+    /// Validates `config` and builds the market at virtual time `config.start_ns`.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let params = Params::new(&config);
+        let factor = Factor::new(&params, &mut rng);
+        let instruments = config.universe.instruments();
+        let states = instruments
+            .iter()
+            .map(|inst| SymbolState::new(inst, &params, &factor, &mut rng))
+            .collect();
+        let topics = instruments
+            .iter()
+            .map(|inst| TopicState {
+                topic: format!("ticks.{}", inst.symbol),
+                symbol: inst.symbol.clone(),
+                seq: 0,
+            })
+            .collect();
+        let sessions = instruments.iter().map(|i| Session::new(i.price)).collect();
+        let mut schedule = Schedule::new(&config.halts, &config.universe);
+        if let Some(random) = schedule.random() {
+            let first = exp_ns(&mut rng, random.mean_interval.as_secs_f64());
+            schedule.push(first, Action::RandomHalt);
+        }
+        Ok(Self {
+            clock: Clock::new(&config)?,
+            config,
+            rng,
+            params,
+            factor,
+            topics,
+            states,
+            sessions,
+            schedule,
+            pending: None,
+        })
+    }
+
+    /// The instruments, in the order of [`Market::sessions`].
+    pub fn instruments(&self) -> &[Instrument] {
+        self.config.universe.instruments()
+    }
+
+    /// The configuration this market runs.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Session statistics of every instrument, in the order of [`Market::instruments`].
+    pub fn sessions(&self) -> &[Session] {
+        &self.sessions
+    }
+
+    /// Session statistics of one symbol.
+    pub fn session(&self, symbol: &str) -> Option<&Session> {
+        self.config
+            .universe
+            .index_of(symbol)
+            .map(|i| &self.sessions[i])
+    }
+
+    /// Runs the next scheduled action; returns the status it announces, if any.
+    fn fire_scheduled(&mut self) -> Option<Status> {
+        let (at, action) = self.schedule.pop()?;
+        match action {
+            Action::Halt(i) => self.halt(i, at),
+            Action::Resume(i) => self.resume(i, at),
+            Action::RandomHalt => {
+                let random = self.schedule.random()?;
+                let next = exp_ns(&mut self.rng, random.mean_interval.as_secs_f64());
+                self.schedule
+                    .push(at.saturating_add(next), Action::RandomHalt);
+                let i = self.rng.random_range(0..self.states.len());
+                if self.states[i].halt_depth > 0 {
+                    return None;
+                }
+                let length =
+                    exp_ns(&mut self.rng, random.mean_duration.as_secs_f64()).max(MIN_HALT_NS);
+                self.schedule
+                    .push(at.saturating_add(length), Action::Resume(i));
+                self.halt(i, at)
+            }
+        }
+    }
+
+    fn halt(&mut self, i: usize, at_ns: u64) -> Option<Status> {
+        let state = &mut self.states[i];
+        state.halt_depth += 1;
+        (state.halt_depth == 1).then(|| self.status(i, at_ns, MarketState::Halted))
+    }
+
+    fn resume(&mut self, i: usize, at_ns: u64) -> Option<Status> {
+        let state = &mut self.states[i];
+        if state.halt_depth == 0 {
+            return None;
+        }
+        state.halt_depth -= 1;
+        if state.halt_depth > 0 {
+            return None;
+        }
+        state.gap_pending = true;
+        Some(self.status(i, at_ns, MarketState::Open))
+    }
+
+    fn status(&mut self, i: usize, at_ns: u64, state: MarketState) -> Status {
+        self.sessions[i].state = state;
+        Status {
+            topic: self.topics[i].topic.clone(),
+            state,
+            ts: self.config.start_ns.saturating_add(at_ns),
+        }
+    }
+
+    /// Steps symbol `a.index` to the arrival time and prints a trade.
+    #[inline]
+    fn trade(&mut self, a: Arrival) -> Tick {
+        self.factor.advance(a.t, &self.params, &mut self.rng);
+        let state = &mut self.states[a.index];
+        let mid = state.step(a.t, &self.factor, &self.params, &mut self.rng);
+        let quote = Quote::around(mid * 100.0, state.sigma());
+        let u: f64 = self.rng.random();
+        let z: f64 = self.rng.sample(rand_distr::StandardNormal);
+        let size = trade_size(u, z, state.log_vol_ratio());
+        let price = dollars(quote.price);
+        let volume = self.sessions[a.index].record(price, size);
+        let topic = &mut self.topics[a.index];
+        topic.seq += 1;
+        Tick {
+            topic: topic.topic.clone(),
+            seq: topic.seq,
+            ts: self.config.start_ns.saturating_add(a.at_ns),
+            symbol: topic.symbol.clone(),
+            price,
+            size,
+            bid: dollars(quote.bid),
+            ask: dollars(quote.ask),
+            volume,
+        }
+    }
+}
+
+/// An exponential duration with mean `mean_s` seconds, in nanoseconds.
+fn exp_ns(rng: &mut ChaCha8Rng, mean_s: f64) -> u64 {
+    (rng.sample::<f64, _>(Exp1) * mean_s * 1e9) as u64
+}
+
+impl Iterator for Market {
+    type Item = Event;
+
+    /// The next trade or status change; never `None`.
+    fn next(&mut self) -> Option<Event> {
+        loop {
+            let arrival = match self.pending.take() {
+                Some(a) => a,
+                None => self.clock.next(&mut self.rng),
+            };
+            if self.schedule.next_at() <= arrival.at_ns {
+                self.pending = Some(arrival);
+                if let Some(status) = self.fire_scheduled() {
+                    return Some(Event::Status(status));
+                }
+                continue;
+            }
+            if self.states[arrival.index].halt_depth > 0 {
+                // A halted symbol does not trade: its arrivals are dropped.
+                continue;
+            }
+            return Some(Event::Tick(self.trade(arrival)));
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (usize::MAX, None)
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests of tickcast-simulator (one test binary).
+
+mod arrivals;
+mod cli;
+mod halts;
+mod invariants;
+mod realtime;
+mod replay;
+mod reproducible;
+mod stats;
+mod support;
+mod universe;
