@@ -17,7 +17,8 @@ use crate::universe::Instrument;
 /// The least time a random halt lasts, in virtual nanoseconds.
 const MIN_HALT_NS: u64 = 1_000_000_000;
 
-/// A simulated market in virtual time. Iterating never ends; the same [`Config`] always
+/// A simulated market in virtual time. Iterating never ends (only a market halted for
+/// good, with nothing scheduled, would stop); the same [`Config`] always
 /// yields the same events.
 ///
 /// ```
@@ -42,6 +43,8 @@ pub struct Market {
     schedule: Schedule,
     /// An arrival drawn but not yet used because a scheduled action came first.
     pending: Option<Arrival>,
+    /// How many symbols are halted now.
+    halted: usize,
 }
 
 /// Names (built once, cloned per tick) and sequence number of one `ticks.SYMBOL` topic.
@@ -107,6 +110,17 @@ impl Clock {
         })
     }
 
+    /// Moves the clock to `at_ns` (virtual ns after the start) when it is behind: the
+    /// arrivals skipped would all have been dropped. Exact for Poisson arrivals, which
+    /// have no memory.
+    fn skip_to(&mut self, at_ns: u64) {
+        let at = at_ns as f64 / 1e9;
+        match self {
+            Self::Poisson { t, .. } => *t = t.max(at),
+            Self::Constant { n, rate, .. } => *n = (*n).max((at * *rate) as u64),
+        }
+    }
+
     #[inline]
     fn next(&mut self, rng: &mut ChaCha8Rng) -> Arrival {
         let (t, index) = match self {
@@ -169,6 +183,7 @@ impl Market {
             sessions,
             schedule,
             pending: None,
+            halted: 0,
         })
     }
 
@@ -222,7 +237,11 @@ impl Market {
     fn halt(&mut self, i: usize, at_ns: u64) -> Option<Status> {
         let state = &mut self.states[i];
         state.halt_depth += 1;
-        (state.halt_depth == 1).then(|| self.status(i, at_ns, MarketState::Halted))
+        if state.halt_depth > 1 {
+            return None;
+        }
+        self.halted += 1;
+        Some(self.status(i, at_ns, MarketState::Halted))
     }
 
     fn resume(&mut self, i: usize, at_ns: u64) -> Option<Status> {
@@ -235,6 +254,7 @@ impl Market {
             return None;
         }
         state.gap_pending = true;
+        self.halted -= 1;
         Some(self.status(i, at_ns, MarketState::Open))
     }
 
@@ -283,9 +303,21 @@ fn exp_ns(rng: &mut ChaCha8Rng, mean_s: f64) -> u64 {
 impl Iterator for Market {
     type Item = Event;
 
-    /// The next trade or status change; never `None`.
+    /// The next trade or status change. `None` only when every symbol is halted for good.
     fn next(&mut self) -> Option<Event> {
         loop {
+            if self.halted == self.states.len() {
+                // Nothing can trade until the next scheduled action: go straight to it.
+                let at = self.schedule.peek_at()?;
+                if self.pending.is_none_or(|a| a.at_ns < at) {
+                    self.pending = None;
+                    self.clock.skip_to(at);
+                }
+                if let Some(status) = self.fire_scheduled() {
+                    return Some(Event::Status(status));
+                }
+                continue;
+            }
             let arrival = match self.pending.take() {
                 Some(a) => a,
                 None => self.clock.next(&mut self.rng),
@@ -303,9 +335,5 @@ impl Iterator for Market {
             }
             return Some(Event::Tick(self.trade(arrival)));
         }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (usize::MAX, None)
     }
 }

@@ -72,7 +72,12 @@ impl Schedule {
     /// The time of the next action, or `u64::MAX` when none is left.
     #[inline]
     pub(crate) fn next_at(&self) -> u64 {
-        self.heap.peek().map_or(u64::MAX, |Reverse(e)| e.at_ns)
+        self.peek_at().unwrap_or(u64::MAX)
+    }
+
+    /// The time of the next action, if any.
+    pub(crate) fn peek_at(&self) -> Option<u64> {
+        self.heap.peek().map(|Reverse(e)| e.at_ns)
     }
 
     pub(crate) fn pop(&mut self) -> Option<(u64, Action)> {

@@ -226,7 +226,14 @@ impl Broker {
             if let Some(bars) = st.bars.as_mut() {
                 bars.on_trade(tick.ts, tick.price, tick.size, &mut closed);
             }
-            self.fan_out(&topic, &mut st, ServerMessage::Tick(tick));
+            if st.seq == 1 && matches!(topic.kind, Kind::Ticks { .. }) {
+                // A topic's first trade reaches early subscribers as a snapshot, so they
+                // get the session fields (prev_close) without asking again.
+                let snapshot = self.snapshot_of(&tick, &st, None);
+                self.fan_out_as(&topic, &mut st, ServerMessage::Tick(tick), Some(&snapshot));
+            } else {
+                self.fan_out(&topic, &mut st, ServerMessage::Tick(tick));
+            }
             st.seq
         };
         self.shared.metrics.ticks_published.fetch_add(1, Relaxed);
@@ -296,10 +303,26 @@ impl Broker {
     /// Encodes `msg` once per encoding in use, delivers it to every subscriber and keeps
     /// it in the topic's ring.
     fn fan_out(&self, topic: &Topic, st: &mut TopicState, msg: ServerMessage) {
-        let mut frames = Frames::new(&msg);
-        let Some(msgpack) = frames.get(Encoding::MsgPack) else {
+        self.fan_out_as(topic, st, msg, None);
+    }
+
+    /// Like `fan_out`, but subscribers get `deliver` (when given) instead of `msg`; the
+    /// ring still keeps `msg`.
+    fn fan_out_as(
+        &self,
+        topic: &Topic,
+        st: &mut TopicState,
+        msg: ServerMessage,
+        deliver: Option<&ServerMessage>,
+    ) {
+        let Ok(msgpack) = frame::encode(Encoding::MsgPack, &msg) else {
+            tracing::error!(topic = %topic.name, "encoding a message failed");
             return;
         };
+        let mut frames = Frames::new(deliver.unwrap_or(&msg));
+        if deliver.is_none() {
+            frames.cache[Encoding::MsgPack as usize] = Some(Some(msgpack.clone()));
+        }
         let now = Instant::now();
         let metrics = &self.shared.metrics;
         for sub in st.subs.iter_mut() {
@@ -437,35 +460,37 @@ impl Broker {
             None => return,
         };
         match &last.msg {
-            ServerMessage::Tick(t) => {
-                let session = st.session.unwrap_or(topic::Session {
-                    open: t.price,
-                    high: t.price,
-                    low: t.price,
-                    prev_close: t.price,
-                });
-                let snap = Snapshot {
-                    topic: t.topic.clone(),
-                    epoch: self.shared.epoch,
-                    seq: t.seq,
-                    recovered,
-                    ts: t.ts,
-                    symbol: t.symbol.clone(),
-                    price: t.price,
-                    size: t.size,
-                    bid: t.bid,
-                    ask: t.ask,
-                    volume: t.volume,
-                    open: session.open,
-                    high: session.high,
-                    low: session.low,
-                    prev_close: session.prev_close,
-                    state: st.market,
-                };
-                push_msg(client, &ServerMessage::Snapshot(snap));
-            }
+            ServerMessage::Tick(t) => push_msg(client, &self.snapshot_of(t, st, recovered)),
             _ => push_entry(client, last),
         }
+    }
+
+    /// The snapshot of a ticks topic whose latest trade is `t`.
+    fn snapshot_of(&self, t: &Tick, st: &TopicState, recovered: Option<bool>) -> ServerMessage {
+        let session = st.session.unwrap_or(topic::Session {
+            open: t.price,
+            high: t.price,
+            low: t.price,
+            prev_close: t.price,
+        });
+        ServerMessage::Snapshot(Snapshot {
+            topic: t.topic.clone(),
+            epoch: self.shared.epoch,
+            seq: t.seq,
+            recovered,
+            ts: t.ts,
+            symbol: t.symbol.clone(),
+            price: t.price,
+            size: t.size,
+            bid: t.bid,
+            ask: t.ask,
+            volume: t.volume,
+            open: session.open,
+            high: session.high,
+            low: session.low,
+            prev_close: session.prev_close,
+            state: st.market,
+        })
     }
 
     /// Removes the exact patterns named in `req.topics` and queues the ack.

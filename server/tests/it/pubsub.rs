@@ -291,3 +291,20 @@ async fn msgpack_and_json_clients_see_identical_ticks() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn subscribers_waiting_for_a_new_topic_get_its_first_trade_as_a_snapshot() {
+    // One tick per second: the subscription is in place long before the first trade.
+    let server = start(config(1, 1.0)).await;
+    let (mut c, _) = Client::connect_welcomed(server.addr()).await;
+    subscribe(&mut c, &["ticks.*"]).await;
+    match c.recv().await {
+        ServerMessage::Snapshot(s) => {
+            assert_eq!((s.topic.as_str(), s.seq, s.recovered), ("ticks.SYN0000", 1, None));
+            assert!(s.prev_close > 0.0 && s.open == s.price);
+        }
+        other => panic!("expected the first trade as a snapshot, got {other:?}"),
+    }
+    assert!(matches!(c.recv().await, ServerMessage::Tick(t) if t.seq == 2));
+    server.shutdown().await;
+}

@@ -42,7 +42,7 @@ struct Args {
     #[arg(long, env = "TICKCAST_SIM_SYMBOLS", conflicts_with = "universe",
           value_parser = clap::value_parser!(u32).range(1..))]
     symbols: Option<u32>,
-    /// Universe file (.toml with [[instruments]] tables, or .json).
+    /// Universe file: .toml or .json with an "instruments" list (see the crate README).
     #[arg(long, env = "TICKCAST_SIM_UNIVERSE")]
     universe: Option<PathBuf>,
     /// Correlation of any two symbols' returns (0..=1).

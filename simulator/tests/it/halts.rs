@@ -85,6 +85,44 @@ fn overlapping_halts_announce_once() {
 }
 
 #[test]
+fn a_fully_halted_market_skips_ahead_to_the_resume() {
+    // One symbol halted for a virtual week: without skipping, the market would draw and
+    // drop about 120 million arrivals first.
+    let week = 7 * 86_400;
+    let config = Config {
+        universe: Universe::synthetic(1),
+        halts: Halts {
+            scripted: vec![halt("SYN0000", 1, week)],
+            ..Halts::default()
+        },
+        ..Config::default()
+    };
+    let events: Vec<Event> = Market::new(config)
+        .unwrap()
+        .take_while(|e| e.ts() < (week + 2) * S)
+        .collect();
+    let statuses: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Status(s) => Some((s.state, s.ts)),
+            Event::Tick(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (MarketState::Halted, S),
+            (MarketState::Open, (week + 1) * S)
+        ]
+    );
+    let ticks = events.iter().filter(|e| e.as_tick().is_some()).count();
+    assert!(
+        (200..600).contains(&ticks),
+        "{ticks} ticks in the two open seconds"
+    );
+}
+
+#[test]
 fn resumes_gap_the_price() {
     let config = Config {
         universe: Universe::synthetic(20),

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test of tickcast: the cargo workspace, then the suites that need things
+# outside cargo (each installs what it needs itself: tmux, Chromium, Python and npm
+# packages). This is the README's test command and what .ci/run runs.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+# Installs Debian packages when their command is missing (as root, or with sudo).
+ensure_cmd() {
+    local cmd=$1 pkg=${2:-$1}
+    command -v "$cmd" >/dev/null 2>&1 && return 0
+    log "installing $pkg (needed for $cmd)"
+    local sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq >/dev/null || true
+    $sudo apt-get install -y -qq "$pkg" >/dev/null
+}
+
+# The dashboard's end-to-end tests drive the real binary in tmux.
+ensure_cmd tmux
+export TICKCAST_REQUIRE_TMUX=1
+
+log "cargo test --workspace"
+cargo test --workspace --locked
+
+log "example clients of PROTOCOL.md (Python, JavaScript)"
+scripts/test-clients.sh
+
+log "web page in headless Chromium"
+scripts/test-web.sh
+
+log "all tests passed"
