@@ -41,6 +41,10 @@ pub struct Config {
     pub socket_send_buffer: Option<usize>,
     /// Time a client gets to send its HTTP request headers (slowloris guard). Default: 10 s.
     pub handshake_timeout: Duration,
+    /// Test-only: `/ws` echoes every message back instead of speaking the protocol
+    /// (for Autobahn|Testsuite against the real connection code). Default: false.
+    #[doc(hidden)]
+    pub echo: bool,
     /// How long shutdown waits for clients to take their close frame. Default: 2 s.
     pub shutdown_grace: Duration,
 }
@@ -60,6 +64,7 @@ impl Default for Config {
             socket_send_buffer: None,
             handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(2),
+            echo: false,
         }
     }
 }

@@ -29,6 +29,11 @@ pub fn encode<T: Serialize + ?Sized>(encoding: Encoding, msg: &T) -> Result<Byte
     Ok(finish(buf, opcode))
 }
 
+/// A single unfragmented frame carrying `payload` as is (e.g. an echo).
+pub fn raw(opcode: OpCode, payload: &[u8]) -> Bytes {
+    control(opcode, payload)
+}
+
 fn control(opcode: OpCode, payload: &[u8]) -> Bytes {
     let mut buf = Vec::with_capacity(MAX_HEAD + payload.len());
     buf.resize(MAX_HEAD, 0);

@@ -52,18 +52,20 @@ where
         outbox: Outbox::new(encoding, config.queue_bytes, config.slow_consumer),
     });
     tracing::debug!(%peer, id, encoding = encoding.subprotocol(), "connected");
-    push_msg(
-        &client,
-        &ServerMessage::Welcome(Welcome {
-            protocol: PROTOCOL_VERSION,
-            server: format!("tickcast/{}", env!("CARGO_PKG_VERSION")),
-            epoch: app.broker.epoch(),
-            heartbeat_ms: u64::try_from(config.heartbeat.as_millis()).unwrap_or(u64::MAX),
-            max_message_bytes: config.max_message_bytes as u64,
-            max_subscriptions: u32::try_from(config.max_subscriptions).unwrap_or(u32::MAX),
-            ts: unix_ns(),
-        }),
-    );
+    if !config.echo {
+        push_msg(
+            &client,
+            &ServerMessage::Welcome(Welcome {
+                protocol: PROTOCOL_VERSION,
+                server: format!("tickcast/{}", env!("CARGO_PKG_VERSION")),
+                epoch: app.broker.epoch(),
+                heartbeat_ms: u64::try_from(config.heartbeat.as_millis()).unwrap_or(u64::MAX),
+                max_message_bytes: config.max_message_bytes as u64,
+                max_subscriptions: u32::try_from(config.max_subscriptions).unwrap_or(u32::MAX),
+                ts: unix_ns(),
+            }),
+        );
+    }
 
     let mut read = read;
     let drain = {
@@ -262,6 +264,10 @@ fn on_message(client: &Arc<Client>, app: &App, opcode: OpCode, payload: &[u8]) -
             .close(close::INVALID_PAYLOAD, "invalid UTF-8 in text message");
         return Some(ReadEnd::Closing);
     }
+    if app.config.echo {
+        client.outbox.push(frame::raw(opcode, payload));
+        return None;
+    }
     if text != encoding.is_text() {
         let (got, want) = if text {
             ("text", "binary")
@@ -412,7 +418,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     last_ping = now;
                     client.outbox.push(frame::ping());
                 }
-                if now.duration_since(last_tx) >= heartbeat {
+                if now.duration_since(last_tx) >= heartbeat && !app.config.echo {
                     push_msg(client, &ServerMessage::Heartbeat(Heartbeat { ts: unix_ns() }));
                 }
             }

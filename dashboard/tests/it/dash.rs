@@ -142,7 +142,9 @@ fn tmux_or_skip() -> bool {
         std::env::var_os("TICKCAST_REQUIRE_TMUX").is_none(),
         "tmux is required (TICKCAST_REQUIRE_TMUX is set) but not installed"
     );
-    eprintln!("SKIPPED: tmux is not installed (apt-get install tmux) — cannot run the terminal e2e test");
+    eprintln!(
+        "SKIPPED: tmux is not installed (apt-get install tmux) — cannot run the terminal e2e test"
+    );
     false
 }
 

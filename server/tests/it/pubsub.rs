@@ -300,7 +300,10 @@ async fn subscribers_waiting_for_a_new_topic_get_its_first_trade_as_a_snapshot()
     subscribe(&mut c, &["ticks.*"]).await;
     match c.recv().await {
         ServerMessage::Snapshot(s) => {
-            assert_eq!((s.topic.as_str(), s.seq, s.recovered), ("ticks.SYN0000", 1, None));
+            assert_eq!(
+                (s.topic.as_str(), s.seq, s.recovered),
+                ("ticks.SYN0000", 1, None)
+            );
             assert!(s.prev_close > 0.0 && s.open == s.price);
         }
         other => panic!("expected the first trade as a snapshot, got {other:?}"),
