@@ -121,6 +121,23 @@ impl Pattern {
         self.tokens.iter().all(|t| matches!(t, Token::Literal(_)))
     }
 
+    /// True when every topic `other` matches is also matched by `self` (pattern
+    /// containment), e.g. `ticks.*` covers `ticks.AAPL`, `>` covers everything, and
+    /// `ticks.AAPL` does not cover `ticks.*`. Used to check a subscription against the
+    /// patterns a token allows.
+    pub fn covers(&self, other: &Pattern) -> bool {
+        let mut theirs = other.tokens.iter();
+        for mine in &self.tokens {
+            match (mine, theirs.next()) {
+                (Token::Tail, Some(_)) => return true,
+                (Token::One, Some(Token::Literal(_) | Token::One)) => {}
+                (Token::Literal(a), Some(Token::Literal(b))) if a == b => {}
+                _ => return false,
+            }
+        }
+        theirs.next().is_none()
+    }
+
     /// True when `topic` (assumed valid) matches this pattern.
     pub fn matches(&self, topic: &str) -> bool {
         let mut parts = topic.split('.');
@@ -216,6 +233,25 @@ mod tests {
         assert!(!pat.matches("ticks.AAPL"));
         assert!(p("*.>").matches("a.b.c"));
         assert!(!p("*.>").matches("a"));
+    }
+
+    #[test]
+    fn containment_of_patterns() {
+        assert!(p(">").covers(&p("ticks.*")));
+        assert!(p(">").covers(&p("a")));
+        assert!(p("ticks.>").covers(&p("ticks.*")));
+        assert!(p("ticks.>").covers(&p("ticks.a.>")));
+        assert!(!p("ticks.>").covers(&p("ticks")));
+        assert!(!p("ticks.>").covers(&p(">")));
+        assert!(p("ticks.*").covers(&p("ticks.AAPL")));
+        assert!(p("ticks.*").covers(&p("ticks.*")));
+        assert!(!p("ticks.*").covers(&p("ticks.>")));
+        assert!(!p("ticks.*").covers(&p("ticks.a.b")));
+        assert!(!p("ticks.AAPL").covers(&p("ticks.*")));
+        assert!(p("ticks.AAPL").covers(&p("ticks.AAPL")));
+        assert!(!p("ticks.AAPL").covers(&p("ticks.MSFT")));
+        assert!(p("*.AAPL").covers(&p("bars.AAPL")));
+        assert!(!p("*.AAPL").covers(&p("*.*")));
     }
 
     #[test]

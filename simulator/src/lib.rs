@@ -33,21 +33,21 @@
 //! MessagePack), the seam for a future WebSocket or NATS publisher.
 //!
 //! # Performance
-//! One core of a shared 2-vCPU Intel Xeon VM (load average about 3 from other builds),
-//! measured with
+//! One core of a shared 2-vCPU Intel Xeon VM (other builds running; runs vary by about
+//! 10%), measured with
 //! `cargo bench -p tickcast-simulator --bench market -- --warm-up-time 1 --measurement-time 3`:
 //!
 //! | benchmark (`benches/market.rs`)                     | events/s |
 //! |------------------------------------------------------|----------|
-//! | default: 50 equities, stochastic vol, Poisson        | 10.8 M   |
-//! | GBM, constant arrivals                               | 15.0 M   |
-//! | 5,000 synthetic symbols, jumps, random halts         | 11.7 M   |
-//! | default + JSON-lines encoding ([`WriteSink`])         | 4.1 M    |
-//! | default + length-prefixed MessagePack                | 6.3 M    |
+//! | default: 50 equities, stochastic vol, Poisson        | 10.0 M   |
+//! | GBM, constant arrivals                               | 13.1 M   |
+//! | 5,000 synthetic symbols, jumps, random halts         | 10.8 M   |
+//! | default + JSON-lines encoding ([`WriteSink`])         | 4.3 M    |
+//! | default + length-prefixed MessagePack                | 6.0 M    |
 //!
-//! The target is 5 M ticks/s on one core. About a fifth of the time is the two
-//! `String` allocations of each `Tick` (topic, symbol), a fifth `exp`, a tenth the
-//! ChaCha8 generator.
+//! The target is 5 M ticks/s on one core. In a `perf` profile of the default
+//! case, `exp` takes about a sixth of the time, allocating and freeing each `Tick`'s two
+//! `String`s (topic, symbol) an eighth, and the ChaCha8 generator a tenth.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
