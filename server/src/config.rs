@@ -1,6 +1,7 @@
 //! Server configuration: every knob of `tickcast-server`, with the CLI defaults.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// What to do with a client whose outbound queue passes `queue_bytes`.
@@ -41,6 +42,24 @@ pub struct Config {
     pub socket_send_buffer: Option<usize>,
     /// Time a client gets to send its HTTP request headers (slowloris guard). Default: 10 s.
     pub handshake_timeout: Duration,
+    /// Connections with this token may publish. `None`: publishing is off. Default: `None`.
+    pub publish_token: Option<String>,
+    /// When set, connecting requires this token (or the publish token, or a signed token).
+    /// Default: `None` (anyone may subscribe).
+    pub subscribe_token: Option<String>,
+    /// HMAC secret of signed tokens (HS256 JWT with `exp`, optional `topics` and `publish`).
+    /// When set, connecting requires a token. Default: `None`.
+    pub jwt_secret: Option<String>,
+    /// Origins (e.g. `https://app.example`) whose pages may open WebSockets, besides the
+    /// server's own origin; `*` allows any. Default: none (same origin only).
+    pub allowed_origins: Vec<String>,
+    /// Serve `wss://` and `https://` with this certificate. Default: `None` (plain TCP).
+    pub tls: Option<TlsFiles>,
+    /// Concurrent WebSocket connections from one IP address. Default: 10,000.
+    pub max_connections_per_ip: usize,
+    /// Inbound messages (and pings) per second per connection, with a burst of twice
+    /// that; excess gets `rate_limited`, persistent excess close 1008. Default: 100.
+    pub max_inbound_rate: u32,
     /// Test-only: `/ws` echoes every message back instead of speaking the protocol
     /// (for Autobahn|Testsuite against the real connection code). Default: false.
     #[doc(hidden)]
@@ -65,6 +84,20 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(2),
             echo: false,
+            publish_token: None,
+            subscribe_token: None,
+            jwt_secret: None,
+            allowed_origins: Vec::new(),
+            tls: None,
+            max_connections_per_ip: 10_000,
+            max_inbound_rate: 100,
         }
     }
+}
+
+/// PEM files of the server's TLS certificate chain and private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }

@@ -1,7 +1,7 @@
 //! HTTP on hyper 1.x: the WebSocket upgrade on `/ws` (with the handshake checks
 //! fastwebsockets leaves to us), the web page, and `/healthz`, `/metrics`, `/topics`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -45,14 +45,21 @@ const ASSETS: [(&str, &str, &str); 4] = [
     ),
 ];
 
-/// Serves one TCP connection: HTTP requests until it closes or upgrades.
-pub async fn serve_conn(stream: TcpStream, peer: SocketAddr, app: Arc<App>) {
+/// Socket options for an accepted connection: no Nagle delay, optional SO_SNDBUF.
+pub fn tune_socket(stream: &TcpStream, config: &crate::Config) {
     let _ = stream.set_nodelay(true);
-    if let Some(bytes) = app.config.socket_send_buffer {
-        if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(bytes) {
-            tracing::debug!(%peer, error = %e, "cannot set SO_SNDBUF");
+    if let Some(bytes) = config.socket_send_buffer {
+        if let Err(e) = socket2::SockRef::from(stream).set_send_buffer_size(bytes) {
+            tracing::debug!(error = %e, "cannot set SO_SNDBUF");
         }
     }
+}
+
+/// Serves one TCP connection: HTTP requests until it closes or upgrades.
+pub async fn serve_conn<I>(stream: I, peer: SocketAddr, app: Arc<App>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = {
         let app = app.clone();
         service_fn(move |req| {
@@ -234,7 +241,21 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Resp
         Ok(n) => n,
         Err(e) => return reject(text(StatusCode::BAD_REQUEST, format!("{e}\n"))),
     };
-    let Some(slot) = ConnectionSlot::acquire(app) else {
+    if let Err(denied) = app.auth.check_origin(req.headers()) {
+        return reject(text(StatusCode::FORBIDDEN, format!("{denied}\n")));
+    }
+    let grant = match app.auth.authorize(req.headers(), req.uri().query()) {
+        Ok(grant) => grant,
+        Err(denied) => {
+            let mut resp = text(StatusCode::UNAUTHORIZED, format!("{denied}\n"));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tickcast\""),
+            );
+            return reject(resp);
+        }
+    };
+    let Some(slot) = ConnectionSlot::acquire(app, peer.ip()) else {
         let mut resp = text(
             StatusCode::SERVICE_UNAVAILABLE,
             "server at its connection limit; retry later\n",
@@ -269,36 +290,55 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Resp
                 // Plain TCP: split without a lock; bytes hyper read past the request come first.
                 let (read, write) = parts.io.into_inner().into_split();
                 let read = std::io::Cursor::new(parts.read_buf).chain(read);
-                session::serve(read, write, app, negotiated.encoding, peer).await;
+                session::serve(read, write, app, negotiated.encoding, peer, grant).await;
             }
             Err(upgraded) => {
                 let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-                session::serve(read, write, app, negotiated.encoding, peer).await;
+                session::serve(read, write, app, negotiated.encoding, peer, grant).await;
             }
         }
     });
     resp
 }
 
-/// A counted place under `max_connections`, released on drop.
+/// A counted place under `max_connections` and `max_connections_per_ip`, released on drop.
 struct ConnectionSlot {
     app: Arc<App>,
+    ip: IpAddr,
 }
 
 impl ConnectionSlot {
-    fn acquire(app: &Arc<App>) -> Option<Self> {
+    fn acquire(app: &Arc<App>, ip: IpAddr) -> Option<Self> {
         let max = app.config.max_connections as u64;
-        app.metrics
-            .connections
-            .fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1))
-            .ok()?;
+        {
+            let mut per_ip = app.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+            let count = per_ip.entry(ip).or_default();
+            if *count >= app.config.max_connections_per_ip {
+                return None;
+            }
+            app.metrics
+                .connections
+                .fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1))
+                .ok()?;
+            *count += 1;
+        }
         app.metrics.connections_total.fetch_add(1, Relaxed);
-        Some(Self { app: app.clone() })
+        Some(Self {
+            app: app.clone(),
+            ip,
+        })
     }
 }
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         self.app.metrics.connections.fetch_sub(1, Relaxed);
+        let mut per_ip = self.app.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = per_ip.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! encoding and the same `Bytes` goes to every subscriber's outbox; each connection's
 //! writer drains its outbox with one vectored write per wakeup.
 
+mod auth;
 mod broker;
 mod config;
 mod feed;
@@ -14,6 +15,7 @@ mod http;
 mod metrics;
 mod outbox;
 mod session;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,8 +27,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use broker::{Broker, TopicInfo};
-pub use config::{Config, SlowConsumer};
+pub use config::{Config, SlowConsumer, TlsFiles};
 pub use metrics::Metrics;
+pub use tls::TlsError;
 
 /// Nanoseconds since the UNIX epoch, the unit of every `ts` on the wire.
 pub fn unix_ns() -> u64 {
@@ -40,6 +43,8 @@ pub fn unix_ns() -> u64 {
 pub enum ServerError {
     #[error("simulator configuration: {0}")]
     Simulator(#[from] tickcast_simulator::ConfigError),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
     #[error("cannot bind {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -57,6 +62,9 @@ pub(crate) struct App {
     tracker: TaskTracker,
     next_client_id: AtomicU64,
     started: Instant,
+    auth: auth::Auth,
+    /// Open WebSocket connections per client IP (`max_connections_per_ip`).
+    per_ip: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
 }
 
 /// Serves `listener` until `shutdown` is cancelled; then stops accepting, sends every
@@ -71,17 +79,20 @@ pub async fn run(
         Some(sim) => Some(tickcast_simulator::Market::new(sim)?),
         None => None,
     };
+    let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let metrics = Arc::new(Metrics::default());
     let broker = Broker::new(config.history, config.max_subscriptions, metrics.clone());
     let grace = config.shutdown_grace;
     let app = Arc::new(App {
-        config,
         broker: broker.clone(),
         metrics,
         shutdown: shutdown.clone(),
         tracker: TaskTracker::new(),
         next_client_id: AtomicU64::new(1),
         started: Instant::now(),
+        auth: auth::Auth::new(&config),
+        per_ip: Default::default(),
+        config,
     });
     if let Some(market) = market {
         app.tracker
@@ -93,7 +104,23 @@ pub async fn run(
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    app.tracker.spawn(http::serve_conn(stream, peer, app.clone()));
+                    http::tune_socket(&stream, &app.config);
+                    match &tls {
+                        None => {
+                            app.tracker.spawn(http::serve_conn(stream, peer, app.clone()));
+                        }
+                        Some(acceptor) => {
+                            let (acceptor, app2) = (acceptor.clone(), app.clone());
+                            app.tracker.spawn(async move {
+                                let timeout = app2.config.handshake_timeout;
+                                match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                                    Ok(Ok(tls)) => http::serve_conn(tls, peer, app2).await,
+                                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     // Out of file descriptors or similar: back off instead of spinning.
@@ -118,6 +145,7 @@ pub async fn run(
 #[derive(Debug)]
 pub struct Handle {
     addr: SocketAddr,
+    tls: bool,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), ServerError>>,
 }
@@ -128,9 +156,10 @@ impl Handle {
         self.addr
     }
 
-    /// `ws://ADDR/ws`.
+    /// `ws://ADDR/ws`, or `wss://ADDR/ws` with TLS.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/ws", self.addr)
     }
 
     /// Shuts the server down gracefully and waits for it.
@@ -142,6 +171,17 @@ impl Handle {
             Ok(Ok(())) => {}
         }
     }
+}
+
+/// Checks what can be checked before serving: the simulator settings and the TLS files.
+pub fn validate(config: &Config) -> Result<(), ServerError> {
+    if let Some(sim) = &config.simulator {
+        tickcast_simulator::Market::new(sim.clone())?;
+    }
+    if let Some(files) = &config.tls {
+        tls::acceptor(files)?;
+    }
+    Ok(())
 }
 
 /// Binds `config.listen` and runs the server in a background task.
@@ -156,14 +196,14 @@ pub async fn spawn(config: Config) -> Result<Handle, ServerError> {
         addr: config.listen,
         source,
     })?;
-    if let Some(sim) = &config.simulator {
-        // Fail here, not in the background, when the simulator config is unusable.
-        tickcast_simulator::Market::new(sim.clone())?;
-    }
+    // Fail here, not in the background, when the config is unusable.
+    validate(&config)?;
+    let tls = config.tls.is_some();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(run(listener, config, shutdown.clone()));
     Ok(Handle {
         addr,
+        tls,
         shutdown,
         task,
     })

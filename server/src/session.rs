@@ -15,13 +15,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, Role, WebSocketError, WebSocketRead};
 use tickcast_proto::{
-    ClientMessage, Encoding, ErrorCode, Heartbeat, PROTOCOL_VERSION, Pong, RequestId,
-    ServerMessage, Shutdown, Welcome, close, decode_client,
+    Ack, ClientMessage, Encoding, ErrorCode, Heartbeat, Op, PROTOCOL_VERSION, Pattern, Pong,
+    Publish, RequestId, ServerMessage, Shutdown, Tick, Welcome, close, decode_client,
+    validate_topic,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::{sleep_until, timeout};
 
 use crate::App;
+use crate::auth::Grant;
+use crate::broker::Reject;
 use crate::broker::{Client, push_msg};
 use crate::outbox::{Batch, Outbox};
 use crate::{frame, unix_ns};
@@ -40,8 +43,14 @@ enum ReadEnd {
 }
 
 /// Serves one upgraded connection until it closes.
-pub async fn serve<R, W>(read: R, write: W, app: Arc<App>, encoding: Encoding, peer: SocketAddr)
-where
+pub async fn serve<R, W>(
+    read: R,
+    write: W,
+    app: Arc<App>,
+    encoding: Encoding,
+    peer: SocketAddr,
+    grant: Grant,
+) where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
@@ -77,8 +86,8 @@ where
 
         let last_rx = AtomicU64::new(0);
         let started = Instant::now();
-        let reader = read_loop(&mut ws, &client, &app, &last_rx, started);
-        let writer = write_loop(write, &client, &app, &last_rx, started);
+        let reader = read_loop(&mut ws, &client, &app, &grant, &last_rx, started);
+        let writer = write_loop(write, &client, &app, &grant, &last_rx, started);
         tokio::pin!(reader, writer);
         tokio::select! {
             end = &mut reader => {
@@ -164,10 +173,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
     ws: &mut WebSocketRead<R>,
     client: &Arc<Client>,
     app: &App,
+    grant: &Grant,
     last_rx: &AtomicU64,
     started: Instant,
 ) -> ReadEnd {
     let limit = app.config.max_message_bytes;
+    let mut bucket = Bucket::new(app.config.max_inbound_rate);
     // A fragmented message being reassembled: its opcode and bytes so far.
     let mut partial: Option<(OpCode, Vec<u8>)> = None;
     let fail = |code: u16, reason: &str| {
@@ -190,6 +201,27 @@ async fn read_loop<R: AsyncRead + Unpin>(
             return fail(close::PROTOCOL_ERROR, "client frames must be masked");
         }
         let closing = client.outbox.is_closing();
+        let counted = matches!(frame.opcode, OpCode::Ping)
+            || (frame.fin && frame.opcode != OpCode::Close && frame.opcode != OpCode::Pong);
+        if counted && !closing {
+            match bucket.take() {
+                Verdict::Allow => {}
+                Verdict::Refuse => {
+                    if frame.opcode != OpCode::Ping {
+                        let message = format!(
+                            "over {} messages per second; slow down",
+                            app.config.max_inbound_rate
+                        );
+                        send_error(client, app, None, ErrorCode::RateLimited, message);
+                    }
+                    partial = None;
+                    continue;
+                }
+                Verdict::Close => {
+                    return fail(close::POLICY_VIOLATION, "inbound rate limit exceeded");
+                }
+            }
+        }
         match frame.opcode {
             OpCode::Close => {
                 return match check_close(&frame.payload) {
@@ -215,7 +247,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 }
                 if frame.fin {
                     if !closing {
-                        if let Some(end) = on_message(client, app, frame.opcode, &frame.payload) {
+                        if let Some(end) =
+                            on_message(client, app, grant, frame.opcode, &frame.payload)
+                        {
                             return end;
                         }
                     }
@@ -237,7 +271,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 if !frame.fin {
                     partial = Some((opcode, buf));
                 } else if !closing {
-                    if let Some(end) = on_message(client, app, opcode, &buf) {
+                    if let Some(end) = on_message(client, app, grant, opcode, &buf) {
                         return end;
                     }
                 }
@@ -255,7 +289,13 @@ fn send_error(client: &Client, app: &App, id: Option<RequestId>, code: ErrorCode
 }
 
 /// Handles one complete message; `Some` ends the connection.
-fn on_message(client: &Arc<Client>, app: &App, opcode: OpCode, payload: &[u8]) -> Option<ReadEnd> {
+fn on_message(
+    client: &Arc<Client>,
+    app: &App,
+    grant: &Grant,
+    opcode: OpCode,
+    payload: &[u8],
+) -> Option<ReadEnd> {
     let encoding = client.outbox.encoding();
     let text = opcode == OpCode::Text;
     if text && std::str::from_utf8(payload).is_err() {
@@ -290,7 +330,10 @@ fn on_message(client: &Arc<Client>, app: &App, opcode: OpCode, payload: &[u8]) -
     };
     let id = msg.id().cloned();
     let result = match msg {
-        ClientMessage::Subscribe(req) => app.broker.subscribe(client, req),
+        ClientMessage::Subscribe(req) => match outside_grant(grant, &req.topics) {
+            Some(reject) => Err(reject),
+            None => app.broker.subscribe(client, req),
+        },
         ClientMessage::Unsubscribe(req) => app.broker.unsubscribe(client, req),
         ClientMessage::List(req) => app
             .broker
@@ -308,10 +351,7 @@ fn on_message(client: &Arc<Client>, app: &App, opcode: OpCode, payload: &[u8]) -
             );
             Ok(())
         }
-        ClientMessage::Publish(_) => Err(crate::broker::Reject {
-            code: ErrorCode::Forbidden,
-            message: "this connection may not publish (the server has no publisher token)".into(),
-        }),
+        ClientMessage::Publish(req) => publish(client, app, grant, req),
     };
     if let Err(reject) = result {
         send_error(client, app, id, reject.code, reject.message);
@@ -354,6 +394,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     mut w: W,
     client: &Client,
     app: &App,
+    grant: &Grant,
     last_rx: &AtomicU64,
     started: Instant,
 ) -> std::io::Result<()> {
@@ -410,6 +451,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 let now = Instant::now();
                 last_check = now;
                 let idle_rx = Duration::from_millis(millis_since(started).saturating_sub(last_rx.load(Relaxed)));
+                if grant.expires_at.is_some_and(|exp| unix_ns() / 1_000_000_000 >= exp) {
+                    client.outbox.close(close::UNAUTHORIZED, "token expired");
+                    continue;
+                }
                 if idle_rx >= heartbeat * 3 {
                     client.outbox.close(close::IDLE_TIMEOUT, "idle timeout: peer stopped answering pings");
                     continue;
@@ -422,6 +467,132 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     push_msg(client, &ServerMessage::Heartbeat(Heartbeat { ts: unix_ns() }));
                 }
             }
+        }
+    }
+}
+
+/// `forbidden` when a requested pattern reaches beyond the connection's token scope.
+/// (Patterns that do not parse are left for the broker to answer with `bad_topic`.)
+fn outside_grant(grant: &Grant, topics: &[String]) -> Option<Reject> {
+    let denied = topics
+        .iter()
+        .find(|t| Pattern::parse(t).is_ok_and(|p| !grant.allows(&p)))?;
+    Some(Reject {
+        code: ErrorCode::Forbidden,
+        message: format!("your token does not allow {denied:?}"),
+    })
+}
+
+fn finite_positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
+/// Validates a published trade, lets the broker stamp `seq` and `ts`, and acks it.
+fn publish(client: &Arc<Client>, app: &App, grant: &Grant, req: Publish) -> Result<(), Reject> {
+    let bad = |code, message: String| Err(Reject { code, message });
+    if !grant.publish {
+        return bad(
+            ErrorCode::Forbidden,
+            "this connection may not publish (connect with the publish token)".into(),
+        );
+    }
+    if let Err(e) = validate_topic(&req.topic) {
+        return bad(
+            ErrorCode::BadTopic,
+            format!("bad topic {:?}: {e}", req.topic),
+        );
+    }
+    if Pattern::parse(&req.topic).is_ok_and(|p| !grant.allows(&p)) {
+        return bad(
+            ErrorCode::Forbidden,
+            format!("your token does not allow {:?}", req.topic),
+        );
+    }
+    let (bid, ask) = (req.bid.unwrap_or(req.price), req.ask.unwrap_or(req.price));
+    if !finite_positive(req.price) || !finite_positive(bid) || !finite_positive(ask) {
+        return bad(
+            ErrorCode::BadRequest,
+            "price, bid and ask must be finite and > 0".into(),
+        );
+    }
+    if bid > ask {
+        return bad(
+            ErrorCode::BadRequest,
+            format!("bid {bid} is above ask {ask}"),
+        );
+    }
+    if req.size == 0 {
+        return bad(ErrorCode::BadRequest, "size must be at least 1".into());
+    }
+    let symbol = req.topic.rsplit('.').next().unwrap_or_default().to_owned();
+    app.broker.publish_tick(Tick {
+        topic: req.topic.clone(),
+        seq: 0,
+        ts: 0,
+        symbol,
+        price: req.price,
+        size: req.size,
+        bid,
+        ask,
+        volume: 0,
+    });
+    let ack = Ack {
+        id: req.id,
+        op: Op::Publish,
+        topics: vec![req.topic],
+        subscriptions: app.broker.subscriptions_of(client.id),
+    };
+    push_msg(client, &ServerMessage::Ack(ack));
+    Ok(())
+}
+
+/// What the inbound rate limiter says about one more message.
+enum Verdict {
+    Allow,
+    /// Over the rate: drop it and say `rate_limited`.
+    Refuse,
+    /// Persistently over the rate: close with 1008.
+    Close,
+}
+
+/// A token bucket: `rate` messages per second, bursts of up to twice that.
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+    /// Messages refused since the bucket last had room.
+    refused: u32,
+}
+
+impl Bucket {
+    fn new(rate: u32) -> Self {
+        let rate = f64::from(rate);
+        Self {
+            rate,
+            tokens: rate * 2.0,
+            last: Instant::now(),
+            refused: 0,
+        }
+    }
+
+    fn take(&mut self) -> Verdict {
+        if self.rate <= 0.0 {
+            return Verdict::Allow;
+        }
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+            .min(self.rate * 2.0);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.refused = 0;
+            return Verdict::Allow;
+        }
+        self.refused += 1;
+        if f64::from(self.refused) > self.rate.max(10.0) {
+            Verdict::Close
+        } else {
+            Verdict::Refuse
         }
     }
 }

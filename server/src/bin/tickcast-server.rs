@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use std::io::Write as _;
-use tickcast_server::{Config, SlowConsumer};
+use tickcast_server::{Config, SlowConsumer, TlsFiles};
 use tickcast_simulator::{Arrivals, Universe};
 use tokio_util::sync::CancellationToken;
 
@@ -57,6 +57,53 @@ struct Cli {
     /// Subscription patterns per connection.
     #[arg(long, env = "TICKCAST_MAX_SUBSCRIPTIONS", default_value_t = 1000)]
     max_subscriptions: usize,
+    /// Connections presenting this token may publish (without it, publishing is off).
+    #[arg(long, env = "TICKCAST_PUBLISH_TOKEN", hide_env_values = true)]
+    publish_token: Option<String>,
+    /// Read the publish token from a file (first line).
+    #[arg(
+        long,
+        env = "TICKCAST_PUBLISH_TOKEN_FILE",
+        conflicts_with = "publish_token"
+    )]
+    publish_token_file: Option<PathBuf>,
+    /// Require this token to connect (Authorization: Bearer, or ?token=).
+    #[arg(long, env = "TICKCAST_SUBSCRIBE_TOKEN", hide_env_values = true)]
+    subscribe_token: Option<String>,
+    /// Read the subscribe token from a file (first line).
+    #[arg(
+        long,
+        env = "TICKCAST_SUBSCRIBE_TOKEN_FILE",
+        conflicts_with = "subscribe_token"
+    )]
+    subscribe_token_file: Option<PathBuf>,
+    /// Accept HS256-signed tokens (claims: exp, optional topics and publish) made with this
+    /// secret; connecting then requires a token.
+    #[arg(long, env = "TICKCAST_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Origins whose web pages may connect besides this server's own (repeatable; `*` = any).
+    #[arg(
+        long = "allowed-origin",
+        env = "TICKCAST_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+    /// PEM certificate chain: serve wss:// and https:// (needs --tls-key).
+    #[arg(long, env = "TICKCAST_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TICKCAST_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Concurrent WebSocket connections from one IP address; more get HTTP 503.
+    #[arg(
+        long,
+        env = "TICKCAST_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 10_000
+    )]
+    max_connections_per_ip: usize,
+    /// Inbound messages per second per connection (bursts of 2x); 0 = unlimited.
+    #[arg(long, env = "TICKCAST_MAX_INBOUND_RATE", default_value_t = 100)]
+    max_inbound_rate: u32,
     /// Kernel send buffer per client socket in bytes (SO_SNDBUF); default: the OS's.
     #[arg(long, env = "TICKCAST_SOCKET_SEND_BUFFER")]
     socket_send_buffer: Option<usize>,
@@ -117,8 +164,37 @@ impl Cli {
             max_subscriptions: self.max_subscriptions,
             heartbeat: Duration::from_millis(self.heartbeat_ms),
             socket_send_buffer: self.socket_send_buffer,
+            publish_token: secret(self.publish_token, self.publish_token_file.as_deref())?,
+            subscribe_token: secret(self.subscribe_token, self.subscribe_token_file.as_deref())?,
+            jwt_secret: self.jwt_secret,
+            allowed_origins: self.allowed_origins,
+            tls: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                _ => None,
+            },
+            max_connections_per_ip: self.max_connections_per_ip,
+            max_inbound_rate: self.max_inbound_rate,
             ..Config::default()
         })
+    }
+}
+
+/// A secret given inline or as a file (its first line, trimmed).
+fn secret(
+    inline: Option<String>,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<String>> {
+    let value = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .lines()
+            .next()
+            .map(|l| l.trim().to_owned()),
+        None => inline,
+    };
+    match value {
+        Some(v) if v.is_empty() => anyhow::bail!("a token must not be empty"),
+        v => Ok(v),
     }
 }
 
@@ -157,7 +233,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let config = Cli::parse().into_config()?;
+    tickcast_server::validate(&config).context("invalid configuration")?;
     let listen = config.listen;
+    let scheme = if config.tls.is_some() { "wss" } else { "ws" };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -165,10 +243,11 @@ async fn main() -> anyhow::Result<()> {
     {
         // The first stdout line is for scripts: flush it before anything else happens.
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on ws://{addr}/ws")?;
+        writeln!(stdout, "listening on {scheme}://{addr}/ws")?;
         stdout.flush()?;
     }
-    tracing::info!(%addr, "web page at http://{addr}/");
+    let web = if scheme == "wss" { "https" } else { "http" };
+    tracing::info!(%addr, "web page at {web}://{addr}/");
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
     tickcast_server::run(listener, config, shutdown)

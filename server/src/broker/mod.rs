@@ -223,6 +223,13 @@ impl Broker {
                 tick.ts = unix_ns();
             }
             st.update_session(tick.price);
+            // Publishers may leave `volume` to the server: it is the session's running total.
+            st.volume = if tick.volume > 0 {
+                tick.volume
+            } else {
+                st.volume + tick.size
+            };
+            tick.volume = st.volume;
             if let Some(bars) = st.bars.as_mut() {
                 bars.on_trade(tick.ts, tick.price, tick.size, &mut closed);
             }
@@ -537,6 +544,20 @@ impl Broker {
                 }
             }
         }
+    }
+
+    /// The client's subscription patterns, in the order they were added.
+    pub fn subscriptions_of(&self, client_id: u64) -> Vec<String> {
+        self.registry()
+            .clients
+            .get(&client_id)
+            .map(|c| {
+                c.subs
+                    .iter()
+                    .map(|s| s.pattern.as_str().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Forgets a connection and all its subscriptions.

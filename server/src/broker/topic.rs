@@ -128,6 +128,8 @@ impl Sub {
 #[derive(Debug, Default)]
 pub struct TopicState {
     pub seq: u64,
+    /// Cumulative session volume of a ticks topic.
+    pub volume: u64,
     pub ring: VecDeque<Arc<Entry>>,
     pub last: Option<Arc<Entry>>,
     pub session: Option<Session>,

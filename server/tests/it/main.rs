@@ -6,5 +6,6 @@ mod http;
 mod lifecycle;
 mod pubsub;
 mod recovery;
+mod security;
 mod slow;
 mod support;

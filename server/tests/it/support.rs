@@ -132,6 +132,15 @@ impl Client {
         }
     }
 
+    /// Wraps a stream on which the handshake already succeeded (msgpack).
+    pub fn from_stream(stream: TcpStream) -> Self {
+        Self {
+            stream,
+            encoding: Encoding::MsgPack,
+            buf: Vec::new(),
+        }
+    }
+
     /// Connects and reads the `welcome`.
     pub async fn connect_welcomed(addr: SocketAddr) -> (Self, tickcast_proto::Welcome) {
         let mut c = Self::connect(addr).await;
