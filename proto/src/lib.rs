@@ -6,6 +6,7 @@
 //! `PROTOCOL.md` next to this file is the human-readable contract; its examples are
 //! checked against this code by the test suite.
 
+pub mod bars;
 pub mod close;
 mod codec;
 mod message;

@@ -56,7 +56,12 @@ pub enum ServerError {
 #[derive(Debug)]
 pub(crate) struct App {
     config: Config,
+    /// Fans out to this node's clients and keeps the rings.
     broker: Broker,
+    /// Where messages enter (embedded simulator, `publish`): stamps `seq`, `ts` and bars.
+    /// The same broker when standalone; in a cluster, a broker whose upstream is the
+    /// cluster (what enters here reaches `broker` on every node through it).
+    ingress: Broker,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -85,6 +90,7 @@ pub async fn run(
     let grace = config.shutdown_grace;
     let app = Arc::new(App {
         broker: broker.clone(),
+        ingress: broker.clone(),
         metrics,
         shutdown: shutdown.clone(),
         tracker: TaskTracker::new(),
@@ -94,11 +100,13 @@ pub async fn run(
         per_ip: Default::default(),
         config,
     });
+    let ingress = app.ingress.clone();
     if let Some(market) = market {
         app.tracker
-            .spawn(feed::run(broker.clone(), market, shutdown.clone()));
+            .spawn(feed::run(ingress.clone(), market, shutdown.clone()));
     }
-    app.tracker.spawn(feed::bar_clock(broker, shutdown.clone()));
+    app.tracker
+        .spawn(feed::bar_clock(ingress, shutdown.clone()));
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,

@@ -525,7 +525,7 @@ fn publish(client: &Arc<Client>, app: &App, grant: &Grant, req: Publish) -> Resu
         return bad(ErrorCode::BadRequest, "size must be at least 1".into());
     }
     let symbol = req.topic.rsplit('.').next().unwrap_or_default().to_owned();
-    app.broker.publish_tick(Tick {
+    app.ingress.publish_tick(Tick {
         topic: req.topic.clone(),
         seq: 0,
         ts: 0,

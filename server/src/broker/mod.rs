@@ -3,7 +3,6 @@
 //! Lock order (never the reverse): `registry` -> `topics` -> one topic's state.
 //! A publish takes only the `topics` read lock (briefly) and its topic's lock.
 
-mod bars;
 mod topic;
 
 use std::collections::HashMap;
@@ -20,7 +19,7 @@ use tickcast_proto::{
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, Pushed};
 use crate::{frame, unix_ns};
-use bars::{Bars, Closed, INTERVALS};
+use tickcast_proto::bars::{Bars, Closed, INTERVALS};
 use topic::{Entry, Kind, Sub, Topic, TopicState};
 
 /// The broker's view of one connection.
@@ -77,15 +76,30 @@ struct Registry {
     reference: HashMap<String, f64>,
 }
 
-#[derive(Debug)]
 struct Shared {
     epoch: u64,
+    /// Where messages published here also go (cluster mode: NATS), with their epoch.
+    upstream: Option<Upstream>,
     history: usize,
     max_subscriptions: usize,
     registry: Mutex<Registry>,
     topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
     metrics: Arc<Metrics>,
 }
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("epoch", &self.epoch)
+            .field("history", &self.history)
+            .field("upstream", &self.upstream.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Receives every message a broker publishes (not what it ingests), with the topic's
+/// epoch: how a cluster node forwards what enters through it.
+pub type Upstream = Arc<dyn Fn(&ServerMessage, u64) + Send + Sync>;
 
 /// A cheap, cloneable handle to the broker.
 #[derive(Debug, Clone)]
@@ -112,10 +126,21 @@ fn parse_patterns(topics: &[String]) -> Result<Vec<Pattern>, Reject> {
 
 impl Broker {
     pub fn new(history: usize, max_subscriptions: usize, metrics: Arc<Metrics>) -> Self {
+        Self::with_upstream(history, max_subscriptions, metrics, None)
+    }
+
+    /// A broker that also hands every message it publishes to `upstream`.
+    pub fn with_upstream(
+        history: usize,
+        max_subscriptions: usize,
+        metrics: Arc<Metrics>,
+        upstream: Option<Upstream>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 // Microseconds: identifies this history and stays below 2^53, exact in JavaScript numbers.
                 epoch: unix_ns() / 1_000,
+                upstream,
                 history,
                 max_subscriptions,
                 registry: Mutex::default(),
@@ -125,7 +150,8 @@ impl Broker {
         }
     }
 
-    /// Identifies this broker's history of every topic (its start time in ns).
+    /// Identifies the history of topics that enter through this broker (its start time
+    /// in µs); ingested topics carry their source's epoch.
     pub fn epoch(&self) -> u64 {
         self.shared.epoch
     }
@@ -188,6 +214,7 @@ impl Broker {
         let topic = Arc::new(Topic::new(
             name,
             TopicState {
+                epoch: self.shared.epoch,
                 subs,
                 bars,
                 reference,
@@ -233,7 +260,7 @@ impl Broker {
             if let Some(bars) = st.bars.as_mut() {
                 bars.on_trade(tick.ts, tick.price, tick.size, &mut closed);
             }
-            if st.seq == 1 && matches!(topic.kind, Kind::Ticks { .. }) {
+            if st.last.is_none() && matches!(topic.kind, Kind::Ticks { .. }) {
                 // A topic's first trade reaches early subscribers as a snapshot, so they
                 // get the session fields (prev_close) without asking again.
                 let snapshot = self.snapshot_of(&tick, &st, None);
@@ -305,6 +332,9 @@ impl Broker {
             }
         }
         self.shared.metrics.messages_published.fetch_add(1, Relaxed);
+        if let Some(upstream) = &self.shared.upstream {
+            upstream(&msg, st.epoch);
+        }
     }
 
     /// Encodes `msg` once per encoding in use, delivers it to every subscriber and keeps
@@ -358,7 +388,50 @@ impl Broker {
             }
             st.ring.push_back(entry.clone());
         }
-        st.last = Some(entry);
+        st.last = Some(entry.clone());
+        if let Some(upstream) = &self.shared.upstream {
+            upstream(&entry.msg, st.epoch);
+        }
+    }
+
+    /// Takes in a message stamped elsewhere (`seq`, `ts` and `epoch` assigned where it
+    /// entered the system, e.g. another node via NATS) and fans it out unchanged. A new
+    /// epoch starts a new history of the topic; a `seq` not above the last is dropped as
+    /// a duplicate; a jump is kept (subscribers see the gap by `seq`).
+    pub fn ingest(&self, msg: ServerMessage, epoch: u64) {
+        let (name, seq) = match &msg {
+            ServerMessage::Tick(t) => (t.topic.clone(), t.seq),
+            ServerMessage::Bar(b) => (b.topic.clone(), b.seq),
+            ServerMessage::Status(s) => {
+                self.publish_status(s.clone());
+                return;
+            }
+            _ => return,
+        };
+        let topic = self.topic(&name);
+        let mut st = topic.lock();
+        if st.epoch != epoch {
+            st.epoch = epoch;
+            st.seq = 0;
+            st.ring.clear();
+            st.last = None;
+            st.session = None;
+            st.volume = 0;
+        }
+        if seq <= st.seq {
+            return;
+        }
+        st.seq = seq;
+        if let ServerMessage::Tick(tick) = &msg {
+            st.update_session(tick.price);
+            st.volume = tick.volume;
+            if st.last.is_none() && matches!(topic.kind, Kind::Ticks { .. }) {
+                let snapshot = self.snapshot_of(tick, &st, None);
+                self.fan_out_as(&topic, &mut st, msg, Some(&snapshot));
+                return;
+            }
+        }
+        self.fan_out(&topic, &mut st, msg);
     }
 
     /// Adds `req.topics` to the client's subscriptions, then queues the ack followed by
@@ -449,7 +522,7 @@ impl Broker {
     ) {
         let Some(last) = st.last.as_ref() else { return };
         let recovered = match since {
-            Some((epoch, seq)) if epoch == self.shared.epoch && seq <= st.seq => {
+            Some((epoch, seq)) if epoch == st.epoch && seq <= st.seq => {
                 let first = st.ring.front().map_or(u64::MAX, |e| e.seq);
                 if seq == st.seq {
                     return; // up to date
@@ -482,7 +555,7 @@ impl Broker {
         });
         ServerMessage::Snapshot(Snapshot {
             topic: t.topic.clone(),
-            epoch: self.shared.epoch,
+            epoch: st.epoch,
             seq: t.seq,
             recovered,
             ts: t.ts,

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use tickcast_proto::{MarketState, ServerMessage};
 
 use super::Client;
-use super::bars::Bars;
 use crate::outbox::Pushed;
+use tickcast_proto::bars::Bars;
 
 /// What a topic carries, derived from its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +127,8 @@ impl Sub {
 /// Mutable state of one topic.
 #[derive(Debug, Default)]
 pub struct TopicState {
+    /// The history this topic's `seq` belongs to (the broker's, or the source's when ingested).
+    pub epoch: u64,
     pub seq: u64,
     /// Cumulative session volume of a ticks topic.
     pub volume: u64,

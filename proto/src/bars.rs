@@ -1,4 +1,6 @@
-//! OHLCV aggregation of one symbol's ticks into 1-second and 1-minute bars.
+//! OHLCV aggregation of one symbol's trades into 1-second and 1-minute bars (pure: the
+//! caller passes the time). Whoever stamps ticks (a server, or `tickcast-sim --nats`)
+//! builds the bars, so every node publishes identical ones.
 
 /// The bar intervals the server publishes: topic label and length.
 pub const INTERVALS: [(&str, u64); 2] = [("1s", 1_000), ("1m", 60_000)];
