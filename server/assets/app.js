@@ -642,8 +642,13 @@ function onMessage(ev) {
 
 // ---------------------------------------------------------------- connection
 
+// Servers that require a token: open the page as /?token=T (browsers cannot set headers
+// on a WebSocket, so the token travels as the `token` query parameter).
+const TOKEN = params.get("token");
+
 function wsUrl() {
-  return (location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/ws";
+  const base = (location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/ws";
+  return TOKEN ? base + "?token=" + encodeURIComponent(TOKEN) : base;
 }
 
 function send(msg) {

@@ -94,6 +94,9 @@ impl Auth {
             let mut validation = Validation::new(Algorithm::HS256);
             validation.set_required_spec_claims(&["exp"]);
             validation.leeway = 0;
+            validation.validate_nbf = true;
+            // No audience is configured: accept tokens with or without `aud`.
+            validation.validate_aud = false;
             (DecodingKey::from_secret(secret.as_bytes()), validation)
         });
         Self {

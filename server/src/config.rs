@@ -60,6 +60,10 @@ pub struct Config {
     /// Inbound messages (and pings) per second per connection, with a burst of twice
     /// that; excess gets `rate_limited`, persistent excess close 1008. Default: 100.
     pub max_inbound_rate: u32,
+    /// Cluster mode: a NATS server (`nats://HOST:PORT`) through which this node shares
+    /// its topics with the other nodes. `None`: standalone, the in-process broker only.
+    /// Default: `None`.
+    pub nats: Option<String>,
     /// Test-only: `/ws` echoes every message back instead of speaking the protocol
     /// (for Autobahn|Testsuite against the real connection code). Default: false.
     #[doc(hidden)]
@@ -91,6 +95,7 @@ impl Default for Config {
             tls: None,
             max_connections_per_ip: 10_000,
             max_inbound_rate: 100,
+            nats: None,
         }
     }
 }

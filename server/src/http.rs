@@ -135,15 +135,13 @@ fn route(req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Response<B
         ));
     }
     match path {
-        "/healthz" => json(&serde_json::json!({
-            "status": "ok",
-            "ready": true,
-            "connections": app.metrics.connections.load(Relaxed),
-            "uptime_s": app.started.elapsed().as_secs(),
-            "epoch": app.broker.epoch(),
-        })),
+        "/healthz" => healthz(app),
         "/metrics" => {
-            let mut resp = text(StatusCode::OK, app.metrics.render());
+            let mut body = app.metrics.render();
+            if let Some(cluster) = &app.cluster {
+                body.push_str(&cluster.render_metrics());
+            }
+            let mut resp = text(StatusCode::OK, body);
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -163,6 +161,25 @@ fn route(req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Response<B
             None => text(StatusCode::NOT_FOUND, "not found\n"),
         },
     }
+}
+
+/// `GET /healthz`: 200 when ready; 503 while a cluster node has no NATS connection (it
+/// keeps serving its clients, but receives nothing new).
+fn healthz(app: &App) -> Response<Body> {
+    let ready = app.cluster.as_ref().is_none_or(|c| c.ready());
+    let mut resp = json(&serde_json::json!({
+        "status": if ready { "ok" } else { "not_ready" },
+        "ready": ready,
+        "connections": app.metrics.connections.load(Relaxed),
+        "uptime_s": app.started.elapsed().as_secs(),
+        "epoch": app.broker.epoch(),
+        "broker": app.cluster.as_ref().map_or("local", |_| "nats"),
+        "nats": app.cluster.as_ref().map(|c| c.state()),
+    }));
+    if !ready {
+        *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    resp
 }
 
 fn allow_get(mut resp: Response<Body>) -> Response<Body> {

@@ -8,6 +8,7 @@
 
 mod auth;
 mod broker;
+mod cluster;
 mod config;
 mod feed;
 mod frame;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use broker::{Broker, TopicInfo};
+pub use cluster::ClusterError;
 pub use config::{Config, SlowConsumer, TlsFiles};
 pub use metrics::Metrics;
 pub use tls::TlsError;
@@ -45,6 +47,8 @@ pub enum ServerError {
     Simulator(#[from] tickcast_simulator::ConfigError),
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error("cluster: {0}")]
+    Cluster(#[from] ClusterError),
     #[error("cannot bind {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -62,6 +66,8 @@ pub(crate) struct App {
     /// The same broker when standalone; in a cluster, a broker whose upstream is the
     /// cluster (what enters here reaches `broker` on every node through it).
     ingress: Broker,
+    /// Cluster mode (`config.nats`): the NATS link, whose state `/healthz` reports.
+    cluster: Option<cluster::Cluster>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -88,12 +94,37 @@ pub async fn run(
     let metrics = Arc::new(Metrics::default());
     let broker = Broker::new(config.history, config.max_subscriptions, metrics.clone());
     let grace = config.shutdown_grace;
+    let tracker = TaskTracker::new();
+    let cluster = match &config.nats {
+        Some(url) => Some(
+            cluster::Cluster::start(
+                url,
+                broker.clone(),
+                config.max_subscriptions,
+                shutdown.clone(),
+                &tracker,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let ingress = cluster.as_ref().map_or(&broker, |c| c.ingress()).clone();
+    if let (Some(cluster), Some(market)) = (&cluster, &market) {
+        tracing::warn!(
+            "the embedded simulator feeds the cluster: run it on one node only \
+             (the others with --no-simulator), or use `tickcast-sim --nats`"
+        );
+        for instrument in market.instruments() {
+            cluster.set_reference_price(&instrument.symbol, instrument.price);
+        }
+    }
     let app = Arc::new(App {
         broker: broker.clone(),
-        ingress: broker.clone(),
+        ingress,
+        cluster,
         metrics,
         shutdown: shutdown.clone(),
-        tracker: TaskTracker::new(),
+        tracker,
         next_client_id: AtomicU64::new(1),
         started: Instant::now(),
         auth: auth::Auth::new(&config),
@@ -188,6 +219,9 @@ pub fn validate(config: &Config) -> Result<(), ServerError> {
     }
     if let Some(files) = &config.tls {
         tls::acceptor(files)?;
+    }
+    if let Some(url) = &config.nats {
+        cluster::validate_url(url)?;
     }
     Ok(())
 }

@@ -178,7 +178,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
     started: Instant,
 ) -> ReadEnd {
     let limit = app.config.max_message_bytes;
-    let mut bucket = Bucket::new(app.config.max_inbound_rate);
+    // Publishers are trusted to send at their feed's rate; everyone else is limited.
+    let mut bucket = Bucket::new(if grant.publish {
+        0
+    } else {
+        app.config.max_inbound_rate
+    });
     // A fragmented message being reassembled: its opcode and bytes so far.
     let mut partial: Option<(OpCode, Vec<u8>)> = None;
     let fail = |code: u16, reason: &str| {
@@ -213,8 +218,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
                             app.config.max_inbound_rate
                         );
                         send_error(client, app, None, ErrorCode::RateLimited, message);
+                        // The refused message is dropped whole (a ping between its
+                        // fragments is not a message: it leaves them alone).
+                        partial = None;
                     }
-                    partial = None;
                     continue;
                 }
                 Verdict::Close => {
@@ -335,12 +342,17 @@ fn on_message(
             None => app.broker.subscribe(client, req),
         },
         ClientMessage::Unsubscribe(req) => app.broker.unsubscribe(client, req),
-        ClientMessage::List(req) => app
-            .broker
-            .list(req.id, req.pattern.as_deref())
-            .map(|topics| {
-                push_msg(client, &ServerMessage::Topics(topics));
-            }),
+        ClientMessage::List(req) => {
+            app.broker
+                .list(req.id, req.pattern.as_deref())
+                .map(|mut topics| {
+                    // A scoped token lists only what it may subscribe to.
+                    topics
+                        .topics
+                        .retain(|t| Pattern::parse(t).is_ok_and(|p| grant.allows(&p)));
+                    push_msg(client, &ServerMessage::Topics(topics));
+                })
+        }
         ClientMessage::Ping(req) => {
             push_msg(
                 client,
@@ -451,7 +463,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 let now = Instant::now();
                 last_check = now;
                 let idle_rx = Duration::from_millis(millis_since(started).saturating_sub(last_rx.load(Relaxed)));
-                if grant.expires_at.is_some_and(|exp| unix_ns() / 1_000_000_000 >= exp) {
+                if grant.expires_at.is_some_and(|exp| unix_ns() / 1_000_000_000 > exp) {
                     client.outbox.close(close::UNAUTHORIZED, "token expired");
                     continue;
                 }
@@ -500,6 +512,12 @@ fn publish(client: &Arc<Client>, app: &App, grant: &Grant, req: Publish) -> Resu
         return bad(
             ErrorCode::BadTopic,
             format!("bad topic {:?}: {e}", req.topic),
+        );
+    }
+    if req.topic.starts_with("bars.") {
+        return bad(
+            ErrorCode::BadTopic,
+            "bars.* topics are computed by the server from ticks".into(),
         );
     }
     if Pattern::parse(&req.topic).is_ok_and(|p| !grant.allows(&p)) {
@@ -555,12 +573,14 @@ enum Verdict {
     Close,
 }
 
-/// A token bucket: `rate` messages per second, bursts of up to twice that.
+/// A token bucket: `rate` messages per second, bursts of up to twice that. More than
+/// max(rate, 10) refusals within one second (sending at over twice the rate) means close.
 struct Bucket {
     rate: f64,
     tokens: f64,
     last: Instant,
-    /// Messages refused since the bucket last had room.
+    /// Start of the current one-second window and the messages refused in it.
+    window: Instant,
     refused: u32,
 }
 
@@ -571,6 +591,7 @@ impl Bucket {
             rate,
             tokens: rate * 2.0,
             last: Instant::now(),
+            window: Instant::now(),
             refused: 0,
         }
     }
@@ -585,8 +606,11 @@ impl Bucket {
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            self.refused = 0;
             return Verdict::Allow;
+        }
+        if now.duration_since(self.window) >= Duration::from_secs(1) {
+            self.window = now;
+            self.refused = 0;
         }
         self.refused += 1;
         if f64::from(self.refused) > self.rate.max(10.0) {

@@ -81,6 +81,9 @@ struct Cli {
     /// secret; connecting then requires a token.
     #[arg(long, env = "TICKCAST_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
+    /// Read the token-signing secret from a file (first line).
+    #[arg(long, env = "TICKCAST_JWT_SECRET_FILE", conflicts_with = "jwt_secret")]
+    jwt_secret_file: Option<PathBuf>,
     /// Origins whose web pages may connect besides this server's own (repeatable; `*` = any).
     #[arg(
         long = "allowed-origin",
@@ -107,6 +110,11 @@ struct Cli {
     /// Kernel send buffer per client socket in bytes (SO_SNDBUF); default: the OS's.
     #[arg(long, env = "TICKCAST_SOCKET_SEND_BUFFER")]
     socket_send_buffer: Option<usize>,
+    /// Join a cluster through this NATS server (nats://HOST:PORT): topics entering here are
+    /// published on NATS, and this node serves every topic of the cluster. Run the embedded
+    /// simulator on one node only (the others with --no-simulator), or use tickcast-sim --nats.
+    #[arg(long = "broker", env = "TICKCAST_BROKER", value_name = "URL")]
+    nats: Option<String>,
     /// Quiet milliseconds before a heartbeat; peers silent for 3x this are closed.
     #[arg(long, env = "TICKCAST_HEARTBEAT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
     heartbeat_ms: u64,
@@ -166,7 +174,7 @@ impl Cli {
             socket_send_buffer: self.socket_send_buffer,
             publish_token: secret(self.publish_token, self.publish_token_file.as_deref())?,
             subscribe_token: secret(self.subscribe_token, self.subscribe_token_file.as_deref())?,
-            jwt_secret: self.jwt_secret,
+            jwt_secret: secret(self.jwt_secret, self.jwt_secret_file.as_deref())?,
             allowed_origins: self.allowed_origins,
             tls: match (self.tls_cert, self.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -174,6 +182,7 @@ impl Cli {
             },
             max_connections_per_ip: self.max_connections_per_ip,
             max_inbound_rate: self.max_inbound_rate,
+            nats: self.nats,
             ..Config::default()
         })
     }

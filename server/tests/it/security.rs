@@ -125,6 +125,19 @@ async fn publishers_need_the_token_and_published_ticks_are_validated_and_stamped
             other => panic!("case {i}: expected an error, got {other:?}"),
         }
     }
+    // bars.* are the server's own topics.
+    publisher
+        .send(Publish {
+            id: Some(RequestId::Num(50)),
+            topic: "bars.1s.ACME".into(),
+            price: 1.0,
+            size: 1,
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(publisher.recv().await, ServerMessage::Error(e) if e.code == ErrorCode::BadTopic)
+    );
     for (n, price) in [(1u64, 10.0), (2, 10.5)] {
         publisher
             .send(Publish {
@@ -184,9 +197,10 @@ async fn subscribe_token_is_checked_at_the_upgrade() {
 
 #[tokio::test]
 async fn signed_tokens_limit_topics_and_expire() {
-    let mut cfg = quiet_config();
+    // A live market, so there are bars topics the token must not see.
+    let mut cfg = config(2, 200.0);
     cfg.jwt_secret = Some("hmac-key".into());
-    cfg.heartbeat = Duration::from_millis(100);
+    cfg.heartbeat = Duration::from_millis(1000);
     let server = start(cfg).await;
     let addr = server.addr();
 
@@ -200,7 +214,7 @@ async fn signed_tokens_limit_topics_and_expire() {
 
     let scoped = jwt(
         "hmac-key",
-        serde_json::json!({"exp": now_s() + 2, "topics": ["ticks.*"]}),
+        serde_json::json!({"exp": now_s() + 3, "topics": ["ticks.*"]}),
     );
     let mut c = connect_with_header(addr, &format!("Authorization: Bearer {scoped}\r\n")).await;
     assert_eq!(subscribe(&mut c, &["ticks.AAPL"]).await, vec!["ticks.AAPL"]);
@@ -216,6 +230,20 @@ async fn signed_tokens_limit_topics_and_expire() {
             (ErrorCode::Forbidden, Some(RequestId::Num(2)))
         ),
         other => panic!("expected forbidden, got {other:?}"),
+    }
+    // `list` shows only what the token may subscribe to (bars exist after a second).
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    c.send(tickcast_proto::List {
+        id: Some(RequestId::Num(3)),
+        pattern: None,
+    })
+    .await;
+    match c.recv().await {
+        ServerMessage::Topics(t) => {
+            assert!(!t.topics.is_empty());
+            assert!(t.topics.iter().all(|t| t.starts_with("ticks.")), "{t:?}");
+        }
+        other => panic!("expected topics, got {other:?}"),
     }
     // The token expires while connected: close 4001, a code that says "do not just retry".
     loop {
