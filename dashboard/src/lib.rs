@@ -1,9 +1,9 @@
-//! tickcast's terminal side: the WebSocket [`client`] shared by both binaries, and the
-//! dashboard ([`dash`]) that `tickcast-dash` runs. `tickcast-sub` formats with [`sub`].
+//! tickcast's terminal side: the dashboard ([`dash`]) that `tickcast-dash` runs, and the
+//! output formats of `tickcast-sub` ([`sub`]). Both binaries connect with the
+//! `tickcast-client` crate.
 //!
 //! The dashboard talks to a server only over WebSocket; it links the server crate only to
 //! start an embedded one.
 
-pub mod client;
 pub mod dash;
 pub mod sub;

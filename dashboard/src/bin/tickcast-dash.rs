@@ -1,20 +1,19 @@
 //! `tickcast-dash`: the terminal dashboard. Without `--url` it starts an embedded server
 //! and simulator and connects to it over a real WebSocket, like any remote client.
 
-use std::{process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
-use tickcast_dashboard::{
-    client::{Client, ClientConfig, DEFAULT_PATTERNS},
-    dash::{self, App, Terminal, theme::Theme},
-};
+use tickcast_client::{Client, ClientConfig, DEFAULT_PATTERNS};
+use tickcast_dashboard::dash::{self, App, Terminal, theme::Theme};
 
 /// Live stock-ticker dashboard for a tickcast server.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Server to connect to, e.g. ws://127.0.0.1:8080/ws. Default: start an embedded server.
+    /// Server to connect to, e.g. ws://127.0.0.1:8080/ws or wss://HOST/ws. Default: start an
+    /// embedded server.
     #[arg(long, env = "TICKCAST_URL")]
     url: Option<String>,
     /// Topic patterns (comma-separated). For each `ticks.X` the matching `bars.1s.X` and
@@ -22,8 +21,11 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     topics: Vec<String>,
     /// Credentials for servers that require them (Authorization: Bearer + ?token=).
-    #[arg(long, env = "TICKCAST_TOKEN")]
+    #[arg(long, env = "TICKCAST_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// PEM file of a private CA to trust for wss:// (besides the public roots).
+    #[arg(long, env = "TICKCAST_CA_CERT")]
+    ca_cert: Option<PathBuf>,
 }
 
 /// Adds the bar topics that go with each `ticks.` pattern.
@@ -76,9 +78,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let patterns = with_bars(&args.topics);
-    let config = ClientConfig::new(url.clone())
+    let mut config = ClientConfig::new(url.clone())
         .patterns(patterns.clone())
         .token(args.token);
+    if let Some(ca) = args.ca_cert {
+        config = config.ca_cert(ca);
+    }
     let (client, mut events) = Client::spawn(config).context("invalid arguments")?;
     let mut app = App::new(url, patterns, Theme::from_env());
 

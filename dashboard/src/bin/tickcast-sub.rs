@@ -4,22 +4,21 @@
 
 use std::{
     io::{self, Write},
+    path::PathBuf,
     process::ExitCode,
     time::Duration,
 };
 
 use anyhow::Context;
 use clap::Parser;
-use tickcast_dashboard::{
-    client::{Client, ClientConfig, ClientEvent},
-    sub,
-};
+use tickcast_client::{Client, ClientConfig, ClientEvent};
+use tickcast_dashboard::sub;
 
 /// Subscribe to tickcast topics and print each message on its own line.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Server to connect to.
+    /// Server to connect to (ws:// or wss://).
     #[arg(long, env = "TICKCAST_URL", default_value = "ws://127.0.0.1:8080/ws")]
     url: String,
     /// Topic patterns, e.g. 'ticks.AAPL' 'bars.1m.*'.
@@ -38,8 +37,11 @@ struct Args {
     #[arg(long, short)]
     quiet: bool,
     /// Credentials for servers that require them (Authorization: Bearer + ?token=).
-    #[arg(long, env = "TICKCAST_TOKEN")]
+    #[arg(long, env = "TICKCAST_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// PEM file of a private CA to trust for wss:// (besides the public roots).
+    #[arg(long, env = "TICKCAST_CA_CERT")]
+    ca_cert: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -64,9 +66,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let config = ClientConfig::new(args.url.clone())
+    let mut config = ClientConfig::new(args.url.clone())
         .patterns(args.patterns.clone())
         .token(args.token.clone());
+    if let Some(ca) = &args.ca_cert {
+        config = config.ca_cert(ca);
+    }
     let (client, mut events) = Client::spawn(config).context("invalid arguments")?;
     let result = print_events(&args, &mut events).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), client.shutdown()).await;

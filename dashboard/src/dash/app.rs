@@ -10,7 +10,7 @@ use super::{
     stats::Stats,
     theme::Theme,
 };
-use crate::client::{ClientEvent, Command};
+use tickcast_client::{ClientEvent, Command};
 
 const SECOND_NS: u64 = 1_000_000_000;
 /// How long a notice stays in the status bar.

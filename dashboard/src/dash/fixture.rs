@@ -3,7 +3,7 @@
 use tickcast_proto::{Ack, Bar, Op, ServerMessage, Snapshot, Tick, Welcome};
 
 use super::{App, theme::Theme};
-use crate::client::ClientEvent;
+use tickcast_client::ClientEvent;
 
 pub const T0_NS: u64 = 1_700_000_000_000_000_000;
 const MS: u64 = 1_000_000;

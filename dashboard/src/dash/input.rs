@@ -12,7 +12,7 @@ use super::{
     model::Alert,
     ui,
 };
-use crate::client::Command;
+use tickcast_client::Command;
 
 impl App {
     /// Applies one terminal event.

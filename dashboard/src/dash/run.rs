@@ -24,7 +24,7 @@ use super::{
     app::{App, Conn},
     ui,
 };
-use crate::client::{Client, ClientEvent};
+use tickcast_client::{Client, ClientEvent};
 
 /// Shortest time between two frames (about 30 fps).
 pub const FRAME: Duration = Duration::from_millis(33);

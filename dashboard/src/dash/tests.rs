@@ -12,7 +12,7 @@ use super::{
     model::{Direction, FLASH_NS, Market, STALE_NS, TICK_HISTORY},
     theme::Theme,
 };
-use crate::client::{ClientEvent, Command};
+use tickcast_client::{ClientEvent, Command};
 
 fn key(app: &mut App, code: KeyCode) {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE));

@@ -1,7 +1,6 @@
-//! Integration tests of tickcast-dashboard: the shared client against a real (and a
-//! scripted) server, `tickcast-sub` end to end, and `tickcast-dash` in tmux.
+//! Integration tests of tickcast-dashboard: `tickcast-sub` end to end, and `tickcast-dash`
+//! in tmux. (The client they share is tested in the tickcast-client crate.)
 
-mod client;
 mod dash;
 mod sub;
 mod support;

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use tickcast_proto::{Encoding, ServerMessage};
 use tokio::{process::Command, time::timeout};
 
-use crate::support::{LIMIT, start_server};
+use crate::support::{LIMIT, start_server, start_tls_server};
 
 const SUB: &str = env!("CARGO_BIN_EXE_tickcast-sub");
 
@@ -88,4 +88,29 @@ async fn bad_arguments_fail_fast() {
     let out = run(&["--url", "ws://127.0.0.1:1/ws", "ticks..X"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid pattern"));
+}
+
+#[tokio::test]
+async fn follows_a_wss_server_with_a_private_ca() {
+    let (server, ca) = start_tls_server("sub").await;
+    let url = server.ws_url();
+    assert!(url.starts_with("wss://"), "{url}");
+    let ca = ca.to_string_lossy().into_owned();
+    let out = run(&["--url", &url, "--ca-cert", &ca, "--count", "5", "ticks.*"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5);
+
+    // Without the CA the certificate is refused for good: no reconnect loop.
+    let out = run(&["--url", &url, "--count", "5", "ticks.*"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("certificate of 127.0.0.1 rejected") && stderr.contains("not reconnecting"),
+        "{stderr}"
+    );
+    server.shutdown().await;
 }

@@ -1,27 +1,8 @@
-//! Test servers: the real one (in-process), a cuttable TCP proxy in front of it, and a
-//! scripted fake for behaviour a real server will not produce on demand.
+//! The test server: a real one, in-process, plain or TLS.
 
-use std::{
-    net::SocketAddr,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use fastwebsockets::{Frame, OpCode, Payload, upgrade};
-use http_body_util::Empty;
-use hyper::{
-    Request, Response,
-    body::{Bytes, Incoming},
-    server::conn::http1,
-    service::service_fn,
-};
-use hyper_util::rt::TokioIo;
-use tickcast_proto::{Encoding, ServerMessage, Welcome};
-use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::watch,
-    task::JoinSet,
-};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
 /// Every wait in these tests is bounded by this.
 pub const LIMIT: Duration = Duration::from_secs(20);
@@ -35,171 +16,39 @@ pub async fn start_server() -> tickcast_server::Handle {
     tickcast_server::spawn(config).await.expect("server starts")
 }
 
-/// A TCP proxy whose connections can be cut, to simulate a network failure while the
-/// server (and its history) stays up.
-pub struct Proxy {
-    pub addr: SocketAddr,
-    cut: watch::Sender<u64>,
-}
-
-impl Proxy {
-    pub async fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy addr");
-        let (cut, _) = watch::channel(0u64);
-        let cut_rx = cut.subscribe();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                let mut cut = cut_rx.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    cut.borrow_and_update();
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        Self { addr, cut }
-    }
-
-    pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
-    }
-
-    /// Drops every open connection (new ones still get through).
-    pub fn cut(&self) {
-        self.cut.send_modify(|n| *n += 1);
-    }
-}
-
-/// What the fake server does on each connection, in order.
-#[derive(Debug, Clone)]
-pub enum Step {
-    Send(ServerMessage),
-    Close(u16, &'static str),
-    /// Say nothing more (but keep the connection open).
-    Silence,
-}
-
-/// What the fake server saw of one request.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub uri: String,
-    pub authorization: Option<String>,
-    pub protocol: Option<String>,
-}
-
-pub struct Fake {
-    pub addr: SocketAddr,
-    pub seen: Arc<Mutex<Vec<Seen>>>,
-    _tasks: JoinSet<()>,
-}
-
-impl Fake {
-    pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
-    }
-}
-
-pub fn welcome(heartbeat_ms: u64) -> ServerMessage {
-    ServerMessage::Welcome(Welcome {
-        protocol: 1,
-        server: "fake/1".into(),
-        epoch: 7,
-        heartbeat_ms,
-        max_message_bytes: 65536,
-        max_subscriptions: 100,
-        ts: 1,
-    })
-}
-
-/// Serves WebSocket upgrades and plays `script` on every connection.
-pub async fn fake_server(script: Vec<Step>) -> Fake {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake");
-    let addr = listener.local_addr().expect("fake addr");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut tasks = JoinSet::new();
-    let seen2 = seen.clone();
-    tasks.spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let script = script.clone();
-            let seen = seen2.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |mut req: Request<Incoming>| {
-                    let script = script.clone();
-                    let header = |name: &str| {
-                        req.headers()
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                    };
-                    seen.lock().expect("lock").push(Seen {
-                        uri: req.uri().to_string(),
-                        authorization: header("authorization"),
-                        protocol: header("sec-websocket-protocol"),
-                    });
-                    async move {
-                        let (mut response, fut) = upgrade::upgrade(&mut req)?;
-                        response.headers_mut().insert(
-                            "sec-websocket-protocol",
-                            hyper::header::HeaderValue::from_static("tickcast.v1.msgpack"),
-                        );
-                        tokio::spawn(async move {
-                            let Ok(mut ws) = fut.await else { return };
-                            for step in script {
-                                match step {
-                                    Step::Send(msg) => {
-                                        let bytes = tickcast_proto::encode(Encoding::MsgPack, &msg)
-                                            .expect("encode");
-                                        if ws
-                                            .write_frame(Frame::binary(Payload::Owned(bytes)))
-                                            .await
-                                            .is_err()
-                                        {
-                                            return;
-                                        }
-                                    }
-                                    Step::Close(code, reason) => {
-                                        let _ = ws
-                                            .write_frame(Frame::close(code, reason.as_bytes()))
-                                            .await;
-                                        return;
-                                    }
-                                    Step::Silence => {
-                                        // Keep reading (the client's subscribe) but never answer.
-                                        while let Ok(frame) = ws.read_frame().await {
-                                            if frame.opcode == OpCode::Close {
-                                                return;
-                                            }
-                                        }
-                                        return;
-                                    }
-                                }
-                            }
-                        });
-                        Ok::<Response<Empty<Bytes>>, fastwebsockets::WebSocketError>(response)
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
-            });
-        }
-    });
-    Fake {
-        addr,
-        seen,
-        _tasks: tasks,
-    }
+/// A real server with TLS: a certificate for 127.0.0.1 signed by a fresh private CA,
+/// whose PEM file comes back with it.
+pub async fn start_tls_server(name: &str) -> (tickcast_server::Handle, PathBuf) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("pki-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("pki dir");
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).expect("CA");
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&key, &ca, &ca_key)
+        .expect("certificate");
+    let (ca_pem, cert_pem, key_pem) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&ca_pem, ca.pem()).expect("write");
+    std::fs::write(&cert_pem, cert.pem()).expect("write");
+    std::fs::write(&key_pem, key.serialize_pem()).expect("write");
+    let config = tickcast_server::Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        tls: Some(tickcast_server::TlsFiles {
+            cert: cert_pem,
+            key: key_pem,
+        }),
+        ..tickcast_server::Config::default()
+    };
+    let server = tickcast_server::spawn(config)
+        .await
+        .expect("TLS server starts");
+    (server, ca_pem)
 }

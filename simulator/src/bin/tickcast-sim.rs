@@ -1,25 +1,37 @@
 //! `tickcast-sim`: writes simulated or replayed ticks to stdout as JSON lines or
-//! length-prefixed MessagePack. Glue only: the model, replay, encodings and pacing live
-//! in the `tickcast_simulator` library.
+//! length-prefixed MessagePack, or publishes them to a server (`--publish`). Glue only:
+//! the model, replay, encodings and pacing live in the `tickcast_simulator` library, the
+//! publisher in `tickcast_client`.
 
 use std::{
     io::{self, BufWriter},
     path::PathBuf,
     process::ExitCode,
+    time::Duration,
 };
 
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
+use tickcast_client::{Publisher, PublisherConfig, PublisherState};
+use tickcast_proto::{Publish, Tick};
 use tickcast_simulator::{
     Arrivals, Config, Event, Format, Halts, Market, Model, Replay, ReplayError, Sink, SinkError,
     Universe, WriteSink, realtime,
 };
 
-/// Simulated (or replayed) stock ticks on stdout.
+// Beside this file, not in src/bin/ (where cargo would take it for a binary).
+#[path = "tickcast-sim/nats.rs"]
+mod nats;
+
+/// Simulated (or replayed) stock ticks on stdout, or published to a server.
 ///
 /// With --count N, writes N ticks in virtual time as fast as possible (status events
 /// in between are written too but not counted). Without --count, or with --speed,
 /// paces events in real time (virtual seconds per wall second = speed).
+///
+/// With --publish URL --token T, sends the ticks to a tickcast server as `publish`
+/// frames instead, paced in real time (--speed, default 1) with or without --count;
+/// the server assigns seq and ts. Status events (halts) are not published.
 #[derive(Debug, Parser)]
 #[command(name = "tickcast-sim", version, about, long_about)]
 struct Args {
@@ -72,6 +84,38 @@ struct Args {
     /// Default without --count: 1.
     #[arg(long, env = "TICKCAST_SIM_SPEED", value_parser = positive)]
     speed: Option<f64>,
+    /// Publish to this server (ws://HOST:PORT/ws or wss://HOST:PORT/ws) instead of
+    /// writing to stdout. Needs --token.
+    #[arg(
+        long,
+        env = "TICKCAST_SIM_PUBLISH",
+        value_name = "URL",
+        requires = "token",
+        conflicts_with = "format"
+    )]
+    publish: Option<String>,
+    /// The server's publisher token (`tickcast-server --publish-token`).
+    #[arg(
+        long,
+        env = "TICKCAST_PUBLISH_TOKEN",
+        hide_env_values = true,
+        requires = "publish"
+    )]
+    token: Option<String>,
+    /// PEM file of a private CA to trust for wss:// (besides the public roots).
+    #[arg(
+        long,
+        env = "TICKCAST_CA_CERT",
+        value_name = "FILE",
+        requires = "publish"
+    )]
+    ca_cert: Option<PathBuf>,
+    /// Feed a tickcast cluster: publish on this NATS server (nats://HOST:PORT) what a
+    /// server would (seq from the model, ts at publish, bars, this run's epoch), paced in
+    /// real time (--speed, default 1). Exactly one source per topic.
+    #[arg(long, env = "TICKCAST_SIM_NATS", value_name = "URL",
+          conflicts_with_all = ["publish", "format"])]
+    nats: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -148,20 +192,40 @@ fn config(args: &Args) -> anyhow::Result<Config> {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
-    let out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let mut sink = WriteSink::new(out, args.format);
     if let Some(path) = &args.replay {
         let mut failure: Option<ReplayError> = None;
         let events = Replay::open(path)?.map_while(|r| r.map_err(|e| failure = Some(e)).ok());
-        drive(events, args, &mut sink)?;
+        output(events, args)?;
         if let Some(e) = failure {
             return Err(e).with_context(|| format!("replaying {}", path.display()));
         }
     } else {
         let market = Market::new(config(args)?).context("invalid simulation parameters")?;
-        drive(market, args, &mut sink)?;
+        if let Some(url) = &args.nats {
+            let references = market.instruments().iter();
+            let references = references.map(|i| (i.symbol.clone(), i.price)).collect();
+            let speed = args.speed.unwrap_or(1.0);
+            return nats::publish(counted(market, args.count), references, url, speed);
+        }
+        output(market, args)?;
     }
     Ok(())
+}
+
+/// Sends `events` to the server of `--publish`, or to stdout.
+fn output(events: impl IntoIterator<Item = Event>, args: &Args) -> anyhow::Result<()> {
+    if let Some(url) = &args.nats {
+        let speed = args.speed.unwrap_or(1.0);
+        return nats::publish(counted(events, args.count), Default::default(), url, speed);
+    }
+    match &args.publish {
+        Some(url) => publish(events, url, args),
+        None => {
+            let out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            let mut sink = WriteSink::new(out, args.format);
+            drive(events, args, &mut sink)
+        }
+    }
 }
 
 /// Sends `events` (up to `--count` ticks) to `sink`, paced or as fast as possible.
@@ -175,16 +239,7 @@ where
     S: Sink,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
-    let mut ticks_left = args.count.unwrap_or(u64::MAX);
-    let events = events.into_iter().take_while(move |e| {
-        if ticks_left == 0 {
-            return false;
-        }
-        if matches!(e, Event::Tick(_)) {
-            ticks_left -= 1;
-        }
-        true
-    });
+    let events = counted(events, args.count);
     let speed = match (args.speed, args.count) {
         (Some(speed), _) => speed,
         (None, None) => 1.0,
@@ -211,5 +266,149 @@ where
     match failure {
         Some(e) => Err(e.into()),
         None => Ok(sink.flush()?),
+    }
+}
+
+/// `events` up to the `count`th tick (status events in between do not count).
+fn counted(
+    events: impl IntoIterator<Item = Event>,
+    count: Option<u64>,
+) -> impl Iterator<Item = Event> {
+    let mut ticks_left = count.unwrap_or(u64::MAX);
+    events.into_iter().take_while(move |e| {
+        if ticks_left == 0 {
+            return false;
+        }
+        if matches!(e, Event::Tick(_)) {
+            ticks_left -= 1;
+        }
+        true
+    })
+}
+
+/// How long `--publish` waits for the server's answers after the last tick.
+const FLUSH_LIMIT: Duration = Duration::from_secs(10);
+/// ... and after Ctrl-C.
+const INTERRUPTED_FLUSH_LIMIT: Duration = Duration::from_secs(1);
+
+/// `--publish`: paces the ticks in real time (`--speed`, default 1; "inf" = as fast as
+/// the server acks) into a [`Publisher`], then waits for the answers and prints a summary
+/// on stderr. Fails when the publisher gave up for good (bad token, untrusted
+/// certificate, ...).
+fn publish(events: impl IntoIterator<Item = Event>, url: &str, args: &Args) -> anyhow::Result<()> {
+    let token = args.token.clone().context("--publish needs --token")?;
+    let mut config = PublisherConfig::new(url, token);
+    if let Some(ca) = &args.ca_cert {
+        config = config.ca_cert(ca);
+    }
+    let speed = args.speed.unwrap_or(1.0);
+    let events = counted(events, args.count);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let publisher = Publisher::spawn(config).context("invalid --publish settings")?;
+        let notes = tokio::spawn(report(publisher.state(), url.to_owned()));
+        let interrupted = tokio::select! {
+            () = pace(events, speed, &publisher) => false,
+            _ = tokio::signal::ctrl_c() => true,
+        };
+        let limit = if interrupted {
+            INTERRUPTED_FLUSH_LIMIT
+        } else {
+            FLUSH_LIMIT
+        };
+        let _ = tokio::time::timeout(limit, publisher.flush()).await;
+        let state = publisher.state().borrow().clone();
+        let stats = publisher.shutdown().await;
+        notes.abort();
+        eprintln!(
+            "tickcast-sim: published {} ticks: {} acked, {} rejected, {} unanswered, {} dropped \
+             (queue full), {} not sent",
+            stats.queued + stats.dropped,
+            stats.acked,
+            stats.rejected,
+            stats.unanswered,
+            stats.dropped,
+            stats.discarded,
+        );
+        if let Some(error) = &stats.last_error {
+            eprintln!("tickcast-sim: last error from the server: {error}");
+        }
+        match state {
+            PublisherState::Disconnected {
+                reason,
+                retry_in: None,
+            } => {
+                anyhow::bail!("publishing to {url} failed: {reason}")
+            }
+            _ => Ok(()),
+        }
+    })
+}
+
+/// Feeds the ticks of `events` to `publisher` at `speed`; ends with the events or when the
+/// publisher stops for good.
+async fn pace(events: impl Iterator<Item = Event>, speed: f64, publisher: &Publisher) {
+    if speed.is_infinite() {
+        // No clock: as fast as the queue drains (`publish` waits for room).
+        for tick in events.filter_map(into_tick) {
+            if publisher.publish(publish_of(tick)).await.is_err() {
+                return;
+            }
+        }
+        return;
+    }
+    // In real time a full queue drops ticks (counted) rather than delaying the market.
+    realtime::run_batches(events, speed, |batch| {
+        batch.drain(..).filter_map(into_tick).all(|tick| {
+            !matches!(
+                publisher.try_publish(publish_of(tick)),
+                Err(tickcast_client::ClientError::Stopped)
+            )
+        })
+    })
+    .await;
+}
+
+fn into_tick(event: Event) -> Option<Tick> {
+    match event {
+        Event::Tick(t) => Some(t),
+        Event::Status(_) => None,
+    }
+}
+
+/// The trade of `tick`; the server stamps `seq`, `ts` and the volume itself.
+fn publish_of(tick: Tick) -> Publish {
+    Publish {
+        id: None,
+        topic: tick.topic,
+        price: tick.price,
+        size: tick.size,
+        // A replayed penny stock can have a zero bid; the server then quotes the price.
+        bid: (tick.bid > 0.0).then_some(tick.bid),
+        ask: (tick.ask > 0.0).then_some(tick.ask),
+    }
+}
+
+/// Connection notes on stderr while publishing (the final failure is reported by
+/// [`publish`]).
+async fn report(mut state: tokio::sync::watch::Receiver<PublisherState>, url: String) {
+    while state.changed().await.is_ok() {
+        let note = match &*state.borrow_and_update() {
+            PublisherState::Connected { server, addr } => {
+                format!("publishing to {url} ({server} at {addr})")
+            }
+            PublisherState::Disconnected {
+                reason,
+                retry_in: Some(d),
+            } => format!(
+                "disconnected: {reason}; reconnecting in {} ms",
+                d.as_millis()
+            ),
+            _ => continue,
+        };
+        eprintln!("tickcast-sim: {note}");
     }
 }

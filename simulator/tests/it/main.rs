@@ -4,6 +4,8 @@ mod arrivals;
 mod cli;
 mod halts;
 mod invariants;
+mod nats;
+mod publish;
 mod realtime;
 mod replay;
 mod reproducible;

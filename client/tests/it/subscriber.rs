@@ -1,34 +1,15 @@
-//! The shared client against a real server (reconnect + `since` recovery through a cut
+//! The subscriber against a real server (reconnect + `since` recovery through a cut
 //! proxy) and against scripted fakes (close-code advice, dead connections, gaps, token).
 
 use std::{collections::BTreeMap, time::Duration};
 
-use tickcast_dashboard::client::{Client, ClientConfig, ClientEvent};
+use tickcast_client::{Client, ClientConfig, ClientEvent};
 use tickcast_proto::{ServerMessage, Tick};
-use tokio::{sync::mpsc, time::timeout};
+use tokio::time::timeout;
 
-use crate::support::{LIMIT, Proxy, Step, fake_server, start_server, welcome};
-
-async fn next(events: &mut mpsc::Receiver<ClientEvent>) -> ClientEvent {
-    timeout(LIMIT, events.recv())
-        .await
-        .expect("an event in time")
-        .expect("the client is running")
-}
-
-/// Fails the test if `body` does not finish within twice [`LIMIT`].
-async fn bounded(body: impl std::future::Future<Output = ()>) {
-    timeout(LIMIT * 2, body)
-        .await
-        .expect("the test finished in time");
-}
-
-fn fast(url: String, patterns: &[&str]) -> ClientConfig {
-    let mut config = ClientConfig::new(url).patterns(patterns.iter().copied());
-    config.backoff_min = Duration::from_millis(20);
-    config.backoff_max = Duration::from_millis(200);
-    config
-}
+use crate::support::{
+    LIMIT, Proxy, Step, bounded, closed_port, fake_server, fast, next, start_server, welcome,
+};
 
 #[tokio::test]
 async fn subscribes_and_receives_ticks_from_a_real_server() {
@@ -259,11 +240,7 @@ async fn shutdown_advice_and_rebalance_close_codes_set_the_delay() {
 #[tokio::test]
 async fn refused_connections_back_off_and_retry() {
     bounded(async {
-        // A port with nothing listening.
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr").port()
-        };
+        let port = closed_port();
         let (_client, mut events) =
             Client::spawn(fast(format!("ws://127.0.0.1:{port}/ws"), &["ticks.*"])).expect("spawn");
         let mut attempts = 0;

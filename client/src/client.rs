@@ -1,25 +1,13 @@
-//! The tickcast WebSocket client shared by `tickcast-dash` and `tickcast-sub`.
-//!
-//! [`Client::spawn`] starts one task that connects, reads `welcome`, subscribes, watches for
-//! a dead connection (nothing received for 3 x `heartbeat_ms`), reconnects with backoff and
-//! jitter (following close-code advice and `shutdown.reconnect_after_ms`), resubscribes with
-//! `since` so missed messages are replayed, and reports seq gaps. Everything it learns comes
-//! out as [`ClientEvent`]s on a bounded channel; a slow consumer slows the reader, and the
-//! server's slow-consumer policy takes over from there.
+//! The subscriber's public face: [`ClientConfig`], [`Client`] (the handle), the
+//! [`ClientEvent`]s it reports and the [`Command`]s it takes.
 
-mod backoff;
-mod connection;
-mod session;
-mod tracker;
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use std::{net::SocketAddr, time::Duration};
-
-use tickcast_proto::{Pattern, ServerMessage, TopicError, Welcome};
+use tickcast_proto::{Pattern, ServerMessage, Welcome};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-pub use backoff::Backoff;
-pub use tracker::{Tracker, Verdict};
+use crate::{ClientError, connection::Endpoint, session::Supervisor};
 
 /// The dashboard's default subscription: every tick plus both bar intervals.
 pub const DEFAULT_PATTERNS: [&str; 3] = ["ticks.*", "bars.1s.*", "bars.1m.*"];
@@ -27,17 +15,20 @@ pub const DEFAULT_PATTERNS: [&str; 3] = ["ticks.*", "bars.1s.*", "bars.1m.*"];
 /// How to reach a server and what to ask it for.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// `ws://HOST:PORT/PATH`.
+    /// `ws://HOST:PORT/PATH` or `wss://HOST:PORT/PATH`.
     pub url: String,
     /// Patterns to subscribe on every (re)connect.
     pub patterns: Vec<String>,
     /// Sent as `Authorization: Bearer TOKEN` and as the `token` query parameter.
     pub token: Option<String>,
+    /// PEM files of private CAs trusted for `wss://`, besides the public roots.
+    /// Default: none.
+    pub ca_certs: Vec<PathBuf>,
     /// First reconnect delay; it doubles per failed attempt. Default: 250 ms.
     pub backoff_min: Duration,
     /// Longest reconnect delay. Default: 10 s.
     pub backoff_max: Duration,
-    /// TCP connect + HTTP upgrade + `welcome` must finish within this. Default: 5 s.
+    /// TCP connect + TLS + HTTP upgrade + `welcome` must finish within this. Default: 5 s.
     pub connect_timeout: Duration,
     /// Capacity of the event channel. Default: 4096.
     pub event_capacity: usize,
@@ -51,6 +42,7 @@ impl ClientConfig {
             url: url.into(),
             patterns: DEFAULT_PATTERNS.iter().map(|p| (*p).to_owned()).collect(),
             token: None,
+            ca_certs: Vec::new(),
             backoff_min: Duration::from_millis(250),
             backoff_max: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
@@ -70,6 +62,13 @@ impl ClientConfig {
 
     pub fn token(mut self, token: Option<String>) -> Self {
         self.token = token;
+        self
+    }
+
+    /// Trusts the CA certificate(s) in this PEM file for `wss://` (read at
+    /// [`Client::spawn`]; a missing or bad file is an error there).
+    pub fn ca_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_certs.push(path.into());
         self
     }
 }
@@ -95,7 +94,8 @@ pub enum ClientEvent {
         got: u64,
     },
     /// The connection ended. `retry_in: None` means the client gave up for good (e.g. a
-    /// close code that says reconnecting will not help) and the channel closes next.
+    /// close code that says reconnecting will not help, or a certificate the client does
+    /// not trust) and the channel closes next.
     Disconnected {
         reason: String,
         retry_in: Option<Duration>,
@@ -109,23 +109,7 @@ pub enum Command {
     Unsubscribe(Vec<Pattern>),
 }
 
-/// Errors of the client API. Connection trouble is not an error: it is reported as
-/// [`ClientEvent::Disconnected`] and retried.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("invalid URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
-    #[error("invalid pattern {pattern:?}: {source}")]
-    BadPattern { pattern: String, source: TopicError },
-    #[error("no patterns to subscribe to")]
-    NoPatterns,
-    #[error("too many commands queued; try again")]
-    Busy,
-    #[error("the client has stopped")]
-    Stopped,
-}
-
-fn parse_patterns<S: AsRef<str>>(patterns: &[S]) -> Result<Vec<Pattern>, ClientError> {
+pub(crate) fn parse_patterns<S: AsRef<str>>(patterns: &[S]) -> Result<Vec<Pattern>, ClientError> {
     patterns
         .iter()
         .map(|p| {
@@ -147,9 +131,10 @@ pub struct Client {
 }
 
 impl Client {
-    /// Validates the config and starts the client task on the current tokio runtime.
+    /// Validates the config (URL, patterns, CA files) and starts the client task on the
+    /// current tokio runtime.
     pub fn spawn(config: ClientConfig) -> Result<(Self, mpsc::Receiver<ClientEvent>), ClientError> {
-        let target = connection::Target::parse(&config.url, config.token.as_deref())?;
+        let endpoint = Endpoint::new(&config.url, config.token.as_deref(), &config.ca_certs)?;
         let patterns = parse_patterns(&config.patterns)?;
         if patterns.is_empty() {
             return Err(ClientError::NoPatterns);
@@ -157,9 +142,9 @@ impl Client {
         let (event_tx, event_rx) = mpsc::channel(config.event_capacity.max(1));
         let (command_tx, command_rx) = mpsc::channel(64);
         let cancel = CancellationToken::new();
-        let supervisor = session::Supervisor::new(
+        let supervisor = Supervisor::new(
             config,
-            target,
+            endpoint,
             patterns,
             event_tx,
             command_rx,

@@ -1,11 +1,12 @@
-//! One WebSocket connection: URL parsing, the HTTP/1.1 upgrade, and the reader and writer
-//! tasks around fastwebsockets' split halves.
+//! One WebSocket connection: URL parsing, TCP (+ TLS for `wss://`), the HTTP/1.1
+//! upgrade, and the reader and writer tasks around fastwebsockets' split halves.
 //!
 //! `read_frame` is not cancel-safe, so exactly one task owns the read half and is never
 //! raced in a `select!`; it forwards decoded messages over a channel. Auto-pongs and close
 //! replies (the reader's "obligated sends") go to the writer task through its channel.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,24 +23,54 @@ use hyper::{
 use hyper_util::rt::TokioIo;
 use tickcast_proto::{ClientMessage, Encoding, ServerMessage};
 use tokio::{
-    io::{ReadHalf, WriteHalf},
+    io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf},
     net::TcpStream,
     sync::mpsc,
     task::JoinHandle,
 };
 
-use super::ClientError;
+use crate::{
+    ClientError, TlsError,
+    tls::{HandshakeError, Tls},
+};
 
 type Io = TokioIo<Upgraded>;
 
 /// RFC 6455 "no status code present" (a close frame without a payload).
 const NO_STATUS: u16 = 1005;
 
-/// Where to connect, parsed from a `ws://` URL once.
+/// Where to connect and how: the parsed URL, and TLS for `wss://`. Built once per client.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    target: Target,
+    tls: Option<Tls>,
+}
+
+impl Endpoint {
+    /// Parses `url` and, for `wss://`, prepares TLS trusting the public roots and
+    /// `ca_certs`. CA files are read (and checked) even for `ws://`, so a wrong path is
+    /// reported at once rather than on the day the URL changes.
+    pub fn new(url: &str, token: Option<&str>, ca_certs: &[PathBuf]) -> Result<Self, ClientError> {
+        let target = Target::parse(url, token)?;
+        let tls = if target.secure {
+            Some(Tls::new(&target.host, ca_certs)?)
+        } else {
+            if !ca_certs.is_empty() {
+                crate::tls::roots(ca_certs)?;
+            }
+            None
+        };
+        Ok(Self { target, tls })
+    }
+}
+
+/// Where to connect, parsed from a `ws://` or `wss://` URL once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
     pub host: String,
     pub port: u16,
+    /// `wss://`: TLS over the TCP connection.
+    pub secure: bool,
     /// Path and query sent in the request line, token included.
     pub path: String,
     pub token: Option<String>,
@@ -52,11 +83,11 @@ impl Target {
             reason: reason.to_owned(),
         };
         let uri: Uri = url.parse().map_err(|_| bad("not a URL"))?;
-        match uri.scheme_str() {
-            Some("ws") => {}
-            Some("wss") => return Err(bad("wss:// (TLS) is not supported; use ws://")),
-            _ => return Err(bad("the scheme must be ws://")),
-        }
+        let secure = match uri.scheme_str() {
+            Some("ws") => false,
+            Some("wss") => true,
+            _ => return Err(bad("the scheme must be ws:// or wss://")),
+        };
         let host = uri.host().ok_or_else(|| bad("no host"))?;
         let host = host
             .trim_start_matches('[')
@@ -77,7 +108,8 @@ impl Target {
         }
         Ok(Self {
             host,
-            port: uri.port_u16().unwrap_or(80),
+            port: uri.port_u16().unwrap_or(if secure { 443 } else { 80 }),
+            secure,
             path,
             token: token.map(str::to_owned),
         })
@@ -113,7 +145,10 @@ pub(crate) enum ConnectError {
         source: std::io::Error,
     },
     #[error("HTTP upgrade failed: {0}")]
-    Http(#[from] hyper::Error),
+    Http(hyper::Error),
+    /// The answer was not HTTP at all: typically a TLS server reached with `ws://`.
+    #[error("the server's answer is not HTTP ({0}); does it expect TLS? try wss://")]
+    NotHttp(hyper::Error),
     #[error("server answered HTTP {status}: {body}")]
     Status { status: StatusCode, body: String },
     #[error("server did not switch to WebSocket ({0})")]
@@ -122,17 +157,38 @@ pub(crate) enum ConnectError {
     Subprotocol(String),
     #[error("bad request header: {0}")]
     Header(#[from] hyper::http::Error),
+    #[error(transparent)]
+    Tls(TlsError),
+    #[error("TLS handshake with {authority}: {source}")]
+    TlsIo {
+        authority: String,
+        source: std::io::Error,
+    },
 }
 
 impl ConnectError {
     /// Whether trying again can help (a refused connection can; a 401 cannot).
     pub fn retryable(&self) -> bool {
         match self {
-            Self::Tcp { .. } | Self::Http(_) => true,
+            Self::Tcp { .. } | Self::Http(_) | Self::TlsIo { .. } => true,
             Self::Status { status, .. } => {
                 status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
             }
-            Self::NotWebSocket(_) | Self::Subprotocol(_) | Self::Header(_) => false,
+            Self::NotWebSocket(_)
+            | Self::NotHttp(_)
+            | Self::Subprotocol(_)
+            | Self::Header(_)
+            | Self::Tls(_) => false,
+        }
+    }
+}
+
+impl From<hyper::Error> for ConnectError {
+    fn from(e: hyper::Error) -> Self {
+        if e.is_parse() {
+            Self::NotHttp(e)
+        } else {
+            Self::Http(e)
         }
     }
 }
@@ -208,11 +264,12 @@ impl Outbound {
     }
 }
 
-/// Connects, upgrades and starts the reader and writer tasks.
+/// Connects (TCP, then TLS for `wss://`), upgrades and starts the reader and writer tasks.
 pub(crate) async fn open(
-    target: &Target,
+    endpoint: &Endpoint,
     max_message_bytes: usize,
 ) -> Result<Connection, ConnectError> {
+    let target = &endpoint.target;
     let authority = target.authority();
     let stream = TcpStream::connect((target.host.as_str(), target.port))
         .await
@@ -225,9 +282,43 @@ pub(crate) async fn open(
         authority: authority.clone(),
         source,
     })?;
+    let upgraded = match &endpoint.tls {
+        None => upgrade(stream, target, &authority).await?,
+        Some(tls) => {
+            let stream = tls.connect(stream).await.map_err(|e| match e {
+                HandshakeError::Tls(e) => ConnectError::Tls(e),
+                HandshakeError::Io(source) => ConnectError::TlsIo {
+                    authority: authority.clone(),
+                    source,
+                },
+            })?;
+            upgrade(stream, target, &authority).await?
+        }
+    };
 
+    let ws = WebSocket::after_handshake(TokioIo::new(upgraded), Role::Client);
+    let (mut read, write) = ws.split(tokio::io::split);
+    read.set_max_message_size(max_message_bytes);
+    let (out_tx, out_rx) = mpsc::channel(64);
+    let (in_tx, in_rx) = mpsc::channel(1024);
+    let writer = tokio::spawn(write_loop(write, out_rx));
+    let reader = tokio::spawn(read_loop(read, in_tx, out_tx.clone()));
+    Ok(Connection {
+        addr,
+        inbound: in_rx,
+        outbound: out_tx,
+        reader,
+        writer,
+    })
+}
+
+/// The HTTP/1.1 upgrade to WebSocket over `stream` (plain or TLS).
+async fn upgrade<S>(stream: S, target: &Target, authority: &str) -> Result<Upgraded, ConnectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut request = Request::get(target.path.as_str())
-        .header(header::HOST, &authority)
+        .header(header::HOST, authority)
         .header(header::UPGRADE, "websocket")
         .header(header::CONNECTION, "Upgrade")
         .header(header::SEC_WEBSOCKET_KEY, generate_key())
@@ -285,22 +376,7 @@ pub(crate) async fn open(
             return Err(ConnectError::Subprotocol(chosen.to_owned()));
         }
     }
-    let upgraded = hyper::upgrade::on(&mut response).await?;
-
-    let ws = WebSocket::after_handshake(TokioIo::new(upgraded), Role::Client);
-    let (mut read, write) = ws.split(tokio::io::split);
-    read.set_max_message_size(max_message_bytes);
-    let (out_tx, out_rx) = mpsc::channel(64);
-    let (in_tx, in_rx) = mpsc::channel(1024);
-    let writer = tokio::spawn(write_loop(write, out_rx));
-    let reader = tokio::spawn(read_loop(read, in_tx, out_tx.clone()));
-    Ok(Connection {
-        addr,
-        inbound: in_rx,
-        outbound: out_tx,
-        reader,
-        writer,
-    })
+    Ok(hyper::upgrade::on(&mut response).await?)
 }
 
 async fn write_loop(mut ws: WebSocketWrite<WriteHalf<Io>>, mut frames: mpsc::Receiver<Outbound>) {
@@ -401,9 +477,29 @@ mod tests {
     }
 
     #[test]
+    fn wss_urls_are_secure_with_port_443_by_default() {
+        let t = Target::parse("wss://example.com/ws", None).unwrap();
+        assert!(t.secure);
+        assert_eq!((t.host.as_str(), t.port), ("example.com", 443));
+        let t = Target::parse("wss://localhost:9443/ws", None).unwrap();
+        assert_eq!((t.port, t.authority()), (9443, "localhost:9443".to_owned()));
+        assert!(!Target::parse("ws://h/ws", None).unwrap().secure);
+    }
+
+    #[test]
     fn rejects_other_schemes() {
-        for url in ["http://h/ws", "wss://h/ws", "h:1/ws", "not a url"] {
+        for url in ["http://h/ws", "https://h/ws", "h:1/ws", "not a url"] {
             assert!(Target::parse(url, None).is_err(), "{url}");
         }
+    }
+
+    #[test]
+    fn ca_files_are_checked_for_ws_urls_too() {
+        let ca = [PathBuf::from("/nonexistent/ca.pem")];
+        assert!(matches!(
+            Endpoint::new("ws://h:1/ws", None, &ca),
+            Err(ClientError::Tls(TlsError::ReadCa { .. }))
+        ));
+        assert!(Endpoint::new("wss://h:1/ws", None, &[]).is_ok());
     }
 }

@@ -1,39 +1,28 @@
-//! The client task: connect, subscribe, watch, and reconnect, forever or until told to stop.
+//! The subscriber task: connect, subscribe, watch, and reconnect, forever or until told to
+//! stop.
 
 use std::time::Duration;
 
 use tickcast_proto::{
-    ClientMessage, Pattern, ServerMessage, Subscribe, Unsubscribe, Welcome,
-    close::{self, Reconnect},
+    ClientMessage, Pattern, ServerMessage, Subscribe, Unsubscribe, Welcome, close,
 };
 use tokio::{
     sync::mpsc,
-    time::{Instant, sleep_until, timeout},
+    time::{Instant, sleep_until},
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{
+use crate::{
     ClientConfig, ClientEvent, Command,
-    backoff::Backoff,
-    connection::{self, Connection, Inbound, Target},
+    attempt::{self, Next, Retry, closed},
+    connection::{Connection, Endpoint, Inbound},
     tracker::{Tracker, Verdict},
 };
 
 /// Used when a server announces `heartbeat_ms: 0`.
-const FALLBACK_HEARTBEAT: Duration = Duration::from_secs(1);
-/// A second "reconnect now" close within this time is treated as "back off".
-const NOW_AGAIN_WITHIN: Duration = Duration::from_secs(1);
+pub(crate) const FALLBACK_HEARTBEAT: Duration = Duration::from_secs(1);
 /// A connection is dead after this many heartbeat intervals without a message.
-const DEAD_AFTER_HEARTBEATS: u32 = 3;
-
-/// What to do after a connection (attempt) ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Next {
-    Never,
-    Now,
-    Backoff,
-    After(Duration),
-}
+pub(crate) const DEAD_AFTER_HEARTBEATS: u32 = 3;
 
 /// Why the task stops for good.
 enum Stop {
@@ -45,10 +34,10 @@ enum Stop {
 
 pub(crate) struct Supervisor {
     config: ClientConfig,
-    target: Target,
+    endpoint: Endpoint,
     patterns: Vec<Pattern>,
     tracker: Tracker,
-    backoff: Backoff,
+    retry: Retry,
     events: mpsc::Sender<ClientEvent>,
     commands: mpsc::Receiver<Command>,
     /// False once every `Client` handle is gone: stop polling `commands`.
@@ -59,19 +48,19 @@ pub(crate) struct Supervisor {
 impl Supervisor {
     pub fn new(
         config: ClientConfig,
-        target: Target,
+        endpoint: Endpoint,
         patterns: Vec<Pattern>,
         events: mpsc::Sender<ClientEvent>,
         commands: mpsc::Receiver<Command>,
         cancel: CancellationToken,
     ) -> Self {
-        let backoff = Backoff::new(config.backoff_min, config.backoff_max);
+        let retry = Retry::new(config.backoff_min, config.backoff_max);
         Self {
             config,
-            target,
+            endpoint,
             patterns,
             tracker: Tracker::new(),
-            backoff,
+            retry,
             events,
             commands,
             commands_open: true,
@@ -85,7 +74,6 @@ impl Supervisor {
 
     async fn run_inner(&mut self) -> Result<(), Stop> {
         let mut attempt = 0;
-        let mut last_now = None;
         loop {
             attempt += 1;
             self.emit(ClientEvent::Connecting { attempt }).await?;
@@ -96,23 +84,9 @@ impl Supervisor {
                 }
                 Err(failure) => failure,
             };
-            // "Reconnect now" twice within a second is a loop: back off instead.
-            let now_again = last_now.is_some_and(|t: Instant| t.elapsed() < NOW_AGAIN_WITHIN);
-            if next == Next::Now {
-                last_now = Some(Instant::now());
-            }
-            let retry_in = match next {
-                Next::Never => None,
-                Next::Now if now_again => Some(self.backoff.next_delay()),
-                Next::Now => Some(Duration::ZERO),
-                Next::Backoff => Some(self.backoff.next_delay()),
-                Next::After(after) => Some(self.backoff.after(after)),
-            };
-            self.emit(ClientEvent::Disconnected {
-                reason: reason.clone(),
-                retry_in,
-            })
-            .await?;
+            let retry_in = self.retry.delay(next);
+            self.emit(ClientEvent::Disconnected { reason, retry_in })
+                .await?;
             let Some(delay) = retry_in else {
                 return Ok(());
             };
@@ -164,36 +138,14 @@ impl Supervisor {
 
     /// One connection attempt up to `welcome`. The outer `Result` is for stopping.
     async fn connect(&mut self) -> Result<Result<(Connection, Welcome), (String, Next)>, Stop> {
-        let attempt = async {
-            let mut conn = connection::open(&self.target, self.config.max_message_bytes)
-                .await
-                .map_err(|e| {
-                    let next = if e.retryable() {
-                        Next::Backoff
-                    } else {
-                        Next::Never
-                    };
-                    (e.to_string(), next)
-                })?;
-            match conn.inbound.recv().await {
-                Some(Inbound::Message(ServerMessage::Welcome(welcome))) => Ok((conn, welcome)),
-                Some(Inbound::Message(other)) => {
-                    Err((format!("expected welcome, got {other:?}"), Next::Backoff))
-                }
-                Some(Inbound::Closed { code, reason }) => Err(closed(code, &reason)),
-                Some(Inbound::Lost(reason)) => Err((reason, Next::Backoff)),
-                None => Err(("connection lost before welcome".to_owned(), Next::Backoff)),
-            }
-        };
+        let attempt = attempt::welcomed(
+            &self.endpoint,
+            self.config.max_message_bytes,
+            self.config.connect_timeout,
+        );
         tokio::select! {
             () = self.cancel.cancelled() => Err(Stop::Cancelled),
-            result = timeout(self.config.connect_timeout, attempt) => Ok(match result {
-                Ok(r) => r,
-                Err(_) => Err((
-                    format!("no welcome within {:?}", self.config.connect_timeout),
-                    Next::Backoff,
-                )),
-            }),
+            result = attempt => Ok(result),
         }
     }
 
@@ -318,7 +270,7 @@ impl Supervisor {
             )),
             ServerMessage::Ack(_) => {
                 // The server took our subscription: this connection is healthy.
-                self.backoff.reset();
+                self.retry.reset();
                 None
             }
             _ => None,
@@ -336,34 +288,5 @@ impl Supervisor {
             _ => {}
         }
         self.emit(ClientEvent::Message(msg)).await
-    }
-}
-
-/// The reason text and advice for a close frame.
-fn closed(code: u16, reason: &str) -> (String, Next) {
-    let text = if reason.is_empty() {
-        format!("closed by server ({code})")
-    } else {
-        format!("closed by server ({code} {reason})")
-    };
-    let next = match close::advice(code) {
-        Reconnect::Never => Next::Never,
-        Reconnect::Now => Next::Now,
-        Reconnect::Backoff => Next::Backoff,
-    };
-    (text, next)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn close_codes_map_to_advice() {
-        assert_eq!(closed(1001, "bye").1, Next::Backoff);
-        assert_eq!(closed(4001, "").1, Next::Never);
-        assert_eq!(closed(1009, "").1, Next::Never);
-        assert_eq!(closed(4200, "").1, Next::Now);
-        assert_eq!(closed(4100, "idle").0, "closed by server (4100 idle)");
     }
 }

@@ -1,0 +1,36 @@
+//! The tickcast WebSocket client: a reconnecting subscriber ([`Client`]) and a publisher
+//! ([`Publisher`]), over `ws://` or `wss://`. Used by `tickcast-dash`, `tickcast-sub` and
+//! `tickcast-sim --publish`.
+//!
+//! [`Client::spawn`] starts one task that connects, reads `welcome`, subscribes, watches for
+//! a dead connection (nothing received for 3 x `heartbeat_ms`), reconnects with backoff and
+//! jitter (following close-code advice and `shutdown.reconnect_after_ms`), resubscribes with
+//! `since` so missed messages are replayed, and reports seq gaps. Everything it learns comes
+//! out as [`ClientEvent`]s on a bounded channel; a slow consumer slows the reader, and the
+//! server's slow-consumer policy takes over from there.
+//!
+//! [`Publisher::spawn`] starts one task that connects with a publisher token and sends the
+//! queued `publish` frames, counting the server's acks and errors ([`PublishStats`]), with
+//! the same reconnect policy. A publish is sent at most once: one that was on the wire when
+//! a connection broke is counted as unanswered, never resent.
+//!
+//! `wss://` uses rustls (ring) with Mozilla's root certificates plus any private CA given
+//! with [`ClientConfig::ca_cert`]; the server name (SNI and certificate check) is the URL's
+//! host. Certificate and TLS protocol failures are final ([`TlsError`]): the client reports
+//! them and stops instead of retrying; a refused or reset connection is retried.
+
+mod attempt;
+mod backoff;
+mod client;
+mod connection;
+mod error;
+mod publisher;
+mod session;
+mod tls;
+mod tracker;
+
+pub use backoff::Backoff;
+pub use client::{Client, ClientConfig, ClientEvent, Command, DEFAULT_PATTERNS};
+pub use error::{ClientError, TlsError};
+pub use publisher::{PublishStats, Publisher, PublisherConfig, PublisherState};
+pub use tracker::{Tracker, Verdict};

@@ -1,0 +1,319 @@
+//! `--nats`: feeds a tickcast cluster directly, stamping what a server's ingress would.
+//!
+//! Each tick keeps the model's `seq` and `volume`, gets `ts` = the wall clock when it is
+//! published, and goes to the NATS subject equal to its topic as the wire MessagePack map,
+//! with this run's epoch (its start time in µs) and the symbol's reference price in
+//! headers ([`tickcast_proto::nats`]). Bars are built here (once for the whole cluster)
+//! from those ticks, and closed on a 100 ms clock when a symbol stops trading.
+//!
+//! In real time a full queue, or a NATS connection that is down, drops messages (counted,
+//! and visible to clients as gaps by `seq`) rather than delaying the market; with
+//! `--speed inf` publishing waits for room instead.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use async_nats::HeaderMap;
+use async_nats::connection::State;
+use tickcast_proto::bars::{Bars, Closed, INTERVALS};
+use tickcast_proto::nats::{EPOCH_HEADER, PREV_CLOSE_HEADER};
+use tickcast_proto::{Bar, Encoding, ServerMessage};
+use tickcast_simulator::{Event, realtime};
+use tokio::sync::mpsc;
+
+/// Messages waiting for NATS; past this, real-time publishing drops the newest.
+const QUEUE: usize = 16 * 1024;
+/// How often bars whose interval has ended are closed.
+const BAR_CLOCK: Duration = Duration::from_millis(100);
+/// How long the end of a run waits for queued messages to reach NATS.
+const FLUSH_LIMIT: Duration = Duration::from_secs(10);
+
+/// One message ready for NATS.
+struct Outgoing {
+    kind: Kind,
+    subject: String,
+    headers: HeaderMap,
+    payload: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Tick,
+    Bar,
+    Status,
+}
+
+#[derive(Default)]
+struct Stats {
+    ticks: AtomicU64,
+    bars: AtomicU64,
+    status: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// Stamps events and builds bars: the part of a server's ingress broker this tool plays.
+struct Stamper {
+    epoch: u64,
+    references: HashMap<String, f64>,
+    bars: HashMap<String, Bars>,
+    bar_seq: HashMap<String, u64>,
+}
+
+fn unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl Stamper {
+    fn message(
+        &self,
+        kind: Kind,
+        msg: &ServerMessage,
+        subject: &str,
+        prev_close: Option<f64>,
+    ) -> Option<Outgoing> {
+        let payload = match tickcast_proto::encode(Encoding::MsgPack, msg) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("tickcast-sim: cannot encode a message: {e}");
+                return None;
+            }
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(EPOCH_HEADER, self.epoch.to_string());
+        if let Some(price) = prev_close {
+            headers.insert(PREV_CLOSE_HEADER, price.to_string());
+        }
+        Some(Outgoing {
+            kind,
+            subject: subject.to_owned(),
+            headers,
+            payload,
+        })
+    }
+
+    /// The messages of one event, stamped at `now_ns`: a tick and the bars it closed, or
+    /// a status.
+    fn stamp(&mut self, event: Event, now_ns: u64, out: &mut Vec<Outgoing>) {
+        match event {
+            Event::Tick(mut tick) => {
+                tick.ts = now_ns;
+                let mut closed = Vec::new();
+                self.bars.entry(tick.symbol.clone()).or_default().on_trade(
+                    tick.ts,
+                    tick.price,
+                    tick.size,
+                    &mut closed,
+                );
+                let prev_close = self.references.get(&tick.symbol).copied();
+                let symbol = tick.symbol.clone();
+                let topic = tick.topic.clone();
+                out.extend(self.message(
+                    Kind::Tick,
+                    &ServerMessage::Tick(tick),
+                    &topic,
+                    prev_close,
+                ));
+                self.closed_bars(&symbol, closed, out);
+            }
+            Event::Status(mut status) => {
+                status.ts = now_ns;
+                let topic = status.topic.clone();
+                out.extend(self.message(
+                    Kind::Status,
+                    &ServerMessage::Status(status),
+                    &topic,
+                    None,
+                ));
+            }
+        }
+    }
+
+    /// Closes every bar whose interval has ended by `now_ns`.
+    fn close_due(&mut self, now_ns: u64, out: &mut Vec<Outgoing>) {
+        let mut due = Vec::new();
+        for (symbol, bars) in &mut self.bars {
+            let mut closed = Vec::new();
+            bars.close_due(now_ns, &mut closed);
+            if !closed.is_empty() {
+                due.push((symbol.clone(), closed));
+            }
+        }
+        for (symbol, closed) in due {
+            self.closed_bars(&symbol, closed, out);
+        }
+    }
+
+    fn closed_bars(&mut self, symbol: &str, closed: Vec<Closed>, out: &mut Vec<Outgoing>) {
+        for (i, acc) in closed {
+            let (label, interval_ms) = INTERVALS[i];
+            let topic = format!("bars.{label}.{symbol}");
+            let seq = self.bar_seq.entry(topic.clone()).or_default();
+            *seq += 1;
+            let bar = Bar {
+                topic: topic.clone(),
+                seq: *seq,
+                ts: acc.start_ns,
+                interval_ms,
+                symbol: symbol.to_owned(),
+                open: acc.open,
+                high: acc.high,
+                low: acc.low,
+                close: acc.close,
+                volume: acc.volume,
+                trades: acc.trades,
+            };
+            out.extend(self.message(Kind::Bar, &ServerMessage::Bar(bar), &topic, None));
+        }
+    }
+}
+
+fn lock(stamper: &Mutex<Stamper>) -> MutexGuard<'_, Stamper> {
+    stamper.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Stats {
+    fn published(&self, kind: Kind) {
+        let counter = match kind {
+            Kind::Tick => &self.ticks,
+            Kind::Bar => &self.bars,
+            Kind::Status => &self.status,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+}
+
+/// Publishes `events` on the NATS server at `url` at `speed` (virtual seconds per wall
+/// second; infinite: as fast as NATS takes them) until they end or Ctrl-C, then prints a
+/// summary on stderr.
+pub fn publish(
+    events: impl Iterator<Item = Event>,
+    references: HashMap<String, f64>,
+    url: &str,
+    speed: f64,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let client = async_nats::ConnectOptions::new()
+            .name(concat!("tickcast-sim/", env!("CARGO_PKG_VERSION")))
+            .event_callback(|event| async move {
+                if !matches!(event, async_nats::Event::Closed) {
+                    eprintln!("tickcast-sim: NATS {event}");
+                }
+            })
+            .connect(url)
+            .await
+            .with_context(|| format!("connecting to NATS at {url}"))?;
+        let epoch = unix_ns() / 1_000;
+        eprintln!("tickcast-sim: publishing to {url} with epoch {epoch}");
+        let stamper = Arc::new(Mutex::new(Stamper {
+            epoch,
+            references,
+            bars: HashMap::new(),
+            bar_seq: HashMap::new(),
+        }));
+        let stats = Arc::new(Stats::default());
+        let (queue, outgoing) = mpsc::channel(QUEUE);
+        let sender = tokio::spawn(send(client.clone(), outgoing, stats.clone()));
+        let clock = tokio::spawn(bar_clock(stamper.clone(), queue.clone(), stats.clone()));
+        tokio::select! {
+            () = pace(events, speed, &stamper, &queue, &stats) => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        clock.abort();
+        drop(queue);
+        if tokio::time::timeout(FLUSH_LIMIT, sender).await.is_err() {
+            eprintln!("tickcast-sim: NATS did not take everything within {FLUSH_LIMIT:?}");
+        }
+        let _ = tokio::time::timeout(FLUSH_LIMIT, client.flush()).await;
+        eprintln!(
+            "tickcast-sim: published {} ticks, {} bars, {} status messages; {} dropped \
+             (NATS down or too slow)",
+            stats.ticks.load(Relaxed),
+            stats.bars.load(Relaxed),
+            stats.status.load(Relaxed),
+            stats.dropped.load(Relaxed),
+        );
+        Ok(())
+    })
+}
+
+async fn pace(
+    events: impl Iterator<Item = Event>,
+    speed: f64,
+    stamper: &Mutex<Stamper>,
+    queue: &mpsc::Sender<Outgoing>,
+    stats: &Stats,
+) {
+    let mut out = Vec::new();
+    if speed.is_infinite() {
+        for event in events {
+            lock(stamper).stamp(event, unix_ns(), &mut out);
+            for msg in out.drain(..) {
+                if queue.send(msg).await.is_err() {
+                    return;
+                }
+            }
+        }
+        return;
+    }
+    realtime::run_batches(events, speed, |batch| {
+        let now = unix_ns();
+        let mut stamper = lock(stamper);
+        for event in batch.drain(..) {
+            stamper.stamp(event, now, &mut out);
+        }
+        drop(stamper);
+        for msg in out.drain(..) {
+            if queue.try_send(msg).is_err() {
+                stats.dropped.fetch_add(1, Relaxed);
+            }
+        }
+        true
+    })
+    .await;
+}
+
+async fn bar_clock(stamper: Arc<Mutex<Stamper>>, queue: mpsc::Sender<Outgoing>, stats: Arc<Stats>) {
+    let mut interval = tokio::time::interval(BAR_CLOCK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut out = Vec::new();
+    loop {
+        interval.tick().await;
+        lock(&stamper).close_due(unix_ns(), &mut out);
+        for msg in out.drain(..) {
+            if queue.try_send(msg).is_err() {
+                stats.dropped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+/// Hands queued messages to NATS; while the connection is down they are dropped, so
+/// stale prices are never delivered late as live ones.
+async fn send(client: async_nats::Client, mut queue: mpsc::Receiver<Outgoing>, stats: Arc<Stats>) {
+    while let Some(msg) = queue.recv().await {
+        if client.connection_state() != State::Connected {
+            stats.dropped.fetch_add(1, Relaxed);
+            continue;
+        }
+        let kind = msg.kind;
+        match client
+            .publish_with_headers(msg.subject, msg.headers, msg.payload.into())
+            .await
+        {
+            Ok(()) => stats.published(kind),
+            Err(_) => {
+                stats.dropped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}

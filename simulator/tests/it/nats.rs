@@ -1,0 +1,216 @@
+//! `tickcast-sim --nats` end to end: the binary feeds a real `nats-server`, a cluster node
+//! (a server in this process) serves what it publishes: the model's trades and seqs, its
+//! epoch, the reference price, and bars. Skipped when `nats-server` is missing, unless
+//! `TICKCAST_REQUIRE_NATS` is set (then it fails).
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Output, Stdio},
+    time::Duration,
+};
+
+use tickcast_client::{Client, ClientConfig, ClientEvent};
+use tickcast_proto::{ServerMessage, Tick};
+use tickcast_simulator::{Arrivals, Config, Market, Universe};
+use tokio::{io::AsyncReadExt, io::AsyncWriteExt, net::TcpStream, time::timeout};
+
+use crate::support::jsonl;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// `nats-server` on PATH or in /usr/sbin; a panic when missing and TICKCAST_REQUIRE_NATS is set.
+fn nats_server_bin() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join("nats-server"))
+        .find(|bin| bin.is_file());
+    if found.is_none() && std::env::var_os("TICKCAST_REQUIRE_NATS").is_some() {
+        panic!(
+            "nats-server not found and TICKCAST_REQUIRE_NATS is set (apt-get install nats-server)"
+        );
+    }
+    found
+}
+
+/// A nats-server on a free loopback port, killed on drop.
+struct Nats(Child, u16);
+
+impl Nats {
+    async fn start(bin: &PathBuf) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(bin)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        let nats = Self(child, port);
+        timeout(LIMIT, async {
+            while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("nats-server listens");
+        nats
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.1)
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until the node's `/healthz` says it is connected to NATS.
+async fn wait_ready(addr: SocketAddr) {
+    timeout(LIMIT, async {
+        loop {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            let req = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            s.write_all(req.as_bytes()).await.expect("write");
+            let mut resp = String::new();
+            let _ = s.read_to_string(&mut resp).await;
+            if resp.starts_with("HTTP/1.1 200") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the node connects to NATS");
+}
+
+async fn sim(args: &[&str]) -> Output {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_tickcast-sim"))
+        .args(args)
+        .env_clear()
+        .kill_on_drop(true)
+        .output();
+    timeout(LIMIT, run)
+        .await
+        .expect("tickcast-sim finished in time")
+        .expect("tickcast-sim runs")
+}
+
+/// What a tick says besides its `ts` (which `--nats` stamps at publish time).
+fn trade(t: &Tick) -> (String, u64, f64, u64, f64, f64, u64) {
+    (
+        t.topic.clone(),
+        t.seq,
+        t.price,
+        t.size,
+        t.bid,
+        t.ask,
+        t.volume,
+    )
+}
+
+#[tokio::test]
+async fn feeds_a_cluster_node_through_nats() {
+    let Some(bin) = nats_server_bin() else {
+        println!("SKIPPED feeds_a_cluster_node_through_nats: nats-server not found");
+        return;
+    };
+    let nats = Nats::start(&bin).await;
+    let node = tickcast_server::spawn(tickcast_server::Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        simulator: None,
+        nats: Some(nats.url()),
+        ..tickcast_server::Config::default()
+    })
+    .await
+    .expect("node");
+    wait_ready(node.addr()).await;
+    let (client, mut events) =
+        Client::spawn(ClientConfig::new(node.ws_url()).patterns(["ticks.*", "bars.1s.*"]))
+            .expect("subscriber");
+    loop {
+        match timeout(LIMIT, events.recv())
+            .await
+            .expect("an event in time")
+        {
+            Some(ClientEvent::Message(ServerMessage::Ack(_))) => break,
+            Some(ClientEvent::Disconnected { reason, .. }) => panic!("subscriber: {reason}"),
+            Some(_) => {}
+            None => panic!("the subscriber stopped"),
+        }
+    }
+
+    // 150 ticks of one symbol at 100/s: 1.5 s, so at least one 1-second bar closes.
+    let args = [
+        "--symbols",
+        "1",
+        "--arrivals",
+        "constant",
+        "--rate",
+        "100",
+        "--count",
+        "150",
+    ];
+    let expected: Vec<Tick> = jsonl(&sim(&args).await.stdout)
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::Tick(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let url = nats.url();
+    let out = sim(&[&args[..], &["--nats", &url]].concat()).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("published 150 ticks"), "{stderr}");
+    assert!(stderr.contains("0 dropped"), "{stderr}");
+
+    let mut ticks = Vec::new();
+    let mut snapshot = None;
+    let mut bars = Vec::new();
+    while ticks.len() + usize::from(snapshot.is_some()) < expected.len() || bars.is_empty() {
+        match timeout(LIMIT, events.recv())
+            .await
+            .expect("messages in time")
+        {
+            Some(ClientEvent::Message(ServerMessage::Tick(t))) => ticks.push(t),
+            Some(ClientEvent::Message(ServerMessage::Snapshot(s))) => snapshot = Some(s),
+            Some(ClientEvent::Message(ServerMessage::Bar(b))) => bars.push(b),
+            Some(ClientEvent::Gap { topic, .. }) => panic!("gap on {topic}"),
+            Some(_) => {}
+            None => panic!("the subscriber stopped"),
+        }
+    }
+    // The topic's first trade arrives as a snapshot, with the model's reference price.
+    let snapshot = snapshot.expect("a snapshot");
+    let reference = Market::new(Config {
+        universe: Universe::synthetic(1),
+        arrivals: Arrivals::Constant,
+        ..Config::default()
+    })
+    .expect("market")
+    .instruments()[0]
+        .price;
+    assert_eq!((snapshot.seq, snapshot.prev_close), (1, reference));
+    assert!(snapshot.epoch > 1_600_000_000_000_000 && snapshot.epoch < 1 << 53);
+    // The model's trades with the model's seqs, stamped with the wall clock.
+    assert_eq!(
+        ticks.iter().map(trade).collect::<Vec<_>>(),
+        expected[1..].iter().map(trade).collect::<Vec<_>>()
+    );
+    assert!(ticks.iter().all(|t| t.ts > 1_600_000_000_000_000_000));
+    assert_eq!(
+        (bars[0].topic.as_str(), bars[0].seq),
+        ("bars.1s.SYN0000", 1)
+    );
+
+    client.shutdown().await;
+    node.shutdown().await;
+}

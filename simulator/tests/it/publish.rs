@@ -1,0 +1,265 @@
+//! `tickcast-sim --publish` end to end: the binary publishes to a real server (in this
+//! process) and a subscriber sees the same trades, in order, with the server's seq.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Output,
+    time::{Duration, Instant},
+};
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use tickcast_client::{Client, ClientConfig, ClientEvent};
+use tickcast_proto::{ServerMessage, Tick};
+use tokio::{process::Command, sync::mpsc, time::timeout};
+
+use crate::support::jsonl;
+
+const LIMIT: Duration = Duration::from_secs(30);
+const TOKEN: &str = "sim-publisher";
+
+/// A server with no simulator of its own, so every tick on it came from `tickcast-sim`.
+fn server_config() -> tickcast_server::Config {
+    tickcast_server::Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        simulator: None,
+        publish_token: Some(TOKEN.into()),
+        ..tickcast_server::Config::default()
+    }
+}
+
+/// Subscribes to every tick and waits for the ack, so nothing published later is missed.
+async fn subscribe(url: &str, ca: Option<&Path>) -> (Client, mpsc::Receiver<ClientEvent>) {
+    let mut config = ClientConfig::new(url).patterns(["ticks.*"]);
+    if let Some(ca) = ca {
+        config = config.ca_cert(ca);
+    }
+    let (client, mut events) = Client::spawn(config).expect("subscriber starts");
+    loop {
+        match timeout(LIMIT, events.recv())
+            .await
+            .expect("an event in time")
+        {
+            Some(ClientEvent::Message(ServerMessage::Ack(_))) => return (client, events),
+            Some(ClientEvent::Disconnected { reason, .. }) => panic!("subscriber: {reason}"),
+            Some(_) => {}
+            None => panic!("the subscriber stopped"),
+        }
+    }
+}
+
+/// The next `n` trades. A topic's first trade reaches subscribers that were waiting for it
+/// as a `snapshot`; it counts as a trade here.
+async fn received(events: &mut mpsc::Receiver<ClientEvent>, n: usize) -> Vec<Tick> {
+    let mut ticks = Vec::new();
+    while ticks.len() < n {
+        match timeout(LIMIT, events.recv()).await.expect("ticks in time") {
+            Some(ClientEvent::Message(ServerMessage::Tick(t))) => ticks.push(t),
+            Some(ClientEvent::Message(ServerMessage::Snapshot(s))) => ticks.push(Tick {
+                topic: s.topic,
+                seq: s.seq,
+                ts: s.ts,
+                symbol: s.symbol,
+                price: s.price,
+                size: s.size,
+                bid: s.bid,
+                ask: s.ask,
+                volume: s.volume,
+            }),
+            Some(ClientEvent::Gap { topic, .. }) => panic!("gap on {topic}"),
+            Some(_) => {}
+            None => panic!("the subscriber stopped"),
+        }
+    }
+    ticks
+}
+
+async fn sim(args: &[&str]) -> Output {
+    let run = Command::new(env!("CARGO_BIN_EXE_tickcast-sim"))
+        .args(args)
+        .env_clear()
+        .kill_on_drop(true)
+        .output();
+    timeout(LIMIT, run)
+        .await
+        .expect("tickcast-sim finished in time")
+        .expect("tickcast-sim runs")
+}
+
+/// The trade fields a publish carries; seq, ts and volume are the server's.
+fn trade(t: &Tick) -> (String, f64, u64, f64, f64) {
+    (t.topic.clone(), t.price, t.size, t.bid, t.ask)
+}
+
+/// Every topic's seqs, which the server numbers 1, 2, 3, ...
+fn assert_server_seqs(ticks: &[Tick]) {
+    let mut next: BTreeMap<&str, u64> = BTreeMap::new();
+    for t in ticks {
+        let want = next.entry(&t.topic).or_insert(1);
+        assert_eq!(t.seq, *want, "{} seq", t.topic);
+        *want += 1;
+        assert!(
+            t.ts > 1_600_000_000_000_000_000,
+            "the server stamps wall-clock ts"
+        );
+    }
+}
+
+#[tokio::test]
+async fn publishes_the_model_in_real_time() {
+    let server = tickcast_server::spawn(server_config())
+        .await
+        .expect("server");
+    let (client, mut events) = subscribe(&server.ws_url(), None).await;
+    let args = ["--seed", "11", "--rate", "40", "--count", "30"];
+    // What the same flags write to stdout (virtual time, no server).
+    let expected: Vec<Tick> = jsonl(&sim(&args).await.stdout)
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::Tick(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(expected.len(), 30);
+
+    let url = server.ws_url();
+    let started = Instant::now();
+    let out = sim(&[&args[..], &["--publish", &url, "--token", TOKEN]].concat()).await;
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing on stdout when publishing");
+    assert!(
+        stderr.contains("published 30 ticks: 30 acked, 0 rejected"),
+        "{stderr}"
+    );
+
+    let seen = received(&mut events, 30).await;
+    assert_eq!(
+        seen.iter().map(trade).collect::<Vec<_>>(),
+        expected.iter().map(trade).collect::<Vec<_>>()
+    );
+    assert_server_seqs(&seen);
+    // Paced at speed 1: the run lasts as long as the ticks' virtual time span.
+    let span = Duration::from_nanos(expected[29].ts - expected[0].ts);
+    assert!(
+        elapsed >= span.mul_f64(0.9),
+        "{elapsed:?} for a span of {span:?}"
+    );
+
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+/// PEM files of a fresh CA and of a certificate for 127.0.0.1 it signed.
+fn pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).expect("pki dir");
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).expect("CA");
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&key, &ca, &ca_key)
+        .expect("certificate");
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem()).expect("write");
+    std::fs::write(&paths.1, cert.pem()).expect("write");
+    std::fs::write(&paths.2, key.serialize_pem()).expect("write");
+    paths
+}
+
+#[tokio::test]
+async fn replays_a_csv_over_wss_trusting_a_private_ca() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sim-publish-{}", std::process::id()));
+    let (ca, cert, key) = pki(&dir);
+    let server = tickcast_server::spawn(tickcast_server::Config {
+        tls: Some(tickcast_server::TlsFiles { cert, key }),
+        ..server_config()
+    })
+    .await
+    .expect("TLS server");
+    let url = server.ws_url();
+    assert!(url.starts_with("wss://"), "{url}");
+    let (client, mut events) = subscribe(&url, Some(&ca)).await;
+
+    let csv = dir.join("trades.csv");
+    std::fs::write(
+        &csv,
+        "timestamp,symbol,price,size\n\
+         2024-01-02T14:30:00Z,AAPL,185.10,100\n\
+         2024-01-02T14:30:01Z,MSFT,370.50,200\n\
+         2024-01-02T14:30:02Z,AAPL,185.20,300\n",
+    )
+    .expect("write csv");
+    let csv = csv.to_string_lossy().into_owned();
+    let ca_arg = ca.to_string_lossy().into_owned();
+    let out = sim(&[
+        "--replay",
+        &csv,
+        "--speed",
+        "inf",
+        "--publish",
+        &url,
+        "--token",
+        TOKEN,
+        "--ca-cert",
+        &ca_arg,
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("published 3 ticks: 3 acked"), "{stderr}");
+
+    let seen = received(&mut events, 3).await;
+    let got: Vec<_> = seen
+        .iter()
+        .map(|t| (t.topic.as_str(), t.seq, t.price, t.size))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ticks.AAPL", 1, 185.10, 100),
+            ("ticks.MSFT", 1, 370.50, 200),
+            ("ticks.AAPL", 2, 185.20, 300)
+        ]
+    );
+    assert!(seen.iter().all(|t| t.bid < t.price && t.price < t.ask));
+
+    // Without the CA the certificate is refused, and that is final: a quick failure.
+    let out = sim(&["--replay", &csv, "--publish", &url, "--token", TOKEN]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("certificate of 127.0.0.1 rejected"),
+        "{stderr}"
+    );
+
+    client.shutdown().await;
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_wrong_token_fails_with_the_reason() {
+    let server = tickcast_server::spawn(server_config())
+        .await
+        .expect("server");
+    let url = server.ws_url();
+    let out = sim(&["--count", "5", "--publish", &url, "--token", "wrong"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("401"), "{stderr}");
+    // Without --token clap refuses before anything runs.
+    let out = sim(&["--count", "5", "--publish", &url]).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--token"));
+    server.shutdown().await;
+}
