@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the example clients of proto/PROTOCOL.md (examples/clients/: Python and JavaScript)
 # against a real tickcast-server. Each must print --count ticks of `ticks.*` with seq going
-# up by exactly 1 per topic, and must carry on by itself when the server restarts.
+# up by exactly 1 per topic, and must carry on by itself when the server restarts. Against a
+# server started with --subscribe-token, each must connect with --token; without it, the Python
+# client must stop with status 1 (HTTP 401; the browser API of the JavaScript one hides the status).
 # Installs what it needs: a venv in $TARGET/venv, npm packages in examples/clients/js/.
 set -euo pipefail
 
@@ -13,6 +15,7 @@ work=$(mktemp -d)
 server_pid=""
 client_pid=""
 url=""
+passed=0
 
 log() { printf '== %s\n' "$*" >&2; }
 fail() {
@@ -38,10 +41,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts the server on $1 (default 127.0.0.1:0) and sets $url from its first stdout line.
+# Starts the server on $1 (default 127.0.0.1:0), with the flags that follow, and sets $url from
+# its first stdout line.
 start_server() {
     local listen=${1:-127.0.0.1:0} line
-    "$target/debug/tickcast-server" --listen "$listen" >"$work/server.out" 2>>"$work/server.err" &
+    shift || true
+    "$target/debug/tickcast-server" --listen "$listen" "$@" >"$work/server.out" 2>>"$work/server.err" &
     server_pid=$!
     for _ in $(seq 100); do
         if [[ $(wc -l <"$work/server.out") -ge 1 ]]; then
@@ -87,6 +92,7 @@ test_client() {
         || fail "$name exited with $?"
     check_ticks "$work/$name.out" "$count" >"$work/$name.check" || fail "$name: $(cat "$work/$name.check")"
     ! grep '^gap ' "$work/$name.err" || fail "$name saw gaps"
+    passed=$((passed + 1))
 
     log "$name: resumes when the server restarts"
     addr=${url#ws://}
@@ -103,6 +109,25 @@ test_client() {
     [[ $(grep -c '^tick ' "$work/$name-restart.out") -eq $((2 * count)) ]] || fail "$name: wrong tick count"
     grep -q 'reconnecting' "$work/$name-restart.err" || fail "$name did not reconnect"
     ! grep '^gap ' "$work/$name-restart.err" || fail "$name saw gaps"
+    passed=$((passed + 1))
+}
+
+# Runs client $1 (the command in the remaining args) against a server that requires token $token.
+test_token() {
+    local name=$1 status=0
+    shift
+    log "$name: --token"
+    timeout 60 "$@" --url "$url" --token "$token" --count 3 'ticks.*' \
+        >"$work/$name-token.out" 2>"$work/$name-token.err" || fail "$name --token exited with $?"
+    check_ticks "$work/$name-token.out" 3 >"$work/$name-token.check" \
+        || fail "$name --token: $(cat "$work/$name-token.check")"
+    if [[ $name == python ]]; then
+        timeout 30 "$@" --url "$url" --count 3 'ticks.*' >"$work/$name-401.out" 2>"$work/$name-401.err" \
+            || status=$?
+        [[ $status -eq 1 ]] || fail "$name without a token exited with $status, want 1"
+        grep -q 'HTTP 401' "$work/$name-401.err" || fail "$name did not report HTTP 401"
+    fi
+    passed=$((passed + 1))
 }
 
 log "building tickcast-server"
@@ -126,4 +151,11 @@ start_server
 log "server at $url"
 test_client python "$venv/bin/python" examples/clients/python/client.py
 test_client js node --experimental-websocket examples/clients/js/client.mjs
-echo "test-clients: 4 passed, 0 failed"
+
+stop_server
+token=test-token-$RANDOM
+start_server 127.0.0.1:0 --subscribe-token "$token"
+log "server requiring a token at $url"
+test_token python "$venv/bin/python" examples/clients/python/client.py
+test_token js node --experimental-websocket examples/clients/js/client.mjs
+echo "test-clients: $passed passed, 0 failed"

@@ -24,6 +24,8 @@ ensure_cmd() {
 # The dashboard's end-to-end tests drive the real binary in tmux.
 ensure_cmd tmux
 export TICKCAST_REQUIRE_TMUX=1
+ensure_cmd nats-server nats-server
+export TICKCAST_REQUIRE_NATS=1
 
 log "cargo test --workspace"
 cargo test --workspace --locked

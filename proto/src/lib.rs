@@ -10,6 +10,8 @@ pub mod bars;
 pub mod close;
 mod codec;
 mod message;
+pub mod nats;
+mod peek;
 mod topic;
 
 pub use codec::{
@@ -21,4 +23,5 @@ pub use message::{
     PROTOCOL_VERSION, Ping, Pong, Position, Publish, RequestId, ServerMessage, Shutdown, Snapshot,
     Status, Subscribe, Tick, Topics, Unsubscribe, Welcome,
 };
+pub use peek::{Peeked, peek_msgpack};
 pub use topic::{MAX_TOPIC_BYTES, Pattern, Token, TopicError, validate_topic};

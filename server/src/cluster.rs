@@ -44,24 +44,24 @@ const FLUSH_GRACE: Duration = Duration::from_millis(500);
 /// The one subscription of a node: every topic (see ARCHITECTURE.md, "Scale-out").
 const ALL_TOPICS: &str = ">";
 
-/// Why a node could not join the cluster.
+/// Why a node could not join the cluster (each message includes its cause).
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("bad NATS address {url:?}: {source}")]
-    Url { url: String, source: std::io::Error },
+    #[error("bad NATS address {url:?}: {reason}")]
+    Url { url: String, reason: std::io::Error },
     #[error("connecting to NATS: {0}")]
-    Connect(#[from] async_nats::ConnectError),
+    Connect(async_nats::ConnectError),
     #[error("subscribing on NATS: {0}")]
-    Subscribe(#[from] async_nats::SubscribeError),
+    Subscribe(async_nats::SubscribeError),
 }
 
 /// Checks that `url` is a NATS server address (`nats://HOST:PORT`, `HOST:PORT`, ...).
 pub fn validate_url(url: &str) -> Result<(), ClusterError> {
     url.parse::<async_nats::ServerAddr>()
         .map(drop)
-        .map_err(|source| ClusterError::Url {
+        .map_err(|reason| ClusterError::Url {
             url: url.to_owned(),
-            source,
+            reason,
         })
 }
 
@@ -120,8 +120,12 @@ impl Cluster {
                 async move { on_event(&stats, event) }
             })
             .connect(url)
-            .await?;
-        let subscriber = client.subscribe(ALL_TOPICS).await?;
+            .await
+            .map_err(ClusterError::Connect)?;
+        let subscriber = client
+            .subscribe(ALL_TOPICS)
+            .await
+            .map_err(ClusterError::Subscribe)?;
 
         let (queue, outgoing) = mpsc::channel(QUEUE);
         let references = Arc::new(RwLock::new(HashMap::new()));
@@ -244,8 +248,14 @@ fn on_event(stats: &Stats, event: Event) {
             tracing::warn!("NATS disconnected; reconnecting");
         }
         Event::SlowConsumer(_) => {
-            stats.slow_consumer.fetch_add(1, Relaxed);
-            tracing::warn!("NATS dropped messages: this node is not keeping up");
+            // One event per dropped message: log the 1st, 2nd, 4th, 8th, ...
+            let n = stats.slow_consumer.fetch_add(1, Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    times = n,
+                    "NATS dropped messages: this node is not keeping up"
+                );
+            }
         }
         other => tracing::info!(event = %other, "NATS"),
     }
@@ -408,6 +418,8 @@ enum Rejected {
     Kind(&'static str),
     #[error("the message's topic {0:?} is not its subject")]
     Subject(String),
+    #[error("bad topic: {0}")]
+    Topic(#[from] tickcast_proto::TopicError),
 }
 
 /// Checks and decodes one NATS message.
@@ -437,6 +449,7 @@ fn decode(
     if topic != subject {
         return Err(Rejected::Subject(topic.clone()));
     }
+    tickcast_proto::validate_topic(topic)?;
     Ok(Incoming {
         msg,
         epoch,
@@ -534,6 +547,15 @@ mod tests {
         assert!(matches!(
             decode("ticks.AAPL", Some(&headers), b"hello"),
             Err(Rejected::Decode(_))
+        ));
+        let mut bad = tick();
+        if let ServerMessage::Tick(t) = &mut bad {
+            t.topic = "ticks.A$".into();
+        }
+        let bad = tickcast_proto::encode(Encoding::MsgPack, &bad).unwrap();
+        assert!(matches!(
+            decode("ticks.A$", Some(&headers), &bad),
+            Err(Rejected::Topic(_))
         ));
         headers.insert(PREV_CLOSE_HEADER, "NaN");
         assert!(matches!(

@@ -7,6 +7,8 @@
 //! writer drains its outbox with one vectored write per wakeup.
 
 mod auth;
+#[doc(hidden)]
+pub mod bench_api;
 mod broker;
 mod cluster;
 mod config;

@@ -1,36 +1,46 @@
 // Minimal tickcast client on the browser WebSocket API. It runs unchanged in Node 20+:
-//   npm install && node --experimental-websocket client.mjs [--url URL] [--count N] PATTERN...
+//   npm install
+//   node --experimental-websocket client.mjs [--url URL] [--token T] [--count N] PATTERN...
 // It tracks [epoch, seq] per topic, reports gaps, and after a reconnect subscribes with
 // `since`, so the server replays what was missed.
 import { decode, encode } from "@msgpack/msgpack";
 
-// epoch and ts are nanoseconds since 1970, above 2^53: read 64-bit integers as BigInt.
+// ts (nanoseconds since 1970) is above 2^53: read 64-bit integers as BigInt. epoch
+// (microseconds, below 2^53) is sent as a 64-bit integer too, so it arrives as a BigInt as well.
 const options = { useBigInt64: true };
 const giveUp = (code) => [1002, 1003, 1007, 1009].includes(code) || (code >= 4000 && code < 4100);
 
-export function follow(url, patterns, { onTick, onFatal }) {
+export function follow(url, patterns, { token, onTick, onFatal }) {
   const position = {}; // topic -> [epoch, seq] of the last tick or bar we have
   let backoff = 500; // ms, doubled after each failed attempt, at most 30 s
+  // A browser cannot set headers on a WebSocket (no Authorization): send the token as ?token=.
+  if (token) url += `${url.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}`;
 
   function connect() {
     const ws = new WebSocket(url, "tickcast.v1.msgpack");
     ws.binaryType = "arraybuffer";
-    let epoch, silence, heartbeatMs = 1000, delay = null;
+    let welcomeEpoch, silence, heartbeatMs = 1000, delay = null;
     ws.onmessage = (event) => {
       const msg = decode(new Uint8Array(event.data), options);
       clearTimeout(silence); // nothing for 3 heartbeats: the connection is dead
       silence = setTimeout(() => ws.close(), 3 * heartbeatMs);
       switch (msg.type) {
         case "welcome": {
-          [epoch, heartbeatMs, backoff] = [msg.epoch, Number(msg.heartbeat_ms), 500];
+          [welcomeEpoch, heartbeatMs, backoff] = [msg.epoch, Number(msg.heartbeat_ms), 500];
           const request = { type: "subscribe", id: 1, topics: patterns };
           if (Object.keys(position).length) request.since = position;
           ws.send(encode(request, options));
           break;
         }
         case "tick":
-        case "bar": {
+        case "bar":
+        case "snapshot": {
           const seq = BigInt(msg.seq), last = position[msg.topic];
+          // The topic's epoch (section 14): a snapshot names it, a tick keeps its topic's;
+          // a bar, or the tick of a topic not seen yet, has welcome's.
+          let epoch = msg.type === "tick" && last ? last[0] : welcomeEpoch;
+          if (msg.type === "snapshot") epoch = msg.epoch;
+          // A new epoch restarts the topic's seqs: that is not a gap.
           if (last && last[0] === epoch && seq !== last[1] + 1n) {
             console.error(`gap ${msg.topic} ${last[1]} -> ${seq}`);
           }
@@ -38,9 +48,6 @@ export function follow(url, patterns, { onTick, onFatal }) {
           if (msg.type === "tick") onTick(msg, seq);
           break;
         }
-        case "snapshot":
-          position[msg.topic] = [msg.epoch, BigInt(msg.seq)];
-          break;
         case "lagged":
           console.error(`lagged: ${msg.dropped} dropped on ${msg.topics.join(" ")}`);
           break;
@@ -53,29 +60,35 @@ export function follow(url, patterns, { onTick, onFatal }) {
           break;
       }
     };
-    ws.onclose = ({ code }) => {
+    ws.onclose = ({ code, reason }) => {
+      ws.onclose = ws.onerror = null; // handle only the first of error and close
       clearTimeout(silence);
-      if (giveUp(code)) return onFatal(`closed with ${code}: not reconnecting`);
+      if (giveUp(code)) return onFatal(`closed with ${code} (${reason}): not reconnecting`);
       if (code >= 4200 && code < 4300) delay = 0;
       else if (delay === null) [delay, backoff] = [backoff * (0.5 + Math.random()), Math.min(backoff * 2, 30000)];
       console.error(`closed with ${code}; reconnecting in ${Math.round(delay)} ms`);
       setTimeout(connect, delay);
     };
+    // A failed connection fires error, then close 1006 (Node 20: error only). The WebSocket API
+    // hides the HTTP status, so a refused token (401) is retried like a server that is down (503).
+    ws.onerror = () => ws.onclose({ code: 1006, reason: "connection failed" });
   }
   connect();
 }
 
 // Command line (Node): print ticks, exit 0 after --count of them.
 if (globalThis.process?.argv?.[1] && import.meta.url === new URL(process.argv[1], "file://").href) {
-  let url = "ws://127.0.0.1:8080/ws", count = Infinity, ticks = 0;
+  let url = "ws://127.0.0.1:8080/ws", token, count = Infinity, ticks = 0;
   const patterns = [];
   for (let args = process.argv.slice(2); args.length; ) {
     const arg = args.shift();
     if (arg === "--url") url = args.shift();
+    else if (arg === "--token") token = args.shift();
     else if (arg === "--count") count = Number(args.shift());
     else patterns.push(arg);
   }
   follow(url, patterns.length ? patterns : ["ticks.*"], {
+    token,
     onTick(msg, seq) {
       console.log(`tick ${msg.topic} ${seq} ${msg.price} ${msg.size}`);
       if (++ticks >= count) process.exit(0);

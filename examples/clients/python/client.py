@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Minimal tickcast client: subscribes to topic patterns and prints every tick.
 
-    python client.py [--url ws://127.0.0.1:8080/ws] [--count N] PATTERN...
+    python client.py [--url ws://127.0.0.1:8080/ws] [--token T] [--count N] PATTERN...
 
 It tracks [epoch, seq] per topic, reports gaps, and after a reconnect subscribes with
 `since`, so the server replays what was missed. Needs `pip install websockets msgpack`.
@@ -14,23 +14,27 @@ import sys
 
 import msgpack
 import websockets
+from websockets.asyncio.client import connect  # websockets 13+
 
 
 def give_up(code):
-    """Close codes after which reconnecting would fail the same way."""
+    """Close codes after which reconnecting would fail the same way (4001: token expired)."""
     return code in (1002, 1003, 1007, 1009) or 4000 <= code <= 4099
 
 
-async def follow(url, patterns, count):
+async def follow(url, patterns, count, token=None):
+    options = {"subprotocols": ["tickcast.v1.msgpack"]}
+    if token:  # (the legacy client, websockets.connect before 14.0, calls it extra_headers)
+        options["additional_headers"] = {"Authorization": f"Bearer {token}"}
     position = {}  # topic -> [epoch, seq] of the last tick or bar we have
     printed, backoff, delay = 0, 0.5, 0.0
     while True:
         await asyncio.sleep(delay)
-        code, delay = 1006, None  # 1006: the connection broke without a close frame
+        code, reason, delay = 1006, "", None  # 1006: the connection broke without a close frame
         try:
-            async with websockets.connect(url, subprotocols=["tickcast.v1.msgpack"]) as ws:
+            async with connect(url, **options) as ws:
                 welcome = msgpack.unpackb(await ws.recv())
-                epoch, silence = welcome["epoch"], 3 * welcome["heartbeat_ms"] / 1000
+                silence = 3 * welcome["heartbeat_ms"] / 1000
                 request = {"type": "subscribe", "id": 1, "topics": patterns}
                 if position:
                     request["since"] = position
@@ -39,9 +43,16 @@ async def follow(url, patterns, count):
                 while True:
                     msg = msgpack.unpackb(await asyncio.wait_for(ws.recv(), silence))
                     kind = msg["type"]
-                    if kind in ("tick", "bar"):
+                    if kind in ("tick", "bar", "snapshot"):
                         topic, seq = msg["topic"], msg["seq"]
                         last = position.get(topic)
+                        # The topic's epoch (section 14): a snapshot names it, a tick keeps its
+                        # topic's; a bar, or the tick of a topic not seen yet, has welcome's.
+                        if kind == "snapshot":
+                            epoch = msg["epoch"]
+                        else:
+                            epoch = last[0] if kind == "tick" and last else welcome["epoch"]
+                        # A new epoch restarts the topic's seqs: that is not a gap.
                         if last and last[0] == epoch and seq != last[1] + 1:
                             print(f"gap {topic} {last[1]} -> {seq}", file=sys.stderr)
                         position[topic] = [epoch, seq]
@@ -50,8 +61,6 @@ async def follow(url, patterns, count):
                             printed += 1
                             if printed == count:
                                 return 0
-                    elif kind == "snapshot":
-                        position[msg["topic"]] = [msg["epoch"], msg["seq"]]
                     elif kind == "lagged":
                         print(f"lagged: {msg['dropped']} dropped on {msg['topics']}", file=sys.stderr)
                     elif kind == "error":
@@ -61,11 +70,16 @@ async def follow(url, patterns, count):
                     elif kind == "shutdown":
                         delay = msg["reconnect_after_ms"] / 1000 + random.random()
         except websockets.ConnectionClosed as closed:
-            code = closed.rcvd.code if closed.rcvd else 1006
+            code, reason = (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (1006, "")
+        except websockets.InvalidStatus as refused:  # the server answered the upgrade with HTTP
+            status, body = refused.response.status_code, refused.response.body.strip()
+            print(f"refused with HTTP {status}: {body.decode(errors='replace')}", file=sys.stderr)
+            if status in (400, 401, 403, 405, 426):
+                return 1  # a fix or a new token is needed, not another try (503: back off)
         except (OSError, TimeoutError, websockets.InvalidHandshake) as e:
             print(f"connection failed: {e!r}", file=sys.stderr)
         if give_up(code):
-            print(f"closed with {code}: not reconnecting", file=sys.stderr)
+            print(f"closed with {code} ({reason}): not reconnecting", file=sys.stderr)
             return 1
         if 4200 <= code <= 4299:
             delay = 0.0
@@ -77,7 +91,8 @@ async def follow(url, patterns, count):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="ws://127.0.0.1:8080/ws")
+    parser.add_argument("--token", help="access token, sent as Authorization: Bearer")
     parser.add_argument("--count", type=int, default=0, help="exit 0 after N ticks")
     parser.add_argument("patterns", nargs="*", default=["ticks.*"])
     args = parser.parse_args()
-    sys.exit(asyncio.run(follow(args.url, args.patterns, args.count)))
+    sys.exit(asyncio.run(follow(args.url, args.patterns, args.count, args.token)))

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod cluster;
+mod hostile;
 mod http;
 mod lifecycle;
 mod pubsub;

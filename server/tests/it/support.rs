@@ -308,3 +308,221 @@ pub fn topic_seq(msg: &ServerMessage) -> Option<(&str, u64)> {
         _ => None,
     }
 }
+
+// --- Helpers for the hostile-client suite (hostile.rs) --------------------------------------
+
+/// Connects with small kernel buffers (SO_RCVBUF/SO_SNDBUF of about `bytes`), so that a
+/// peer that stops reading or writing is felt after kilobytes rather than megabytes.
+pub async fn connect_small_buffers(addr: SocketAddr, bytes: u32) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(bytes).unwrap();
+    socket.set_send_buffer_size(bytes).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Drops `stream` with SO_LINGER 0, so the peer gets a TCP reset instead of a FIN.
+pub fn reset(stream: TcpStream) {
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(stream);
+}
+
+/// The value of one un-labelled series of `GET /metrics`.
+pub async fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut body = String::new();
+    timeout(WAIT, stream.read_to_string(&mut body))
+        .await
+        .expect("/metrics in time")
+        .unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{body}"))
+}
+
+/// Polls `/metrics` until `name` reads `want` (panics after [`WAIT`]).
+pub async fn wait_for_metric(addr: SocketAddr, name: &str, want: u64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let got = metric(addr, name).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} is {got}, want {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A well-behaved client subscribed to `ticks.*` that reads in its own task the whole time
+/// and panics there if a tick arrives out of order (seq must go up by exactly 1 per topic)
+/// or it is told it lagged. Counts the ticks it got.
+pub struct Bystander {
+    seen: tokio::sync::watch::Receiver<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Bystander {
+    pub async fn start(addr: SocketAddr) -> Self {
+        let (mut c, _) = Client::connect_welcomed(addr).await;
+        subscribe(&mut c, &["ticks.*"]).await;
+        let (tx, seen) = tokio::sync::watch::channel(0u64);
+        let task = tokio::spawn(async move {
+            let mut last = std::collections::HashMap::<String, u64>::new();
+            loop {
+                match c.recv().await {
+                    ServerMessage::Tick(t) => {
+                        if let Some(prev) = last.insert(t.topic.clone(), t.seq) {
+                            assert_eq!(t.seq, prev + 1, "bystander: {} out of order", t.topic);
+                        }
+                        tx.send_modify(|n| *n += 1);
+                    }
+                    ServerMessage::Snapshot(s) => {
+                        last.insert(s.topic.clone(), s.seq);
+                    }
+                    ServerMessage::Lagged(l) => panic!("bystander lagged: {l:?}"),
+                    _ => {}
+                }
+            }
+        });
+        Self { seen, task }
+    }
+
+    /// Waits until `n` more ticks arrived in order; fails the test if the bystander failed.
+    pub async fn expect_ticks(&mut self, n: u64) {
+        let want = *self.seen.borrow() + n;
+        let arrived = timeout(WAIT, self.seen.wait_for(|&seen| seen >= want))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if !arrived {
+            self.fail().await;
+        }
+    }
+
+    /// Checks it still receives ticks in order, then stops it.
+    pub async fn finish(mut self) {
+        self.expect_ticks(10).await;
+        self.task.abort();
+    }
+
+    async fn fail(&mut self) -> ! {
+        if self.task.is_finished() {
+            if let Err(e) = (&mut self.task).await {
+                if e.is_panic() {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+            }
+        }
+        panic!("the bystander received no ticks for {WAIT:?}");
+    }
+}
+
+// --- Helpers for the cluster suite (cluster.rs) ---------------------------------------------
+
+/// The `nats-server` binary (on `PATH`, or Debian's `/usr/sbin/nats-server`). `None` when it
+/// is missing, and the caller skips; with `TICKCAST_REQUIRE_NATS` set, a missing binary fails.
+pub fn nats_server_bin() -> Option<std::path::PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let found = on_path
+        .into_iter()
+        .chain([std::path::PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join("nats-server"))
+        .find(|bin| bin.is_file());
+    if found.is_none() && std::env::var_os("TICKCAST_REQUIRE_NATS").is_some() {
+        panic!(
+            "nats-server not found on PATH or in /usr/sbin, and TICKCAST_REQUIRE_NATS is set \
+             (install it: apt-get install nats-server)"
+        );
+    }
+    found
+}
+
+/// A `nats-server` on a free loopback port, killed when dropped.
+pub struct NatsServer {
+    bin: std::path::PathBuf,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl NatsServer {
+    pub async fn start(bin: std::path::PathBuf) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self {
+            bin,
+            port,
+            child: None,
+        };
+        server.restart().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server at once (SIGKILL: no goodbye to its clients).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// (Re)starts the server on its port and waits until it accepts connections.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let child = std::process::Command::new(&self.bin)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nats-server did not listen on port {} within {WAIT:?}",
+                self.port
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `GET path` (connection closed after it): the status code and the body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (head, mut stream) = http_raw(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let mut body = String::new();
+    timeout(WAIT, stream.read_to_string(&mut body))
+        .await
+        .expect("the body in time")
+        .unwrap();
+    (status, body)
+}

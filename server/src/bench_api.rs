@@ -1,0 +1,83 @@
+//! What the criterion benches drive in-process; not an API (hidden from the docs).
+//!
+//! A broker with N msgpack subscribers on one topic whose "writers" only take their
+//! outbox: the publish, encode-once, fan-out and dequeue costs without sockets.
+
+use std::sync::Arc;
+
+use tickcast_proto::{Encoding, Subscribe, Tick};
+
+use crate::broker::{Broker, Client};
+use crate::config::SlowConsumer;
+use crate::metrics::Metrics;
+use crate::outbox::{Batch, Outbox};
+
+/// The topic every subscriber of a [`Fanout`] is on.
+pub const TOPIC: &str = "ticks.BENCH";
+
+/// A broker and its subscribers.
+#[derive(Debug)]
+pub struct Fanout {
+    broker: Broker,
+    clients: Vec<Arc<Client>>,
+    batch: Batch,
+}
+
+impl Fanout {
+    /// `subscribers` connections subscribed to [`TOPIC`], outboxes drained.
+    pub fn new(subscribers: usize) -> Self {
+        let broker = Broker::new(1024, 16, Arc::new(Metrics::default()));
+        let clients: Vec<_> = (0..subscribers as u64)
+            .map(|id| {
+                let client = Arc::new(Client {
+                    id,
+                    outbox: Outbox::new(Encoding::MsgPack, 256 * 1024, SlowConsumer::Conflate),
+                });
+                let req = Subscribe {
+                    topics: vec![TOPIC.to_owned()],
+                    snapshot: false,
+                    ..Subscribe::default()
+                };
+                if let Err(e) = broker.subscribe(&client, req) {
+                    panic!("subscribing a bench client: {e}");
+                }
+                client
+            })
+            .collect();
+        let mut fanout = Self {
+            broker,
+            clients,
+            batch: Batch::default(),
+        };
+        // The first tick of a topic goes out as a snapshot: get it out of the way.
+        fanout.publish(100.0);
+        fanout.drain();
+        fanout
+    }
+
+    /// Publishes one tick to every subscriber; returns its `seq`.
+    pub fn publish(&self, price: f64) -> u64 {
+        self.broker.publish_tick(Tick {
+            topic: TOPIC.to_owned(),
+            seq: 0,
+            ts: 0,
+            symbol: "BENCH".to_owned(),
+            price,
+            size: 100,
+            bid: price - 0.01,
+            ask: price + 0.01,
+            volume: 0,
+        })
+    }
+
+    /// Takes every outbox as the connection writers do; returns the frames taken.
+    pub fn drain(&mut self) -> usize {
+        let mut frames = 0;
+        for client in &self.clients {
+            client.outbox.take(&mut self.batch);
+            frames += self.batch.frames.len();
+        }
+        self.batch.frames.clear();
+        frames
+    }
+}
