@@ -211,8 +211,9 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 fn query_token(query: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=')?;
+        // Form encoding, as URLSearchParams writes it: `+` is a space, then %XX escapes.
         (key == "token").then(|| {
-            percent_encoding::percent_decode_str(value)
+            percent_encoding::percent_decode_str(&value.replace('+', " "))
                 .decode_utf8_lossy()
                 .into_owned()
         })

@@ -14,7 +14,7 @@ import sys
 
 import msgpack
 import websockets
-from websockets.asyncio.client import connect  # websockets 13+
+from websockets.asyncio.client import connect  # websockets 13.1+
 
 
 def give_up(code):
