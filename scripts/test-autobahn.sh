@@ -39,7 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- Python 2.7 and the suite --------------------------------------------------------------
-python2() {
+find_python2() {
     local pyenv_root
     pyenv_root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
     local py=$pyenv_root/versions/$py_version/bin/python2.7
@@ -51,21 +51,30 @@ python2() {
     echo "$py"
 }
 
+# Runs a pip command quietly; on failure shows its output and fails.
+quiet_pip() {
+    local pip_log=$target/autobahn-pip.log
+    if ! "$@" >"$pip_log" 2>&1; then
+        grep -v DEPRECATION "$pip_log" | tail -n 30 >&2
+        fail "pip failed: $*"
+    fi
+}
+
 install_suite() {
     local stamp=$venv/.tickcast-requirements
     if [[ -x $venv/bin/wstest ]] && cmp -s scripts/autobahn/requirements.txt "$stamp"; then
         return 0
     fi
     local py boot=$target/autobahn-boot
-    py=$(python2)
+    py=$(find_python2)
     log "creating $venv (CPython $("$py" -c 'import platform; print(platform.python_version())'))"
     rm -rf "$venv" "$boot"
-    # Python 2 has no venv module: bootstrap virtualenv (the last line for Python 2) aside.
-    "$py" -m pip install -q --disable-pip-version-check --no-warn-script-location \
-        --target "$boot" 'virtualenv==20.15.1' 2>&1 | grep -v DEPRECATION >&2 || true
+    mkdir -p "$target"
+    # Python 2 has no venv module: bootstrap virtualenv (its last release for Python 2) aside.
+    quiet_pip "$py" -m pip install --disable-pip-version-check --no-warn-script-location \
+        --target "$boot" 'virtualenv==20.15.1'
     PYTHONPATH=$boot "$py" -m virtualenv -q "$venv" >&2 || fail "virtualenv failed"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/autobahn/requirements.txt 2>&1 \
-        | grep -v DEPRECATION >&2 || true
+    quiet_pip "$venv/bin/pip" install --disable-pip-version-check -r scripts/autobahn/requirements.txt
     [[ -x $venv/bin/wstest ]] || fail "wstest did not install"
     cp scripts/autobahn/requirements.txt "$stamp"
     rm -rf "$boot"

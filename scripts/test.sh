@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of tickcast: the cargo workspace, then the suites that need things
-# outside cargo (each installs what it needs itself: tmux, Chromium, Python and npm
-# packages). This is the README's test command and what .ci/run runs.
+# outside cargo (each installs what it needs itself: tmux, nats-server, Chromium, Python
+# and npm packages, the Autobahn virtualenv). This is the README's test command and what
+# .ci/run runs (plus fmt, clippy and a short fuzz run).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,5 +36,8 @@ scripts/test-clients.sh
 
 log "web page in headless Chromium"
 scripts/test-web.sh
+
+log "Autobahn|Testsuite (cases 1-10) against the server's connection code"
+scripts/test-autobahn.sh
 
 log "all tests passed"

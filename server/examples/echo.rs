@@ -21,6 +21,8 @@ async fn main() -> anyhow::Result<()> {
         max_message_bytes: 64 << 20,
         queue_bytes: 128 << 20,
         heartbeat: Duration::from_secs(60),
+        // Autobahn sends 1,000-message bursts (cases 9.7/9.8): no inbound rate limit.
+        max_inbound_rate: 0,
         ..Config::default()
     };
     let server = tickcast_server::spawn(config).await?;

@@ -3,17 +3,20 @@
 //! Publishers push pre-framed `Bytes` (the same allocation every subscriber gets) and
 //! wake the connection's writer only when the queue goes from empty to non-empty. The
 //! writer takes everything queued at once and writes it with one vectored write. The
+//! wake-up lives under the queue's own lock (a flag and the writer's waker), so a push
+//! costs one uncontended lock and no second synchronisation. The
 //! queue is bounded in bytes: past the bound, the slow-consumer policy decides (keep the
 //! newest message per topic, or close with 1008), so a stalled client never grows server
 //! memory and never delays anyone else.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
 use tickcast_proto::{Encoding, Lagged, ServerMessage, close};
-use tokio::sync::Notify;
 
 use crate::config::SlowConsumer;
 use crate::frame;
@@ -40,6 +43,9 @@ pub struct Batch {
     pub oldest: Option<Instant>,
     /// The close frame to send after `frames`; the writer stops after it.
     pub close: Option<Bytes>,
+    /// The earliest `max_rate` deadline still waiting (what [`Outbox::next_due`] says),
+    /// read under the same lock.
+    pub next_due: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +70,20 @@ struct Inner {
     delayed: Vec<Delayed>,
     close: Option<Bytes>,
     closing: bool,
+    /// Something was pushed since the writer last looked (a permit, like `Notify`'s).
+    signaled: bool,
+    /// The writer waiting in [`Outbox::notified`].
+    waker: Option<Waker>,
+}
+
+impl Inner {
+    /// Wakes the writer (or leaves it a permit).
+    fn signal(&mut self) {
+        self.signaled = true;
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
 }
 
 /// The outbound side of one connection.
@@ -71,7 +91,9 @@ struct Inner {
 pub struct Outbox {
     /// A std mutex: held only to push or swap a `Vec`, never across an `.await`.
     inner: Mutex<Inner>,
-    notify: Notify,
+    /// Signalled after every `take`: the reader waits on it while the queue is over its
+    /// bound (a client that does not read its answers is not read either).
+    drained: tokio::sync::Notify,
     limit_bytes: usize,
     policy: SlowConsumer,
     encoding: Encoding,
@@ -81,7 +103,7 @@ impl Outbox {
     pub fn new(encoding: Encoding, limit_bytes: usize, policy: SlowConsumer) -> Self {
         Self {
             inner: Mutex::default(),
-            notify: Notify::new(),
+            drained: tokio::sync::Notify::new(),
             limit_bytes,
             policy,
             encoding,
@@ -98,13 +120,14 @@ impl Outbox {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn enqueue(&self, inner: &mut Inner, frame: Bytes) {
+    /// Queues `frame`; `now` is read only when the queue was empty (the batch's age).
+    fn enqueue(inner: &mut Inner, frame: Bytes, now: impl FnOnce() -> Instant) {
         let was_empty = inner.queue.is_empty();
         inner.queued_bytes += frame.len();
         inner.queue.push(frame);
         if was_empty {
-            inner.oldest = Some(Instant::now());
-            self.notify.notify_one();
+            inner.oldest = Some(now());
+            inner.signal();
         }
     }
 
@@ -112,12 +135,13 @@ impl Outbox {
     pub fn push(&self, frame: Bytes) {
         let mut inner = self.lock();
         if !inner.closing {
-            self.enqueue(&mut inner, frame);
+            Self::enqueue(&mut inner, frame, Instant::now);
         }
     }
 
-    /// Queues a live update of `topic`, applying the slow-consumer policy.
-    pub fn push_data(&self, topic: &Arc<str>, frame: Bytes) -> Pushed {
+    /// Queues a live update of `topic` published at `now`, applying the slow-consumer
+    /// policy.
+    pub fn push_data(&self, topic: &Arc<str>, frame: Bytes, now: Instant) -> Pushed {
         let mut inner = self.lock();
         if inner.closing {
             return Pushed::Dropped;
@@ -128,7 +152,7 @@ impl Outbox {
             return Pushed::Conflated { replaced };
         }
         if inner.queued_bytes + frame.len() <= self.limit_bytes {
-            self.enqueue(&mut inner, frame);
+            Self::enqueue(&mut inner, frame, || now);
             return Pushed::Queued;
         }
         match self.policy {
@@ -170,7 +194,7 @@ impl Outbox {
         });
         if earliest.is_none_or(|e| due < e) {
             // The writer may be sleeping until a later deadline.
-            self.notify.notify_one();
+            inner.signal();
         }
         false
     }
@@ -181,7 +205,7 @@ impl Outbox {
             inner.closing = true;
             inner.delayed.clear();
             inner.lag = None;
-            self.notify.notify_one();
+            inner.signal();
         }
     }
 
@@ -196,7 +220,7 @@ impl Outbox {
     pub fn close_after(&self, frame: Bytes, code: u16, reason: &str) {
         let mut inner = self.lock();
         if !inner.closing {
-            self.enqueue(&mut inner, frame);
+            Self::enqueue(&mut inner, frame, Instant::now);
             self.start_close(&mut inner, code, reason);
         }
     }
@@ -210,22 +234,66 @@ impl Outbox {
         self.lock().delayed.iter().map(|d| d.due).min()
     }
 
-    /// Waits until something was pushed since the last `take`.
-    pub async fn notified(&self) {
-        self.notify.notified().await;
+    /// Waits until something was pushed since the last wake-up. Cancel-safe: a dropped
+    /// wait leaves the permit for the next one.
+    pub fn notified(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| self.poll_notified(cx))
+    }
+
+    fn poll_notified(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut inner = self.lock();
+        if std::mem::take(&mut inner.signaled) {
+            return Poll::Ready(());
+        }
+        match &mut inner.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     /// Takes everything ready to write into `batch` (whose `frames` buffer is reused).
     /// When the client was lagging, the batch ends with `lagged` and the newest message
     /// of each conflated topic.
     pub fn take(&self, batch: &mut Batch) {
+        self.take_locked(batch);
+        self.drained.notify_one();
+    }
+
+    /// Bytes that may still be queued before the bound is reached.
+    pub fn room(&self) -> usize {
+        self.limit_bytes.saturating_sub(self.lock().queued_bytes)
+    }
+
+    /// Waits while more than the queue bound is waiting to be written (or until closing).
+    pub async fn wait_for_room(&self) {
+        loop {
+            {
+                let inner = self.lock();
+                if inner.closing || inner.queued_bytes <= self.limit_bytes {
+                    return;
+                }
+            }
+            self.drained.notified().await;
+        }
+    }
+
+    fn take_locked(&self, batch: &mut Batch) {
         batch.frames.clear();
         batch.oldest = None;
-        let now = Instant::now();
         let mut inner = self.lock();
         std::mem::swap(&mut batch.frames, &mut inner.queue);
         inner.queued_bytes = 0;
+        // This takes everything pushed so far: a wake-up left for it would only make the
+        // writer come back to an empty queue.
+        inner.signaled = false;
         batch.oldest = inner.oldest.take();
+        if inner.delayed.is_empty() && inner.lag.is_none() {
+            batch.close = inner.close.take();
+            batch.next_due = None;
+            return;
+        }
+        let now = Instant::now();
         if inner.delayed.iter().any(|d| d.due <= now) {
             let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut inner.delayed)
                 .into_iter()
@@ -248,6 +316,7 @@ impl Outbox {
             batch.oldest.get_or_insert(now);
         }
         batch.close = inner.close.take();
+        batch.next_due = inner.delayed.iter().map(|d| d.due).min();
     }
 }
 
@@ -265,19 +334,19 @@ mod tests {
         let out = Outbox::new(Encoding::MsgPack, 10, SlowConsumer::Conflate);
         let (a, b) = (topic("ticks.A"), topic("ticks.B"));
         assert_eq!(
-            out.push_data(&a, Bytes::from_static(b"0123456789")),
+            out.push_data(&a, Bytes::from_static(b"0123456789"), Instant::now()),
             Pushed::Queued
         );
         assert_eq!(
-            out.push_data(&a, Bytes::from_static(b"a1")),
+            out.push_data(&a, Bytes::from_static(b"a1"), Instant::now()),
             Pushed::Conflated { replaced: false }
         );
         assert_eq!(
-            out.push_data(&a, Bytes::from_static(b"a2")),
+            out.push_data(&a, Bytes::from_static(b"a2"), Instant::now()),
             Pushed::Conflated { replaced: true }
         );
         assert_eq!(
-            out.push_data(&b, Bytes::from_static(b"b1")),
+            out.push_data(&b, Bytes::from_static(b"b1"), Instant::now()),
             Pushed::Conflated { replaced: false }
         );
         let mut batch = Batch::default();
@@ -295,7 +364,7 @@ mod tests {
         assert_eq!(&batch.frames[2][..], b"a2");
         assert_eq!(&batch.frames[3][..], b"b1");
         // After draining, the client is no longer lagging.
-        assert_eq!(out.push_data(&a, Bytes::from_static(b"a3")), Pushed::Queued);
+        assert_eq!(out.push_data(&a, Bytes::from_static(b"a3"), Instant::now()), Pushed::Queued);
     }
 
     #[test]
@@ -303,11 +372,11 @@ mod tests {
         let out = Outbox::new(Encoding::MsgPack, 4, SlowConsumer::Disconnect);
         let a = topic("ticks.A");
         assert_eq!(
-            out.push_data(&a, Bytes::from_static(b"1234")),
+            out.push_data(&a, Bytes::from_static(b"1234"), Instant::now()),
             Pushed::Queued
         );
-        assert_eq!(out.push_data(&a, Bytes::from_static(b"5")), Pushed::Closing);
-        assert_eq!(out.push_data(&a, Bytes::from_static(b"6")), Pushed::Dropped);
+        assert_eq!(out.push_data(&a, Bytes::from_static(b"5"), Instant::now()), Pushed::Closing);
+        assert_eq!(out.push_data(&a, Bytes::from_static(b"6"), Instant::now()), Pushed::Dropped);
         let mut batch = Batch::default();
         out.take(&mut batch);
         assert!(batch.frames.is_empty());

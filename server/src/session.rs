@@ -191,6 +191,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
         ReadEnd::Closing
     };
     loop {
+        // Backpressure: while this client's answers are not being read, stop reading its
+        // requests (between frames, so `read_frame` is never cancelled).
+        client.outbox.wait_for_room().await;
         let mut no_send = |_: Frame<'_>| async { Ok::<(), std::convert::Infallible>(()) };
         let mut frame = match ws.read_frame(&mut no_send).await {
             Ok(frame) => frame,

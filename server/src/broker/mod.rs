@@ -527,7 +527,10 @@ impl Broker {
                 if seq == st.seq {
                     return; // up to date
                 }
-                if first <= seq + 1 {
+                // Replay only what fits in the client's queue; a larger gap is answered
+                // like a lost one, with a snapshot.
+                let bytes: usize = st.ring.iter().filter(|e| e.seq > seq).map(|e| e.msgpack.len()).sum();
+                if first <= seq + 1 && bytes <= client.outbox.room() {
                     for e in st.ring.iter().filter(|e| e.seq > seq) {
                         push_entry(client, e);
                     }

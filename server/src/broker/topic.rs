@@ -101,7 +101,7 @@ impl Sub {
     pub fn deliver(&mut self, topic: &Arc<str>, frame: Bytes, now: Instant) -> Pushed {
         let outbox = &self.client.outbox;
         let Some(gate) = self.gate.as_mut() else {
-            return outbox.push_data(topic, frame);
+            return outbox.push_data(topic, frame, now);
         };
         match gate.slot {
             // A delivery is already scheduled in the future: replace it.
@@ -118,7 +118,7 @@ impl Sub {
             }
             _ => {
                 gate.slot = Some(now);
-                outbox.push_data(topic, frame)
+                outbox.push_data(topic, frame, now)
             }
         }
     }
