@@ -144,6 +144,9 @@ mod tests {
         let (frame, len) = ws::parse_frame(&out).unwrap().unwrap();
         assert_eq!(len, out.len());
         let p = tickcast_proto::peek_msgpack(frame.payload).unwrap();
-        assert_eq!((p.kind, p.seq, p.ts), ("tick", Some(7), Some(1_234_567_890)));
+        assert_eq!(
+            (p.kind, p.seq, p.ts),
+            ("tick", Some(7), Some(1_234_567_890))
+        );
     }
 }

@@ -139,7 +139,10 @@ pub async fn run(spec: Spec, local: Rc<Local>) {
     let phase = local.ctl.phase.load(Relaxed);
     if !conn.subscribed {
         drop(stats);
-        return fail(&local, format!("ended before the subscribe was acknowledged: {end}"));
+        return fail(
+            &local,
+            format!("ended before the subscribe was acknowledged: {end}"),
+        );
     }
     let r = &mut stats.conns[slot];
     r.ended = Some(end);
@@ -172,17 +175,28 @@ async fn open(spec: &Spec, target: &Target) -> anyhow::Result<(TcpStream, Vec<u8
     }
     let mut stream = socket.connect(target.addr).await.context("connect")?;
     stream.set_nodelay(true).context("TCP_NODELAY")?;
-    stream.write_all(&target.request).await.context("upgrade request")?;
+    stream
+        .write_all(&target.request)
+        .await
+        .context("upgrade request")?;
     let mut head = Vec::with_capacity(512);
     let end = loop {
-        if stream.read_buf(&mut head).await.context("upgrade response")? == 0 {
+        if stream
+            .read_buf(&mut head)
+            .await
+            .context("upgrade response")?
+            == 0
+        {
             bail!("connection closed during the upgrade");
         }
         if let Some(end) = ws::response_head(&head)? {
             break end;
         }
     };
-    stream.write_all(&target.subscribe).await.context("subscribe")?;
+    stream
+        .write_all(&target.subscribe)
+        .await
+        .context("subscribe")?;
     Ok((stream, head.split_off(end)))
 }
 

@@ -27,7 +27,12 @@ fn main() -> anyhow::Result<()> {
     }
     // The table goes to stdout unless the JSON does.
     let table = tickcast_bench::table(&report);
-    if cli.run.json.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+    if cli
+        .run
+        .json
+        .as_deref()
+        .is_some_and(|p| p.as_os_str() == "-")
+    {
         write!(std::io::stderr().lock(), "{table}")?;
     } else {
         write!(std::io::stdout().lock(), "{table}")?;

@@ -73,13 +73,16 @@ impl Spawned {
 }
 
 fn which(cmd: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(cmd).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(cmd).is_file()))
 }
 
 /// Waits until `addr` accepts TCP connections.
-pub fn wait_for_port(addr: SocketAddr, timeout: Duration, server: Option<&mut Spawned>) -> anyhow::Result<()> {
+pub fn wait_for_port(
+    addr: SocketAddr,
+    timeout: Duration,
+    server: Option<&mut Spawned>,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     let mut server = server;
     loop {
@@ -204,6 +207,10 @@ mod tests {
         assert!(s.cpu_s >= 0.0);
         let cpus = cpu_jiffies();
         assert!(!cpus.is_empty());
-        assert!(busy_pct(&cpus, &cpu_jiffies()).iter().all(|p| (0.0..=100.0).contains(p)));
+        assert!(
+            busy_pct(&cpus, &cpu_jiffies())
+                .iter()
+                .all(|p| (0.0..=100.0).contains(p))
+        );
     }
 }

@@ -309,7 +309,11 @@ fn measure(
         .filter(|c| c.subscribed && !c.stalled)
         .collect();
     let msgs: u64 = reading.iter().map(|c| c.window_ticks).sum();
-    let first = reading.iter().map(|c| c.window_first_seq).max().unwrap_or(0);
+    let first = reading
+        .iter()
+        .map(|c| c.window_first_seq)
+        .max()
+        .unwrap_or(0);
     let last = reading.iter().map(|c| c.window_last_seq).max().unwrap_or(0);
     let published = if last >= first && last > 0 {
         last - first + 1
@@ -353,9 +357,8 @@ fn measure(
         }
     });
     let all_msgs: u64 = stats.conns.iter().map(|c| c.window_ticks).sum();
-    let others_pct = cpu_busy_pct.iter().sum::<f64>()
-        - client_cpu
-        - server.as_ref().map_or(0.0, |s| s.cpu_pct);
+    let others_pct =
+        cpu_busy_pct.iter().sum::<f64>() - client_cpu - server.as_ref().map_or(0.0, |s| s.cpu_pct);
     let load_avg_1m = std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next()?.parse().ok())
@@ -445,8 +448,8 @@ fn thread_main(
     // Dropping the set drops every connection (and its clone of `local`).
     drop(set);
     drop(rt);
-    let local = Rc::try_unwrap(local)
-        .map_err(|_| anyhow::anyhow!("a connection outlived its runtime"))?;
+    let local =
+        Rc::try_unwrap(local).map_err(|_| anyhow::anyhow!("a connection outlived its runtime"))?;
     Ok(local.stats.into_inner())
 }
 
@@ -467,7 +470,10 @@ mod tests {
     fn parses_ws_urls() {
         let u = parse_url("ws://127.0.0.1:8080/ws").unwrap();
         assert_eq!(u.addr, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!((u.host.as_str(), u.path.as_str()), ("127.0.0.1:8080", "/ws"));
+        assert_eq!(
+            (u.host.as_str(), u.path.as_str()),
+            ("127.0.0.1:8080", "/ws")
+        );
         assert!(parse_url("wss://x/ws").is_err());
     }
 }

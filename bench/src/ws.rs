@@ -158,7 +158,10 @@ mod tests {
         server_frame(&mut buf, 0x1, &[b'x'; 300]);
         server_frame(&mut buf, OP_BINARY, &vec![b'y'; 70_000]);
         let (f, n) = parse_frame(&buf).unwrap().unwrap();
-        assert_eq!((f.fin, f.opcode, f.payload), (true, OP_BINARY, &b"hello"[..]));
+        assert_eq!(
+            (f.fin, f.opcode, f.payload),
+            (true, OP_BINARY, &b"hello"[..])
+        );
         let (f, m) = parse_frame(&buf[n..]).unwrap().unwrap();
         assert_eq!((f.opcode, f.payload.len()), (0x1, 300));
         let (f, k) = parse_frame(&buf[n + m..]).unwrap().unwrap();
@@ -198,6 +201,9 @@ mod tests {
             response_head(b"HTTP/1.1 503 Busy\r\n\r\n"),
             Err(WsError::Refused(503))
         );
-        assert_eq!(response_head(b"nonsense\r\n\r\n"), Err(WsError::BadStatusLine));
+        assert_eq!(
+            response_head(b"nonsense\r\n\r\n"),
+            Err(WsError::BadStatusLine)
+        );
     }
 }

@@ -19,6 +19,31 @@ pub struct BarAcc {
     pub trades: u64,
 }
 
+impl BarAcc {
+    /// The wire `bar` for this bar, closed in interval `interval` (index into
+    /// [`INTERVALS`]) of `symbol`, as message `seq` of its topic.
+    pub fn to_bar(&self, interval: usize, symbol: &str, seq: u64) -> crate::Bar {
+        crate::Bar {
+            topic: topic(interval, symbol),
+            seq,
+            ts: self.start_ns,
+            interval_ms: INTERVALS[interval].1,
+            symbol: symbol.to_owned(),
+            open: self.open,
+            high: self.high,
+            low: self.low,
+            close: self.close,
+            volume: self.volume,
+            trades: self.trades,
+        }
+    }
+}
+
+/// The topic of `symbol`'s bars of interval `interval`, e.g. `bars.1s.AAPL`.
+pub fn topic(interval: usize, symbol: &str) -> String {
+    format!("bars.{}.{symbol}", INTERVALS[interval].0)
+}
+
 /// A bar that just closed: which interval (index into [`INTERVALS`]) and its values.
 pub type Closed = (usize, BarAcc);
 

@@ -22,7 +22,10 @@ const MAX_DEPTH: u32 = 16;
 /// Reads `type`, `seq` and `ts` from a MessagePack map. `None` when `payload` is not a
 /// well-formed map up to the point where all three were found.
 pub fn peek_msgpack(payload: &[u8]) -> Option<Peeked<'_>> {
-    let mut r = Reader { buf: payload, pos: 0 };
+    let mut r = Reader {
+        buf: payload,
+        pos: 0,
+    };
     let entries = r.map_len()?;
     let mut out = Peeked::default();
     let mut missing = 3;
@@ -201,7 +204,11 @@ mod tests {
         let p = peek_msgpack(&bytes).unwrap();
         assert_eq!((p.kind, p.seq, p.ts), ("ack", None, None));
 
-        let hb = encode(Encoding::MsgPack, &ServerMessage::Heartbeat(Heartbeat { ts: 7 })).unwrap();
+        let hb = encode(
+            Encoding::MsgPack,
+            &ServerMessage::Heartbeat(Heartbeat { ts: 7 }),
+        )
+        .unwrap();
         let p = peek_msgpack(&hb).unwrap();
         assert_eq!((p.kind, p.seq, p.ts), ("heartbeat", None, Some(7)));
     }

@@ -364,7 +364,10 @@ mod tests {
         assert_eq!(&batch.frames[2][..], b"a2");
         assert_eq!(&batch.frames[3][..], b"b1");
         // After draining, the client is no longer lagging.
-        assert_eq!(out.push_data(&a, Bytes::from_static(b"a3"), Instant::now()), Pushed::Queued);
+        assert_eq!(
+            out.push_data(&a, Bytes::from_static(b"a3"), Instant::now()),
+            Pushed::Queued
+        );
     }
 
     #[test]
@@ -375,8 +378,14 @@ mod tests {
             out.push_data(&a, Bytes::from_static(b"1234"), Instant::now()),
             Pushed::Queued
         );
-        assert_eq!(out.push_data(&a, Bytes::from_static(b"5"), Instant::now()), Pushed::Closing);
-        assert_eq!(out.push_data(&a, Bytes::from_static(b"6"), Instant::now()), Pushed::Dropped);
+        assert_eq!(
+            out.push_data(&a, Bytes::from_static(b"5"), Instant::now()),
+            Pushed::Closing
+        );
+        assert_eq!(
+            out.push_data(&a, Bytes::from_static(b"6"), Instant::now()),
+            Pushed::Dropped
+        );
         let mut batch = Batch::default();
         out.take(&mut batch);
         assert!(batch.frames.is_empty());

@@ -12,14 +12,14 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use tickcast_proto::{
-    Ack, Bar, Encoding, ErrorCode, MarketState, Op, Pattern, Position, RequestId, ServerMessage,
+    Ack, Encoding, ErrorCode, MarketState, Op, Pattern, Position, RequestId, ServerMessage,
     Snapshot, Status, Subscribe, Tick, Topics, Unsubscribe, validate_topic,
 };
 
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, Pushed};
 use crate::{frame, unix_ns};
-use tickcast_proto::bars::{Bars, Closed, INTERVALS};
+use tickcast_proto::bars::{self, Bars, Closed};
 use topic::{Entry, Kind, Sub, Topic, TopicState};
 
 /// The broker's view of one connection.
@@ -279,23 +279,10 @@ impl Broker {
 
     fn publish_bars(&self, symbol: &str, closed: Vec<Closed>) {
         for (i, acc) in closed {
-            let (label, interval_ms) = INTERVALS[i];
-            let topic = self.topic(&format!("bars.{label}.{symbol}"));
+            let topic = self.topic(&bars::topic(i, symbol));
             let mut st = topic.lock();
             st.seq += 1;
-            let bar = Bar {
-                topic: topic.name.to_string(),
-                seq: st.seq,
-                ts: acc.start_ns,
-                interval_ms,
-                symbol: symbol.to_owned(),
-                open: acc.open,
-                high: acc.high,
-                low: acc.low,
-                close: acc.close,
-                volume: acc.volume,
-                trades: acc.trades,
-            };
+            let bar = acc.to_bar(i, symbol, st.seq);
             self.fan_out(&topic, &mut st, ServerMessage::Bar(bar));
         }
     }
@@ -529,7 +516,12 @@ impl Broker {
                 }
                 // Replay only what fits in the client's queue; a larger gap is answered
                 // like a lost one, with a snapshot.
-                let bytes: usize = st.ring.iter().filter(|e| e.seq > seq).map(|e| e.msgpack.len()).sum();
+                let bytes: usize = st
+                    .ring
+                    .iter()
+                    .filter(|e| e.seq > seq)
+                    .map(|e| e.msgpack.len())
+                    .sum();
                 if first <= seq + 1 && bytes <= client.outbox.room() {
                     for e in st.ring.iter().filter(|e| e.seq > seq) {
                         push_entry(client, e);

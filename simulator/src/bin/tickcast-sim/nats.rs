@@ -18,9 +18,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use async_nats::HeaderMap;
 use async_nats::connection::State;
-use tickcast_proto::bars::{Bars, Closed, INTERVALS};
+use tickcast_proto::bars::{self, Bars, Closed};
 use tickcast_proto::nats::{EPOCH_HEADER, PREV_CLOSE_HEADER};
-use tickcast_proto::{Bar, Encoding, ServerMessage};
+use tickcast_proto::{Encoding, ServerMessage};
 use tickcast_simulator::{Event, realtime};
 use tokio::sync::mpsc;
 
@@ -150,23 +150,10 @@ impl Stamper {
 
     fn closed_bars(&mut self, symbol: &str, closed: Vec<Closed>, out: &mut Vec<Outgoing>) {
         for (i, acc) in closed {
-            let (label, interval_ms) = INTERVALS[i];
-            let topic = format!("bars.{label}.{symbol}");
+            let topic = bars::topic(i, symbol);
             let seq = self.bar_seq.entry(topic.clone()).or_default();
             *seq += 1;
-            let bar = Bar {
-                topic: topic.clone(),
-                seq: *seq,
-                ts: acc.start_ns,
-                interval_ms,
-                symbol: symbol.to_owned(),
-                open: acc.open,
-                high: acc.high,
-                low: acc.low,
-                close: acc.close,
-                volume: acc.volume,
-                trades: acc.trades,
-            };
+            let bar = acc.to_bar(i, symbol, *seq);
             out.extend(self.message(Kind::Bar, &ServerMessage::Bar(bar), &topic, None));
         }
     }
