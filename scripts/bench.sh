@@ -6,6 +6,7 @@
 #   scripts/bench.sh                 # every scenario but the profile
 #   scripts/bench.sh rates slow      # only these
 #   DURATION=5 LONG=20 scripts/bench.sh all
+#   SERVER=/path/to/tickcast-server SERVER_ARGS="--threads 1" scripts/bench.sh rates
 #
 # Scenarios: ceiling rates tenk idle maxconn slow node criterion profile (all = every one).
 # With 2+ CPUs the server is pinned to CPU 0 and the bench to CPU 1 (SERVER_CPUS,
@@ -61,8 +62,11 @@ cargo build --release --locked -q -p tickcast-server -p tickcast-bench
 bin=$OUT/bin
 mkdir -p "$bin"
 cp "$target/release/tickcast-server" "$target/release/tickcast-bench" "$bin/"
+# SERVER benchmarks another build of tickcast-server (e.g. a branch) with the same bench.
+[[ -n ${SERVER:-} ]] && { cp "$SERVER" "$bin/tickcast-server" || fail "no server at $SERVER"; }
 server=$bin/tickcast-server
 bench=$bin/tickcast-bench
+read -r -a server_extra <<<"${SERVER_ARGS:-}"
 
 # bench NAME [tickcast-bench options] -- SERVER ARGS (for the spawned tickcast-server)
 bench_tickcast() {
@@ -71,7 +75,7 @@ bench_tickcast() {
     log "$name"
     RUST_LOG=${RUST_LOG:-warn} "${pin_client[@]}" "$bench" --label "$name" --json "$OUT/$name.json" \
         --url "ws://127.0.0.1:$PORT/ws" "${server_pin[@]}" --spawn-server "$server" "$@" \
-        | tee "$OUT/$name.txt"
+        "${server_extra[@]}" | tee "$OUT/$name.txt"
 }
 
 tick_server=(--listen "127.0.0.1:$PORT" --symbols 1 --arrivals constant)
@@ -116,11 +120,17 @@ if wants maxconn; then
 fi
 
 if wants slow; then
-    # The 1M deliveries/s run with 10 % of clients that stop reading (small receive
-    # buffers, so they back up within seconds).
+    # The 1M deliveries/s run with 10 % of clients that stop reading (64 KiB receive
+    # buffers), with the kernel's autotuned send buffers (up to 4 MiB per socket) and with
+    # --socket-send-buffer 64 KiB; and the same without stalled clients, for comparison.
+    bench_tickcast slow-none -c 1000 --duration "$DURATION" --warmup 5 \
+        -- "${tick_server[@]}" --rate 1000
     bench_tickcast slow -c 1000 --duration "$DURATION" --warmup 5 \
         --stop-reading-fraction 0.1 --stalled-rcvbuf 65536 \
         -- "${tick_server[@]}" --rate 1000
+    bench_tickcast slow-sndbuf64k -c 1000 --duration "$DURATION" --warmup 5 \
+        --stop-reading-fraction 0.1 --stalled-rcvbuf 65536 \
+        -- "${tick_server[@]}" --rate 1000 --socket-send-buffer 65536
 fi
 
 if wants node; then

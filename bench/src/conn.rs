@@ -146,7 +146,7 @@ pub async fn run(spec: Spec, local: Rc<Local>) {
     }
     let r = &mut stats.conns[slot];
     r.ended = Some(end);
-    r.ended_in_run = phase >= WARMUP && phase < DONE;
+    r.ended_in_run = (WARMUP..DONE).contains(&phase);
 }
 
 fn fail(local: &Local, reason: String) {

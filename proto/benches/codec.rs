@@ -21,18 +21,18 @@ fn codec(c: &mut Criterion) {
     let msg = tick();
     for encoding in Encoding::ALL {
         let name = encoding.subprotocol();
-        let bytes = encode(encoding, &msg).unwrap();
+        let bytes = encode(encoding, &msg).expect("a tick encodes");
         let mut group = c.benchmark_group(name);
         group.throughput(Throughput::Elements(1));
         let mut buf = Vec::with_capacity(256);
         group.bench_function("encode_tick", |b| {
             b.iter(|| {
                 buf.clear();
-                encode_into(encoding, black_box(&msg), &mut buf).unwrap();
+                encode_into(encoding, black_box(&msg), &mut buf).expect("a tick encodes");
             })
         });
         group.bench_function("decode_tick", |b| {
-            b.iter(|| decode_server(encoding, black_box(&bytes)).unwrap())
+            b.iter(|| decode_server(encoding, black_box(&bytes)).expect("a tick decodes"))
         });
         group.finish();
     }

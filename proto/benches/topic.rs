@@ -26,7 +26,10 @@ fn patterns() -> Vec<String> {
 
 fn topic(c: &mut Criterion) {
     let texts = patterns();
-    let parsed: Vec<Pattern> = texts.iter().map(|t| Pattern::parse(t).unwrap()).collect();
+    let parsed: Vec<Pattern> = texts
+        .iter()
+        .map(|t| Pattern::parse(t).expect("valid pattern"))
+        .collect();
     let mut group = c.benchmark_group("patterns_10k");
     group.throughput(Throughput::Elements(PATTERNS as u64));
     group.bench_function("parse", |b| {
