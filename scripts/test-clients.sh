@@ -46,7 +46,9 @@ trap cleanup EXIT
 start_server() {
     local listen=${1:-127.0.0.1:0} line
     shift || true
-    "$target/debug/tickcast-server" --listen "$listen" "$@" >"$work/server.out" 2>>"$work/server.err" &
+    # A calm 40 ticks/s: a client must not reach its --count before the restart test
+    # has stopped the server.
+    "$target/debug/tickcast-server" --listen "$listen" --rate 40 "$@" >"$work/server.out" 2>>"$work/server.err" &
     server_pid=$!
     for _ in $(seq 100); do
         if [[ $(wc -l <"$work/server.out") -ge 1 ]]; then
