@@ -306,7 +306,10 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Resp
             Ok(parts) => {
                 // Plain TCP: split without a lock; bytes hyper read past the request come first.
                 let (read, write) = parts.io.into_inner().into_split();
-                let read = std::io::Cursor::new(parts.read_buf).chain(read);
+                // A copy of what hyper read past the request: its `Bytes` would keep hyper's
+                // whole read buffer (8 KiB) alive for the life of the connection.
+                let early = Bytes::copy_from_slice(&parts.read_buf);
+                let read = std::io::Cursor::new(early).chain(read);
                 session::serve(read, write, app, negotiated.encoding, peer, grant).await;
             }
             Err(upgraded) => {

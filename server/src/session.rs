@@ -421,21 +421,41 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut last_check = Instant::now();
     let mut last_ping = Instant::now();
     let mut shutting_down = false;
+    // Created once: a future made in every turn of the loop would register (and
+    // deregister) with the timer wheel or the token on every write.
+    let shutdown = app.shutdown.cancelled();
+    let mut check_at = last_check + heartbeat;
+    let check = sleep_until(check_at.into());
+    let mut due_at: Option<Instant> = None;
+    let due = sleep_until(check_at.into());
+    tokio::pin!(shutdown, check, due);
     loop {
         client.outbox.take(&mut batch);
         if !batch.frames.is_empty() {
             let bytes: usize = batch.frames.iter().map(Bytes::len).sum();
-            timeout(stall, write_frames(&mut w, &batch.frames))
-                .await
-                .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+            let write = write_frames(&mut w, &batch.frames);
+            tokio::pin!(write);
+            // Most writes complete at once; only one that has to wait gets a timer.
+            let first = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(std::future::Future::poll(write.as_mut(), cx))
+            })
+            .await;
+            match first {
+                std::task::Poll::Ready(result) => result?,
+                std::task::Poll::Pending => timeout(stall, write)
+                    .await
+                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??,
+            }
+            let now = Instant::now();
             if let Some(oldest) = batch.oldest {
-                app.metrics.observe_latency(oldest.elapsed());
+                app.metrics
+                    .observe_latency(now.saturating_duration_since(oldest));
             }
             app.metrics
                 .frames_delivered
                 .fetch_add(batch.frames.len() as u64, Relaxed);
             app.metrics.bytes_delivered.fetch_add(bytes as u64, Relaxed);
-            last_tx = Instant::now();
+            last_tx = now;
         }
         if let Some(close_frame) = batch.close.take() {
             let _ = timeout(CLOSE_GRACE, async {
@@ -445,11 +465,20 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             .await;
             return Ok(());
         }
-        let check_at = (last_tx + heartbeat).min(last_check + heartbeat);
-        let due = client.outbox.next_due();
+        let want = (last_tx + heartbeat).min(last_check + heartbeat);
+        if want != check_at || check.is_elapsed() {
+            check_at = want;
+            check.as_mut().reset(check_at.into());
+        }
+        if batch.next_due != due_at || (due_at.is_some() && due.is_elapsed()) {
+            due_at = batch.next_due;
+            if let Some(at) = due_at {
+                due.as_mut().reset(at.into());
+            }
+        }
         tokio::select! {
             biased;
-            _ = app.shutdown.cancelled(), if !shutting_down => {
+            _ = &mut shutdown, if !shutting_down => {
                 shutting_down = true;
                 let msg = ServerMessage::Shutdown(Shutdown {
                     reason: "server shutting down".into(),
@@ -461,8 +490,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
             }
             _ = client.outbox.notified() => {}
-            _ = sleep_until(due.unwrap_or(check_at).into()), if due.is_some() => {}
-            _ = sleep_until(check_at.into()) => {
+            _ = &mut due, if due_at.is_some() => {}
+            _ = &mut check => {
                 let now = Instant::now();
                 last_check = now;
                 let idle_rx = Duration::from_millis(millis_since(started).saturating_sub(last_rx.load(Relaxed)));

@@ -115,6 +115,10 @@ struct Cli {
     /// simulator on one node only (the others with --no-simulator), or use tickcast-sim --nats.
     #[arg(long = "broker", env = "TICKCAST_BROKER", value_name = "URL")]
     nats: Option<String>,
+    /// Runtime worker threads; 1 runs everything on one thread, which has the lowest
+    /// latency when the server has one core. Default: the CPUs this process may use.
+    #[arg(long, env = "TICKCAST_THREADS", value_parser = clap::value_parser!(u64).range(1..))]
+    threads: Option<u64>,
     /// Quiet milliseconds before a heartbeat; peers silent for 3x this are closed.
     #[arg(long, env = "TICKCAST_HEARTBEAT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
     heartbeat_ms: u64,
@@ -232,8 +236,27 @@ async fn wait_for_signal(token: CancellationToken) {
     token.cancel();
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let threads = cli.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| usize::try_from(n).unwrap_or(1),
+    );
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    let runtime = builder
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(cli))
+}
+
+async fn serve(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -242,7 +265,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = Cli::parse().into_config()?;
+    let config = cli.into_config()?;
     tickcast_server::validate(&config).context("invalid configuration")?;
     let listen = config.listen;
     let scheme = if config.tls.is_some() { "wss" } else { "ws" };
