@@ -67,6 +67,12 @@ pub struct RunArgs {
     /// Threads, each a current-thread runtime with its share of the connections.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Ticks per second the server was asked to publish: the report then also says what
+    /// share of that each reading client received. (`ts` is stamped when a tick is
+    /// published, so a server that falls behind its schedule shows it here, not in the
+    /// latency.)
+    #[arg(long)]
+    pub expect_rate: Option<f64>,
     /// Fraction of clients that stop reading when the warm-up starts (slow consumers).
     /// They still send a pong every second, so heartbeats do not close them.
     #[arg(long, default_value_t = 0.0)]

@@ -25,6 +25,12 @@ pub fn table(r: &Report) -> String {
         "delivered     {:.0} msgs/s over {:.1} s ({} msgs; {:.2} % of {} published per client)",
         d.msgs_per_s, r.window_s, d.msgs, d.delivered_pct, d.published
     );
+    if let Some(pct) = d.of_requested_pct {
+        let _ = writeln!(
+            s,
+            "of requested  {pct:.2} % of the ticks the server was asked to publish"
+        );
+    }
     let _ = writeln!(
         s,
         "per client    min {} / max {} / mean {:.1} / stddev {:.1} (spread {:.2} %)",

@@ -76,6 +76,8 @@ pub struct Delivery {
     pub published: u64,
     /// Mean share of `published` a reading client received, in percent.
     pub delivered_pct: f64,
+    /// Mean share of `--expect-rate` x window a reading client received, in percent.
+    pub of_requested_pct: Option<f64>,
     pub gaps: u64,
     pub out_of_order: u64,
     pub lagged: u64,
@@ -383,6 +385,10 @@ fn measure(
             msgs_per_s: msgs as f64 / window_s,
             published,
             delivered_pct,
+            of_requested_pct: args
+                .expect_rate
+                .filter(|r| *r > 0.0)
+                .map(|r| per_connection.mean / (r * window_s) * 100.0),
             gaps: reading.iter().map(|c| c.gaps).sum(),
             out_of_order: reading.iter().map(|c| c.out_of_order).sum(),
             lagged: reading.iter().map(|c| c.lagged).sum(),

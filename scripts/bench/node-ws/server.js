@@ -3,9 +3,11 @@
 // slow-consumer policy. It speaks just enough of tickcast protocol v1 for the bench:
 // it answers `subscribe` with an `ack`, then sends every subscriber the same
 // MessagePack `tick` map as tickcast-server (~100 bytes, `ts` in ns since the epoch,
-// `seq` +1 per tick), encoded once per tick, at a constant rate.
+// `seq` +1 per tick), encoded once per tick, at a constant rate. With --subscribers N
+// it starts publishing once N clients have subscribed: a busy Node event loop accepts
+// new connections slowly, so ramping up under load would measure that instead.
 //
-//   node server.js --port 8090 --rate 1000
+//   node server.js --port 8090 --rate 1000 --subscribers 1000
 import { WebSocketServer } from 'ws';
 import { decode, encode } from '@msgpack/msgpack';
 
@@ -18,6 +20,7 @@ const host = arg('host', '127.0.0.1');
 const port = Number(arg('port', '8090'));
 const rate = Number(arg('rate', '1000'));
 const topic = arg('topic', 'ticks.SYN0000');
+const waitFor = Number(arg('subscribers', '0'));
 const symbol = topic.split('.').pop();
 
 const subscribers = new Set();
@@ -42,6 +45,7 @@ wss.on('connection', (ws) => {
     if (msg && msg.type === 'subscribe' && Array.isArray(msg.topics)) {
       ws.send(encode({ type: 'ack', op: 'subscribe', topics: msg.topics, subscriptions: msg.topics }));
       subscribers.add(ws);
+      if (!started && subscribers.size >= waitFor) start();
     }
   });
   ws.on('close', () => subscribers.delete(ws));
@@ -56,7 +60,8 @@ const nowNs = () => BigInt(Math.round((performance.timeOrigin + performance.now(
 let seq = 0;
 let price = 100;
 let volume = 0;
-const start = process.hrtime.bigint();
+let started = false;
+let origin = 0n;
 
 function publish() {
   seq += 1;
@@ -84,11 +89,17 @@ function publish() {
 // Constant arrivals: every wake-up publishes all ticks due by now (like tickcast's
 // realtime driver), so a server that falls behind publishes in bursts, not slower.
 function loop() {
-  const due = Number(((process.hrtime.bigint() - start) * BigInt(Math.round(rate))) / 1_000_000_000n);
+  const due = Number(((process.hrtime.bigint() - origin) * BigInt(Math.round(rate))) / 1_000_000_000n);
   while (seq < due) publish();
   setTimeout(loop, 1);
 }
-if (rate > 0) loop();
+
+function start() {
+  started = true;
+  origin = process.hrtime.bigint();
+  if (rate > 0) loop();
+}
+if (waitFor <= 0) start();
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
