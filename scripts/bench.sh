@@ -198,19 +198,22 @@ if wants profile; then
     # Where the server's time goes at 1M deliveries/s: perf sampling when the kernel
     # allows it (a software clock is enough), else callgrind instruction counts.
     if perf record -e cpu-clock -o /dev/null true >/dev/null 2>&1; then
+        wait_quiet
         log "profile (perf, cpu-clock) at 1,000 subscribers x 1,000 ticks/s"
-        "${pin_client[@]}" "$bench" --label profile --json "$OUT/profile.json" -c 1000 \
-            --duration 12 --warmup 2 --url "ws://127.0.0.1:$PORT/ws" "${server_pin[@]}" \
-            --spawn-server "$server" -- "${tick_server[@]}" --rate 1000 >"$OUT/profile.txt" &
+        RUST_LOG=${RUST_LOG:-warn} "${pin_client[@]}" "$bench" --label profile \
+            --json "$OUT/profile.json" -c 1000 --duration 12 --warmup 2 \
+            --url "ws://127.0.0.1:$PORT/ws" "${server_pin[@]}" --spawn-server "$server" \
+            -- "${tick_server[@]}" --rate 1000 "${server_extra[@]}" >"$OUT/profile.txt" &
         runner=$!
         sleep 5
         pid=$(pgrep -n -f "$server --listen") || fail "server not found for perf"
         perf record -F 1999 -e cpu-clock -p "$pid" -o "$OUT/perf.data" -- sleep 8 2>/dev/null
         wait "$runner"
-        perf report -i "$OUT/perf.data" --stdio --no-children --sort dso 2>/dev/null \
-            | grep -v '^#' | grep -v '^$' | head -8 | tee "$OUT/profile-dso.txt"
-        perf report -i "$OUT/perf.data" --stdio --no-children sort sym 2>/dev/null \
-            | grep -v '^#' | grep -v '^$' | head -60 | tee "$OUT/profile-sym.txt"
+        # Whole reports to files first: `head` on a pipe would stop perf with SIGPIPE.
+        perf report -i "$OUT/perf.data" --stdio --no-children --sort dso >"$OUT/profile-dso.txt" 2>/dev/null
+        perf report -i "$OUT/perf.data" --stdio --no-children --sort sym >"$OUT/profile-sym.txt" 2>/dev/null
+        grep -v -e '^#' -e '^$' "$OUT/profile-dso.txt" | sed -n 1,6p
+        grep -v -e '^#' -e '^$' "$OUT/profile-sym.txt" | sed -n 1,60p
     else
         log "profile (callgrind) at 200 subscribers x 200 ticks/s"
         valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" "$server" \
@@ -221,7 +224,8 @@ if wants profile; then
             --url "ws://127.0.0.1:$PORT/ws" --server-pid "$vg" | tee "$OUT/profile.txt"
         kill -TERM "$vg"
         wait "$vg" || true
-        callgrind_annotate "$OUT/callgrind.out" 2>/dev/null | head -60 | tee "$OUT/profile-sym.txt"
+        callgrind_annotate "$OUT/callgrind.out" >"$OUT/profile-sym.txt" 2>/dev/null
+        sed -n 1,60p "$OUT/profile-sym.txt"
     fi
 fi
 
