@@ -309,6 +309,7 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Resp
                 // A copy of what hyper read past the request: its `Bytes` would keep hyper's
                 // whole read buffer (8 KiB) alive for the life of the connection.
                 let early = Bytes::copy_from_slice(&parts.read_buf);
+                drop(parts.read_buf);
                 let read = std::io::Cursor::new(early).chain(read);
                 session::serve(read, write, app, negotiated.encoding, peer, grant).await;
             }
