@@ -19,6 +19,7 @@ mod metrics;
 mod outbox;
 mod session;
 mod tls;
+mod wsread;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

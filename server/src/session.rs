@@ -2,8 +2,8 @@
 //! writer that flushes the outbox with coalesced vectored writes, heartbeats and pings.
 //!
 //! The reader and writer are two futures of one task, joined by a single `select!`
-//! created once (fastwebsockets' `read_frame` is not cancel-safe, so it is never raced
-//! in a loop). Everything the reader must send (pongs, answers, close) goes through the
+//! created once. The reader ([`FrameReader`]) holds no buffer while the client is idle.
+//! Everything the reader must send (pongs, answers, close) goes through the
 //! outbox, so the writer is the only code that touches the socket's write half.
 
 use std::io::IoSlice;
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use fastwebsockets::{Frame, OpCode, Role, WebSocketError, WebSocketRead};
+use fastwebsockets::OpCode;
 use tickcast_proto::{
     Ack, ClientMessage, Encoding, ErrorCode, Heartbeat, Op, PROTOCOL_VERSION, Pattern, Pong,
     Publish, RequestId, ServerMessage, Shutdown, Tick, Welcome, close, decode_client,
@@ -27,6 +27,7 @@ use crate::auth::Grant;
 use crate::broker::Reject;
 use crate::broker::{Client, push_msg};
 use crate::outbox::{Batch, Outbox};
+use crate::wsread::{FrameReader, ReadError};
 use crate::{frame, unix_ns};
 
 /// How long a closing connection waits for the peer's close frame or for the writer.
@@ -76,17 +77,11 @@ pub async fn serve<R, W>(
         );
     }
 
-    let mut read = read;
+    let mut reader = FrameReader::new(read, config.max_message_bytes);
     let drain = {
-        let (mut ws, _) =
-            fastwebsockets::after_handshake_split(&mut read, tokio::io::sink(), Role::Server);
-        ws.set_auto_close(false);
-        ws.set_auto_pong(false);
-        ws.set_max_message_size(config.max_message_bytes.saturating_add(1));
-
         let last_rx = AtomicU64::new(0);
         let started = Instant::now();
-        let reader = read_loop(&mut ws, &client, &app, &grant, &last_rx, started);
+        let reader = read_loop(&mut reader, &client, &app, &grant, &last_rx, started);
         let writer = write_loop(write, &client, &app, &grant, &last_rx, started);
         tokio::pin!(reader, writer);
         tokio::select! {
@@ -112,7 +107,7 @@ pub async fn serve<R, W>(
         // closes, so it reads our close frame instead of a connection reset.
         let _ = timeout(
             CLOSE_GRACE,
-            tokio::io::copy(&mut read, &mut tokio::io::sink()),
+            tokio::io::copy(reader.get_mut(), &mut tokio::io::sink()),
         )
         .await;
     }
@@ -122,32 +117,6 @@ pub async fn serve<R, W>(
 
 fn millis_since(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Maps a frame-level read error to the close code RFC 6455 asks for.
-fn close_for(error: &WebSocketError) -> Option<(u16, &'static str)> {
-    use WebSocketError as E;
-    match error {
-        E::FrameTooLarge => Some((close::MESSAGE_TOO_BIG, "frame exceeds max_message_bytes")),
-        E::InvalidUTF8 => Some((close::INVALID_PAYLOAD, "invalid UTF-8 in text frame")),
-        E::ReservedBitsNotZero => Some((close::PROTOCOL_ERROR, "reserved bits set")),
-        E::InvalidValue => Some((close::PROTOCOL_ERROR, "unknown opcode")),
-        E::ControlFrameFragmented => Some((close::PROTOCOL_ERROR, "fragmented control frame")),
-        E::PingFrameTooLarge => Some((close::PROTOCOL_ERROR, "control frame over 125 bytes")),
-        E::InvalidCloseFrame | E::InvalidCloseCode => {
-            Some((close::PROTOCOL_ERROR, "invalid close frame"))
-        }
-        E::InvalidFragment | E::InvalidContinuationFrame => {
-            Some((close::PROTOCOL_ERROR, "invalid fragmentation"))
-        }
-        _ => None, // EOF, reset, I/O: the peer is gone, nothing to tell it.
-    }
-}
-
-fn is_masked(frame: &mut Frame<'_>) -> bool {
-    let mut head = [0u8; 14];
-    frame.fmt_head(&mut head);
-    head[1] & 0x80 != 0
 }
 
 /// Checks a close frame's payload; returns the code to echo or the protocol error.
@@ -170,7 +139,7 @@ fn check_close(payload: &[u8]) -> Result<u16, (u16, &'static str)> {
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
-    ws: &mut WebSocketRead<R>,
+    reader: &mut FrameReader<R>,
     client: &Arc<Client>,
     app: &App,
     grant: &Grant,
@@ -192,22 +161,14 @@ async fn read_loop<R: AsyncRead + Unpin>(
     };
     loop {
         // Backpressure: while this client's answers are not being read, stop reading its
-        // requests (between frames, so `read_frame` is never cancelled).
+        // requests.
         client.outbox.wait_for_room().await;
-        let mut no_send = |_: Frame<'_>| async { Ok::<(), std::convert::Infallible>(()) };
-        let mut frame = match ws.read_frame(&mut no_send).await {
+        let frame = match reader.next().await {
             Ok(frame) => frame,
-            Err(e) => {
-                return match close_for(&e) {
-                    Some((code, reason)) => fail(code, reason),
-                    None => ReadEnd::Peer,
-                };
-            }
+            Err(ReadError::Protocol { code, reason }) => return fail(code, reason),
+            Err(ReadError::Gone(_)) => return ReadEnd::Peer,
         };
         last_rx.store(millis_since(started), Relaxed);
-        if !is_masked(&mut frame) {
-            return fail(close::PROTOCOL_ERROR, "client frames must be masked");
-        }
         let closing = client.outbox.is_closing();
         let counted = matches!(frame.opcode, OpCode::Ping)
             || (frame.fin && frame.opcode != OpCode::Close && frame.opcode != OpCode::Pong);
@@ -234,20 +195,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
         }
         match frame.opcode {
             OpCode::Close => {
-                return match check_close(&frame.payload) {
-                    _ if frame.payload.len() > 125 => {
-                        fail(close::PROTOCOL_ERROR, "control frame over 125 bytes")
-                    }
+                return match check_close(frame.payload) {
                     Ok(code) => fail(code, ""),
                     Err((code, reason)) => fail(code, reason),
                 };
             }
-            OpCode::Ping if !closing => client.outbox.push(frame::pong(&frame.payload)),
-            OpCode::Ping => {}
-            OpCode::Pong if frame.payload.len() > 125 => {
-                return fail(close::PROTOCOL_ERROR, "control frame over 125 bytes");
-            }
-            OpCode::Pong => {}
+            OpCode::Ping if !closing => client.outbox.push(frame::pong(frame.payload)),
+            OpCode::Ping | OpCode::Pong => {}
             OpCode::Text | OpCode::Binary => {
                 if partial.is_some() {
                     return fail(
@@ -258,7 +212,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 if frame.fin {
                     if !closing {
                         if let Some(end) =
-                            on_message(client, app, grant, frame.opcode, &frame.payload)
+                            on_message(client, app, grant, frame.opcode, frame.payload)
                         {
                             return end;
                         }
@@ -277,7 +231,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 if buf.len() + frame.payload.len() > limit {
                     return fail(close::MESSAGE_TOO_BIG, "message exceeds max_message_bytes");
                 }
-                buf.extend_from_slice(&frame.payload);
+                buf.extend_from_slice(frame.payload);
                 if !frame.fin {
                     partial = Some((opcode, buf));
                 } else if !closing {

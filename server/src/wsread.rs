@@ -1,0 +1,333 @@
+//! The read half of a server-side WebSocket: RFC 6455 frames from a client, with no
+//! buffer while the connection is idle.
+//!
+//! A socket is read into a scratch buffer on the stack of `poll`; only the bytes of an
+//! unfinished frame are kept (on the heap), and that allocation is released as soon as
+//! every buffered frame has been handed out. A subscribed client that sends nothing costs
+//! no read buffer at all (fastwebsockets' read half keeps 8 KiB per connection).
+//!
+//! `next` is cancel-safe: bytes are moved into the reader's buffer in the same poll that
+//! reads them, so dropping the future loses nothing.
+
+use std::future::poll_fn;
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use fastwebsockets::OpCode;
+use tickcast_proto::close;
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// Bytes read from the socket per `read` call at most.
+const SCRATCH: usize = 8 * 1024;
+/// Largest payload of a control frame (RFC 6455 §5.5).
+const MAX_CONTROL: usize = 125;
+
+/// One frame, unmasked; `payload` borrows the reader until the next call to `next`.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    pub fin: bool,
+    pub opcode: OpCode,
+    pub payload: &'a [u8],
+}
+
+/// Why no frame came.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The peer broke the protocol; close with `code`.
+    #[error("{reason} (close {code})")]
+    Protocol { code: u16, reason: &'static str },
+    /// The peer closed the connection (EOF) or the socket failed; there is no one to tell.
+    #[error("connection ended: {0}")]
+    Gone(#[from] io::Error),
+}
+
+fn protocol(code: u16, reason: &'static str) -> ReadError {
+    ReadError::Protocol { code, reason }
+}
+
+/// Reads client frames from `io`.
+pub struct FrameReader<R> {
+    io: R,
+    /// Bytes read but not yet handed out; empty with no allocation while idle.
+    buf: Vec<u8>,
+    /// Bytes at the front of `buf` that belong to the frame handed out last.
+    consumed: usize,
+    /// Largest payload accepted in one frame.
+    max_payload: usize,
+}
+
+/// A parsed frame header: where the payload lies in the buffer.
+struct Head {
+    fin: bool,
+    opcode: OpCode,
+    mask: [u8; 4],
+    start: usize,
+    len: usize,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    pub fn new(io: R, max_payload: usize) -> Self {
+        Self {
+            io,
+            buf: Vec::new(),
+            consumed: 0,
+            max_payload,
+        }
+    }
+
+    /// The underlying reader (e.g. to drain it before closing).
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.io
+    }
+
+    /// The next frame. Checks what a server must check of every client frame: reserved
+    /// bits, known opcodes, masking, control frames unfragmented and at most 125 bytes,
+    /// and the payload size limit (1009).
+    pub async fn next(&mut self) -> Result<Frame<'_>, ReadError> {
+        self.release();
+        let head = loop {
+            match self.parse()? {
+                Some(head) => break head,
+                None => poll_fn(|cx| self.poll_fill(cx)).await?,
+            }
+        };
+        let end = head.start + head.len;
+        let payload = &mut self.buf[head.start..end];
+        fastwebsockets::unmask(payload, head.mask);
+        self.consumed = end;
+        Ok(Frame {
+            fin: head.fin,
+            opcode: head.opcode,
+            payload,
+        })
+    }
+
+    /// Forgets the frame handed out last; frees the buffer once it holds nothing more.
+    fn release(&mut self) {
+        if self.consumed == self.buf.len() {
+            self.buf = Vec::new();
+        } else {
+            self.buf.drain(..self.consumed);
+        }
+        self.consumed = 0;
+    }
+
+    /// A complete frame at the front of the buffer, `None` if more bytes are needed.
+    fn parse(&mut self) -> Result<Option<Head>, ReadError> {
+        let b = &self.buf;
+        let [b0, b1, ..] = b[..] else {
+            return Ok(None);
+        };
+        if b0 & 0x70 != 0 {
+            return Err(protocol(close::PROTOCOL_ERROR, "reserved bits set"));
+        }
+        let opcode = match b0 & 0x0f {
+            0x0 => OpCode::Continuation,
+            0x1 => OpCode::Text,
+            0x2 => OpCode::Binary,
+            0x8 => OpCode::Close,
+            0x9 => OpCode::Ping,
+            0xa => OpCode::Pong,
+            _ => return Err(protocol(close::PROTOCOL_ERROR, "unknown opcode")),
+        };
+        let fin = b0 & 0x80 != 0;
+        let control = b0 & 0x08 != 0;
+        if control && !fin {
+            return Err(protocol(close::PROTOCOL_ERROR, "fragmented control frame"));
+        }
+        if b1 & 0x80 == 0 {
+            return Err(protocol(
+                close::PROTOCOL_ERROR,
+                "client frames must be masked",
+            ));
+        }
+        let (len, at) = match b1 & 0x7f {
+            126 => match b.get(2..4) {
+                Some(&[hi, lo]) => (u64::from(u16::from_be_bytes([hi, lo])), 4),
+                _ => return Ok(None),
+            },
+            127 => match b.get(2..10).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+                Some(bytes) => (u64::from_be_bytes(bytes), 10),
+                None => return Ok(None),
+            },
+            n => (u64::from(n), 2),
+        };
+        if control && len > MAX_CONTROL as u64 {
+            return Err(protocol(
+                close::PROTOCOL_ERROR,
+                "control frame over 125 bytes",
+            ));
+        }
+        let len = match usize::try_from(len) {
+            Ok(len) if len <= self.max_payload => len,
+            _ => {
+                return Err(protocol(
+                    close::MESSAGE_TOO_BIG,
+                    "frame exceeds max_message_bytes",
+                ));
+            }
+        };
+        let Some(&[m0, m1, m2, m3]) = b.get(at..at + 4) else {
+            return Ok(None);
+        };
+        let start = at + 4;
+        if b.len() < start + len {
+            // Grown by what actually arrives, not by what the header claims.
+            return Ok(None);
+        }
+        Ok(Some(Head {
+            fin,
+            opcode,
+            mask: [m0, m1, m2, m3],
+            start,
+            len,
+        }))
+    }
+
+    /// Reads once from the socket into a stack scratch buffer and appends what came.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ReadError>> {
+        let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
+        let mut read = ReadBuf::uninit(&mut scratch);
+        match Pin::new(&mut self.io).poll_read(cx, &mut read) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
+            Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                Poll::Ready(Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()))
+            }
+            Poll::Ready(Ok(())) => {
+                self.buf.extend_from_slice(read.filled());
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// A masked client frame, the way a conforming client builds it.
+    fn client_frame(fin: bool, opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+        let mut out = vec![u8::from(fin) << 7 | opcode];
+        match payload.len() {
+            n @ 0..=125 => out.push(0x80 | n as u8),
+            n @ 126..=0xffff => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+
+    /// Feeds `bytes` through a duplex pipe in chunks of `chunk` and collects the frames.
+    async fn frames_of(
+        bytes: Vec<u8>,
+        chunk: usize,
+        max: usize,
+    ) -> (Vec<(bool, OpCode, Vec<u8>)>, ReadError) {
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let writer = tokio::spawn(async move {
+            for piece in bytes.chunks(chunk.max(1)) {
+                if tx.write_all(piece).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut reader = FrameReader::new(rx, max);
+        let mut got = Vec::new();
+        let end = loop {
+            match reader.next().await {
+                Ok(f) => got.push((f.fin, f.opcode, f.payload.to_vec())),
+                Err(e) => break e,
+            }
+        };
+        writer.abort();
+        (got, end)
+    }
+
+    #[tokio::test]
+    async fn reads_frames_split_anywhere_and_frees_the_buffer_when_idle() {
+        let big = vec![7u8; 70_000];
+        let mut bytes = client_frame(false, 0x1, b"hel", [1, 2, 3, 4]);
+        bytes.extend(client_frame(true, 0x9, b"ping", [9, 9, 9, 9]));
+        bytes.extend(client_frame(true, 0x0, b"lo", [0xff, 0, 0x80, 1]));
+        bytes.extend(client_frame(true, 0x2, &big, [5, 6, 7, 8]));
+        bytes.extend(client_frame(true, 0x2, &[0; 300], [1, 1, 1, 1]));
+        for chunk in [1, 3, 7, 64, 100_000] {
+            let (got, end) = frames_of(bytes.clone(), chunk, 1 << 20).await;
+            let want = vec![
+                (false, OpCode::Text, b"hel".to_vec()),
+                (true, OpCode::Ping, b"ping".to_vec()),
+                (true, OpCode::Continuation, b"lo".to_vec()),
+                (true, OpCode::Binary, big.clone()),
+                (true, OpCode::Binary, vec![0; 300]),
+            ];
+            assert_eq!(got, want, "chunk {chunk}");
+            assert!(matches!(end, ReadError::Gone(_)), "chunk {chunk}: {end}");
+        }
+
+        let (mut tx, rx) = tokio::io::duplex(1024);
+        let mut reader = FrameReader::new(rx, 1024);
+        tx.write_all(&client_frame(true, 0x2, &[1; 200], [1, 2, 3, 4]))
+            .await
+            .unwrap();
+        assert_eq!(reader.next().await.unwrap().payload, &[1; 200][..]);
+        reader.release();
+        assert_eq!(reader.buf.capacity(), 0, "an idle reader holds no buffer");
+    }
+
+    #[tokio::test]
+    async fn refuses_what_a_server_must_refuse() {
+        let masked = |b0: u8, payload: &[u8]| {
+            let mut f = client_frame(true, 0, payload, [1, 2, 3, 4]);
+            f[0] = b0;
+            f
+        };
+        let mut unmasked = client_frame(true, 0x2, b"x", [0; 4]);
+        unmasked[1] &= 0x7f;
+        let cases = [
+            (masked(0x82 | 0x40, b"x"), close::PROTOCOL_ERROR, "reserved"),
+            (masked(0x83, b"x"), close::PROTOCOL_ERROR, "opcode"),
+            (masked(0x0b | 0x80, b""), close::PROTOCOL_ERROR, "opcode"),
+            (masked(0x09, b"x"), close::PROTOCOL_ERROR, "fragmented"),
+            (masked(0x89, &[0; 126]), close::PROTOCOL_ERROR, "125"),
+            (
+                masked(0x82, &[0; 101]),
+                close::MESSAGE_TOO_BIG,
+                "max_message_bytes",
+            ),
+            (unmasked, close::PROTOCOL_ERROR, "masked"),
+        ];
+        for (bytes, want_code, want_reason) in cases {
+            let (got, end) = frames_of(bytes, 5, 100).await;
+            assert!(got.is_empty());
+            match end {
+                ReadError::Protocol { code, reason } => {
+                    assert_eq!(code, want_code, "{reason}");
+                    assert!(reason.contains(want_reason), "{reason}");
+                }
+                other => panic!("expected {want_reason}, got {other}"),
+            }
+        }
+        // A 64-bit length beyond usize or the limit is refused before any payload arrives.
+        let mut huge = vec![0x82, 0x80 | 127];
+        huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        let (_, end) = frames_of(huge, 2, 100).await;
+        assert!(matches!(
+            end,
+            ReadError::Protocol {
+                code: close::MESSAGE_TOO_BIG,
+                ..
+            }
+        ));
+    }
+}
