@@ -89,7 +89,7 @@ pub async fn serve<R, W>(
                 if let ReadEnd::Peer = end {
                     client.outbox.close(close::NORMAL, "");
                 }
-                let _ = timeout(CLOSE_GRACE, &mut writer).await;
+                let _ = Box::pin(timeout(CLOSE_GRACE, &mut writer)).await;
                 matches!(end, ReadEnd::Closing)
             }
             result = &mut writer => {
@@ -97,7 +97,7 @@ pub async fn serve<R, W>(
                     tracing::debug!(%peer, id, error = %e, "write side ended");
                 }
                 // Let the peer's close frame arrive so it sees a clean close, not a reset.
-                let _ = timeout(CLOSE_GRACE, &mut reader).await;
+                let _ = Box::pin(timeout(CLOSE_GRACE, &mut reader)).await;
                 false
             }
         }
@@ -105,10 +105,10 @@ pub async fn serve<R, W>(
     if drain {
         // We sent a close after an error: swallow what the peer still sends until it
         // closes, so it reads our close frame instead of a connection reset.
-        let _ = timeout(
+        let _ = Box::pin(timeout(
             CLOSE_GRACE,
             tokio::io::copy(reader.get_mut(), &mut tokio::io::sink()),
-        )
+        ))
         .await;
     }
     app.broker.disconnect(id);
@@ -378,11 +378,11 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     // Created once: a future made in every turn of the loop would register (and
     // deregister) with the timer wheel or the token on every write.
     let shutdown = app.shutdown.cancelled();
-    let mut check_at = last_check + heartbeat;
-    let check = sleep_until(check_at.into());
-    let mut due_at: Option<Instant> = None;
-    let due = sleep_until(check_at.into());
-    tokio::pin!(shutdown, check, due);
+    // One timer for both deadlines: the keepalive check and the earliest `max_rate` frame.
+    let mut check_at;
+    let mut timer_at = last_check + heartbeat;
+    let timer = sleep_until(timer_at.into());
+    tokio::pin!(shutdown, timer);
     loop {
         client.outbox.take(&mut batch);
         if !batch.frames.is_empty() {
@@ -396,7 +396,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             .await;
             match first {
                 std::task::Poll::Ready(result) => result?,
-                std::task::Poll::Pending => timeout(stall, write)
+                std::task::Poll::Pending => Box::pin(timeout(stall, write))
                     .await
                     .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??,
             }
@@ -412,23 +412,18 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             last_tx = now;
         }
         if let Some(close_frame) = batch.close.take() {
-            let _ = timeout(CLOSE_GRACE, async {
+            let _ = Box::pin(timeout(CLOSE_GRACE, async {
                 w.write_all(&close_frame).await?;
                 w.shutdown().await
-            })
+            }))
             .await;
             return Ok(());
         }
-        let want = (last_tx + heartbeat).min(last_check + heartbeat);
-        if want != check_at || check.is_elapsed() {
-            check_at = want;
-            check.as_mut().reset(check_at.into());
-        }
-        if batch.next_due != due_at || (due_at.is_some() && due.is_elapsed()) {
-            due_at = batch.next_due;
-            if let Some(at) = due_at {
-                due.as_mut().reset(at.into());
-            }
+        check_at = (last_tx + heartbeat).min(last_check + heartbeat);
+        let next = batch.next_due.map_or(check_at, |due| due.min(check_at));
+        if next != timer_at || timer.is_elapsed() {
+            timer_at = next;
+            timer.as_mut().reset(timer_at.into());
         }
         tokio::select! {
             biased;
@@ -444,9 +439,11 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
             }
             _ = client.outbox.notified() => {}
-            _ = &mut due, if due_at.is_some() => {}
-            _ = &mut check => {
+            _ = &mut timer => {
                 let now = Instant::now();
+                if now < check_at {
+                    continue; // a `max_rate` frame is due: the top of the loop takes it
+                }
                 last_check = now;
                 let idle_rx = Duration::from_millis(millis_since(started).saturating_sub(last_rx.load(Relaxed)));
                 if grant.expires_at.is_some_and(|exp| unix_ns() / 1_000_000_000 > exp) {
