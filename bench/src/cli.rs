@@ -64,6 +64,10 @@ pub struct RunArgs {
     /// each with its own ephemeral port range. 0: one per 8,000 connections.
     #[arg(long, default_value_t = 0)]
     pub source_ips: u8,
+    /// The first source address is 127.0.0.N: several bench processes (each under its own
+    /// open-files limit) use disjoint address ranges so their ephemeral ports never clash.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=254))]
+    pub source_ip_first: u8,
     /// Threads, each a current-thread runtime with its share of the connections.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -92,9 +96,10 @@ pub struct RunArgs {
     /// CPUs to pin the spawned server to (taskset -c LIST), when taskset exists.
     #[arg(long)]
     pub server_cpus: Option<String>,
-    /// Sample the RSS and CPU of this already running server.
-    #[arg(long, conflicts_with = "spawn_server")]
-    pub server_pid: Option<u32>,
+    /// Sample the RSS and CPU of this already running server; several pids (comma
+    /// separated, e.g. the nodes of a cluster) are summed.
+    #[arg(long, conflicts_with = "spawn_server", value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// Arguments of the spawned server.
     #[arg(last = true)]
     pub server_args: Vec<String>,

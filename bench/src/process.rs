@@ -132,6 +132,18 @@ pub fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// The sum of [`sample`] over several processes (e.g. the nodes of a cluster).
+pub fn sample_sum(pids: &[u32], ticks_per_s: f64) -> anyhow::Result<Sample> {
+    let mut sum = Sample::default();
+    for pid in pids {
+        let one = sample(&pid.to_string(), ticks_per_s)?;
+        sum.at = one.at;
+        sum.rss_kib += one.rss_kib;
+        sum.cpu_s += one.cpu_s;
+    }
+    Ok(sum)
+}
+
 /// Reads `/proc/{pid}/status` and `/proc/{pid}/stat` (`pid` may be `self`).
 pub fn sample(pid: &str, ticks_per_s: f64) -> anyhow::Result<Sample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -64,8 +64,8 @@ pub fn table(r: &Report) -> String {
     if let Some(sv) = &r.server {
         let _ = writeln!(
             s,
-            "server        pid {}: CPU {:.0} %, RSS {} -> {} KiB connected ({:.0} B/conn), peak {} KiB",
-            sv.pid,
+            "server        pid {:?}: CPU {:.0} %, RSS {} -> {} KiB connected ({:.0} B/conn), peak {} KiB",
+            sv.pids,
             sv.cpu_pct,
             sv.rss_before_kib,
             sv.rss_connected_kib,

@@ -102,7 +102,8 @@ pub struct Stalled {
 
 #[derive(Debug, Serialize)]
 pub struct ServerUse {
-    pub pid: u32,
+    /// The processes sampled (summed).
+    pub pids: Vec<u32>,
     pub rss_before_kib: u64,
     /// After every connection subscribed and `settle` passed.
     pub rss_connected_kib: u64,
@@ -168,8 +169,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Report> {
     if !(0.0..=1.0).contains(&args.stop_reading_fraction) {
         bail!("--stop-reading-fraction must be within 0..=1");
     }
+    let first = usize::from(args.source_ip_first);
+    if first + sources > 255 {
+        bail!("source addresses 127.0.0.{first} + {sources} run past 127.0.0.254");
+    }
     let loopback_v4 = matches!(url.addr.ip(), IpAddr::V4(ip) if ip.is_loopback());
-    if sources > 1 && !loopback_v4 {
+    if (sources > 1 || first > 1) && !loopback_v4 {
         bail!("several source addresses need a 127.x.x.x server address");
     }
 
@@ -183,8 +188,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Report> {
     };
     let result = (|| {
         process::wait_for_port(url.addr, Duration::from_secs(30), spawned.as_mut())?;
-        let pid = spawned.as_ref().map(Spawned::pid).or(args.server_pid);
-        measure(args, &url, n, threads, sources, pid)
+        let pids = match &spawned {
+            Some(s) => vec![s.pid()],
+            None => args.server_pid.clone(),
+        };
+        measure(args, &url, n, threads, (first, sources), &pids)
     })();
     if let Some(s) = spawned {
         s.stop(Duration::from_secs(5));
@@ -197,13 +205,15 @@ fn measure(
     url: &Url,
     n: usize,
     threads: usize,
-    sources: usize,
-    pid: Option<u32>,
+    (first, sources): (usize, usize),
+    pids: &[u32],
 ) -> anyhow::Result<Report> {
     let ticks = process::clock_ticks();
     let server_sample = |what: &str| -> Option<Sample> {
-        let pid = pid?;
-        match process::sample(&pid.to_string(), ticks) {
+        if pids.is_empty() {
+            return None;
+        }
+        match process::sample_sum(pids, ticks) {
             Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("cannot sample the server {what}: {e:#}");
@@ -234,8 +244,8 @@ fn measure(
             let specs: Vec<Spec> = (t..n)
                 .step_by(threads)
                 .map(|i| Spec {
-                    source: (sources > 1)
-                        .then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % sources) as u8))),
+                    source: (sources > 1 || first > 1)
+                        .then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, (first + i % sources) as u8))),
                     stalled: is_stalled(i, args.stop_reading_fraction),
                     rcvbuf: if is_stalled(i, args.stop_reading_fraction) {
                         args.stalled_rcvbuf
@@ -339,11 +349,11 @@ fn measure(
         (Some(a), Some(b)) => a.cpu_pct_until(&b),
         _ => 0.0,
     };
-    let server = pid.map(|pid| {
+    let server = (!pids.is_empty()).then(|| {
         let before = rss_before.map_or(0, |s| s.rss_kib);
         let connected = rss_connected.map_or(0, |s| s.rss_kib);
         ServerUse {
-            pid,
+            pids: pids.to_vec(),
             rss_before_kib: before,
             rss_connected_kib: connected,
             rss_peak_kib: rss_peak.max(connected),

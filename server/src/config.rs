@@ -70,6 +70,10 @@ pub struct Config {
     pub echo: bool,
     /// How long shutdown waits for clients to take their close frame. Default: 2 s.
     pub shutdown_grace: Duration,
+    /// Bind the listener with SO_REUSEPORT, so that several server processes (e.g. cluster
+    /// nodes on one host, each under its own open-files limit) share one port and the
+    /// kernel spreads connections over them. Default: false.
+    pub reuse_port: bool,
 }
 
 impl Default for Config {
@@ -96,6 +100,7 @@ impl Default for Config {
             max_connections_per_ip: 10_000,
             max_inbound_rate: 100,
             nats: None,
+            reuse_port: false,
         }
     }
 }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -229,14 +229,38 @@ pub fn validate(config: &Config) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// Binds `config.listen` as [`spawn`] does (SO_REUSEADDR, and SO_REUSEPORT with
+/// `config.reuse_port`), for callers of [`run`]. Needs a Tokio runtime.
+pub fn bind(config: &Config) -> Result<TcpListener, ServerError> {
+    listen_on(config.listen, config.reuse_port).map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })
+}
+
+fn listen_on(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if reuse_port {
+        #[cfg(unix)]
+        socket.set_reuseport(true)?;
+        #[cfg(not(unix))]
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "SO_REUSEPORT needs a Unix system",
+        ));
+    }
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 /// Binds `config.listen` and runs the server in a background task.
 pub async fn spawn(config: Config) -> Result<Handle, ServerError> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = bind(&config)?;
     let addr = listener.local_addr().map_err(|source| ServerError::Bind {
         addr: config.listen,
         source,

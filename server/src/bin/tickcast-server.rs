@@ -115,6 +115,10 @@ struct Cli {
     /// simulator on one node only (the others with --no-simulator), or use tickcast-sim --nats.
     #[arg(long = "broker", env = "TICKCAST_BROKER", value_name = "URL")]
     nats: Option<String>,
+    /// Share the listening port with other tickcast-server processes (SO_REUSEPORT): the
+    /// kernel spreads new connections over them. For several cluster nodes on one host.
+    #[arg(long, env = "TICKCAST_REUSE_PORT")]
+    reuse_port: bool,
     /// Runtime worker threads; 1 runs everything on one thread, which has the lowest
     /// latency when the server has one core. Default: the CPUs this process may use.
     #[arg(long, env = "TICKCAST_THREADS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -187,6 +191,7 @@ impl Cli {
             max_connections_per_ip: self.max_connections_per_ip,
             max_inbound_rate: self.max_inbound_rate,
             nats: self.nats,
+            reuse_port: self.reuse_port,
             ..Config::default()
         })
     }
@@ -269,9 +274,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     tickcast_server::validate(&config).context("invalid configuration")?;
     let listen = config.listen;
     let scheme = if config.tls.is_some() { "wss" } else { "ws" };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
+    let listener = tickcast_server::bind(&config).with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     {
         // The first stdout line is for scripts: flush it before anything else happens.

@@ -66,3 +66,28 @@ async fn shutdown_sends_shutdown_then_close_1001() {
         .expect("shutdown is bounded")
         .unwrap();
 }
+
+#[tokio::test]
+async fn reuse_port_lets_processes_share_a_port() {
+    let mut cfg = config(1, 1.0);
+    cfg.simulator = None;
+    cfg.reuse_port = true;
+    let first = start(cfg.clone()).await;
+    cfg.listen = first.addr();
+    let second = start(cfg.clone()).await;
+    assert_eq!(second.addr(), first.addr());
+    // A server that does not ask to share the port cannot take it.
+    cfg.reuse_port = false;
+    let refused = tickcast_server::spawn(cfg).await;
+    assert!(
+        matches!(refused, Err(tickcast_server::ServerError::Bind { .. })),
+        "{refused:?}"
+    );
+    // With the first gone, the port still serves: the second was listening on it too.
+    first.shutdown().await;
+    for _ in 0..8 {
+        let (_c, welcome) = Client::connect_welcomed(second.addr()).await;
+        assert_eq!(welcome.protocol, tickcast_proto::PROTOCOL_VERSION);
+    }
+    second.shutdown().await;
+}
