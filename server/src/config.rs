@@ -37,8 +37,11 @@ pub struct Config {
     /// Quiet time before a `heartbeat` frame; peers silent for 3x this are closed. Default: 1 s.
     pub heartbeat: Duration,
     /// Kernel send buffer per client socket (SO_SNDBUF); `None` keeps the OS default
-    /// (autotuned, up to several MiB). Smaller buffers make slow consumers visible sooner
-    /// and cap kernel memory per connection. Default: `None`.
+    /// (autotuned, up to several MiB per socket). A small buffer keeps a slow consumer's
+    /// backlog in the outbox, where it is conflated to the newest message per topic,
+    /// instead of megabytes of stale ticks in the kernel that the server keeps writing;
+    /// it also caps kernel memory per connection. 64 KiB carries ~5,000 ticks/s to one
+    /// client over a 100 ms round trip. Default: 64 KiB.
     pub socket_send_buffer: Option<usize>,
     /// Time a client gets to send its HTTP request headers (slowloris guard). Default: 10 s.
     pub handshake_timeout: Duration,
@@ -88,7 +91,7 @@ impl Default for Config {
             max_message_bytes: 64 * 1024,
             max_subscriptions: 1000,
             heartbeat: Duration::from_secs(1),
-            socket_send_buffer: None,
+            socket_send_buffer: Some(64 * 1024),
             handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(2),
             echo: false,

@@ -107,9 +107,10 @@ struct Cli {
     /// Inbound messages per second per connection (bursts of 2x); 0 = unlimited.
     #[arg(long, env = "TICKCAST_MAX_INBOUND_RATE", default_value_t = 100)]
     max_inbound_rate: u32,
-    /// Kernel send buffer per client socket in bytes (SO_SNDBUF); default: the OS's.
-    #[arg(long, env = "TICKCAST_SOCKET_SEND_BUFFER")]
-    socket_send_buffer: Option<usize>,
+    /// Kernel send buffer per client socket in bytes (SO_SNDBUF): small keeps a slow
+    /// consumer's backlog where it is conflated; 0 = the OS's autotuned default.
+    #[arg(long, env = "TICKCAST_SOCKET_SEND_BUFFER", default_value_t = 64 * 1024)]
+    socket_send_buffer: usize,
     /// Join a cluster through this NATS server (nats://HOST:PORT): topics entering here are
     /// published on NATS, and this node serves every topic of the cluster. Run the embedded
     /// simulator on one node only (the others with --no-simulator), or use tickcast-sim --nats.
@@ -179,7 +180,7 @@ impl Cli {
             max_message_bytes: self.max_message_bytes,
             max_subscriptions: self.max_subscriptions,
             heartbeat: Duration::from_millis(self.heartbeat_ms),
-            socket_send_buffer: self.socket_send_buffer,
+            socket_send_buffer: (self.socket_send_buffer > 0).then_some(self.socket_send_buffer),
             publish_token: secret(self.publish_token, self.publish_token_file.as_deref())?,
             subscribe_token: secret(self.subscribe_token, self.subscribe_token_file.as_deref())?,
             jwt_secret: secret(self.jwt_secret, self.jwt_secret_file.as_deref())?,

@@ -25,21 +25,6 @@ fn slow_config(policy: SlowConsumer) -> tickcast_server::Config {
     cfg
 }
 
-async fn metric(addr: std::net::SocketAddr, name: &str) -> u64 {
-    let (_, mut stream) = http_raw(
-        addr,
-        &format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
-    )
-    .await;
-    let mut body = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut body)
-        .await
-        .unwrap();
-    body.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("metric {name} missing"))
-}
-
 #[tokio::test]
 async fn a_stalled_client_is_conflated_and_never_slows_a_fast_one() {
     let server = start(slow_config(SlowConsumer::Conflate)).await;
@@ -103,5 +88,38 @@ async fn disconnect_policy_closes_a_stalled_client_with_1008() {
     other
         .recv_until(|m| matches!(m, ServerMessage::Tick(_)))
         .await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_takes_no_bytes_is_dropped_and_others_go_on() {
+    let mut cfg = slow_config(SlowConsumer::Conflate);
+    cfg.heartbeat = Duration::from_millis(100);
+    let server = start(cfg).await;
+    let addr = server.addr();
+    let mut stuck = stingy_client(addr).await;
+    stuck.recv().await; // welcome
+    subscribe(&mut stuck, &["ticks.*"]).await;
+    let bystander = Bystander::start(addr).await;
+    // From here on `stuck` never reads. Its socket fills, the server's write to it cannot
+    // finish, and it is dropped after the stall timeout (3 x heartbeat + 5 s): no close
+    // frame can reach a peer that takes no bytes.
+    let started = Instant::now();
+    loop {
+        if metric(addr, "tickcast_connections").await == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the stalled connection was not dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "dropped before the stall timeout"
+    );
+    bystander.finish().await;
+    drop(stuck);
     server.shutdown().await;
 }
