@@ -182,7 +182,6 @@ impl Cluster {
 
     /// The NATS link's lines of `/metrics` (Prometheus text format).
     pub fn render_metrics(&self) -> String {
-        use std::fmt::Write as _;
         let s = &self.stats;
         let connected = u64::from(self.ready());
         let lines: [(&str, &str, &str, u64); 7] = [
@@ -231,10 +230,7 @@ impl Cluster {
         ];
         let mut out = String::with_capacity(1024);
         for (name, kind, help, value) in lines {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
+            crate::metrics::write_series(&mut out, name, kind, help, value);
         }
         out
     }

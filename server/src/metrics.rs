@@ -112,11 +112,7 @@ impl Metrics {
             ),
         ];
         for (name, kind, help, value) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
-                value.load(Relaxed)
-            );
+            write_series(&mut out, name, kind, help, value.load(Relaxed));
         }
         let name = "tickcast_publish_to_write_seconds";
         let _ = writeln!(
@@ -142,6 +138,14 @@ impl Metrics {
         let _ = writeln!(out, "{name}_count {total}");
         out
     }
+}
+
+/// One un-labelled series in the Prometheus text format: its HELP, TYPE and value lines.
+pub fn write_series(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
 }
 
 #[cfg(test)]
