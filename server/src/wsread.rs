@@ -50,10 +50,10 @@ fn protocol(code: u16, reason: &'static str) -> ReadError {
 /// Reads client frames from `io`.
 pub struct FrameReader<R> {
     io: R,
-    /// Bytes read but not yet handed out; empty with no allocation while idle.
+    /// Bytes read; empty with no allocation while idle.
     buf: Vec<u8>,
-    /// Bytes at the front of `buf` that belong to the frame handed out last.
-    consumed: usize,
+    /// Where the bytes not yet handed out begin in `buf`.
+    start: usize,
     /// Largest payload accepted in one frame.
     max_payload: usize,
 }
@@ -72,7 +72,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         Self {
             io,
             buf: Vec::new(),
-            consumed: 0,
+            start: 0,
             max_payload,
         }
     }
@@ -86,7 +86,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// bits, known opcodes, masking, control frames unfragmented and at most 125 bytes,
     /// and the payload size limit (1009).
     pub async fn next(&mut self) -> Result<Frame<'_>, ReadError> {
-        self.release();
+        if self.start == self.buf.len() {
+            self.release();
+        }
         let head = loop {
             match self.parse()? {
                 Some(head) => break head,
@@ -96,7 +98,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         let end = head.start + head.len;
         let payload = &mut self.buf[head.start..end];
         fastwebsockets::unmask(payload, head.mask);
-        self.consumed = end;
+        self.start = end;
         Ok(Frame {
             fin: head.fin,
             opcode: head.opcode,
@@ -104,19 +106,16 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         })
     }
 
-    /// Forgets the frame handed out last; frees the buffer once it holds nothing more.
+    /// Frees the buffer: everything in it has been handed out.
     fn release(&mut self) {
-        if self.consumed == self.buf.len() {
-            self.buf = Vec::new();
-        } else {
-            self.buf.drain(..self.consumed);
-        }
-        self.consumed = 0;
+        self.buf = Vec::new();
+        self.start = 0;
     }
 
-    /// A complete frame at the front of the buffer, `None` if more bytes are needed.
-    fn parse(&mut self) -> Result<Option<Head>, ReadError> {
-        let b = &self.buf;
+    /// A complete frame at `start`, `None` if more bytes are needed. Positions in the
+    /// returned head are absolute indexes into `buf`.
+    fn parse(&self) -> Result<Option<Head>, ReadError> {
+        let b = &self.buf[self.start..];
         let [b0, b1, ..] = b[..] else {
             return Ok(None);
         };
@@ -181,12 +180,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             fin,
             opcode,
             mask: [m0, m1, m2, m3],
-            start,
+            start: self.start + start,
             len,
         }))
     }
 
-    /// Reads once from the socket into a stack scratch buffer and appends what came.
+    /// Reads once from the socket into a stack scratch buffer and appends what came
+    /// (first dropping the bytes already handed out: one move per read, not per frame).
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ReadError>> {
         let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
         let mut read = ReadBuf::uninit(&mut scratch);
@@ -197,6 +197,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 Poll::Ready(Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()))
             }
             Poll::Ready(Ok(())) => {
+                if self.start > 0 {
+                    self.buf.drain(..self.start);
+                    self.start = 0;
+                }
                 self.buf.extend_from_slice(read.filled());
                 Poll::Ready(Ok(()))
             }
@@ -206,6 +210,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use tokio::io::AsyncWriteExt;
 
@@ -281,7 +287,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(reader.next().await.unwrap().payload, &[1; 200][..]);
-        reader.release();
+        tx.write_all(&client_frame(true, 0x9, b"", [1, 2, 3, 4]))
+            .await
+            .unwrap();
+        assert_eq!(reader.next().await.unwrap().opcode, OpCode::Ping);
+        // Waiting for the next frame, with nothing read, it holds no buffer.
+        let pending = tokio::time::timeout(Duration::from_millis(20), reader.next()).await;
+        assert!(pending.is_err());
         assert_eq!(reader.buf.capacity(), 0, "an idle reader holds no buffer");
     }
 
@@ -329,5 +341,32 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any sequence of valid frames, cut into reads of any sizes, comes out whole.
+        #[test]
+        fn any_frames_in_any_reads(
+            frames in proptest::collection::vec(
+                (0u8..3, proptest::collection::vec(proptest::num::u8::ANY, 0..300), proptest::array::uniform4(proptest::num::u8::ANY)),
+                1..12,
+            ),
+            chunk in 1usize..400,
+        ) {
+            let mut bytes = Vec::new();
+            let mut want = Vec::new();
+            for (kind, payload, mask) in &frames {
+                let (code, opcode) = [(0x1, OpCode::Text), (0x2, OpCode::Binary), (0x9, OpCode::Ping)][usize::from(*kind)];
+                let payload = if opcode == OpCode::Ping { &payload[..payload.len().min(125)] } else { &payload[..] };
+                bytes.extend(client_frame(true, code, payload, *mask));
+                want.push((true, opcode, payload.to_vec()));
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let (got, end) = runtime.block_on(frames_of(bytes, chunk, 1024));
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert!(matches!(end, ReadError::Gone(_)));
+        }
     }
 }
