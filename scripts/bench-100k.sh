@@ -46,8 +46,11 @@ per_node=$(((CONNECTIONS + NODES - 1) / NODES))
 ((per_node * 110 / 100 < fds - 500)) ||
     fail "$NODES nodes x $per_node connections do not fit under $fds descriptors (NODES=$((CONNECTIONS / (fds / 2) + 1))?)"
 
-nats=$(command -v nats-server) || fail "nats-server is needed (scripts/test.sh installs it)"
-command -v taskset >/dev/null || fail "taskset is needed"
+# shellcheck source=scripts/ensure-cmd.sh
+source scripts/ensure-cmd.sh
+ensure_cmd nats-server nats-server
+ensure_cmd taskset util-linux
+nats=$(command -v nats-server)
 
 log "cargo build --release (tickcast-server, tickcast-bench, tickcast-sim)"
 cargo build --release --locked -q -p tickcast-server -p tickcast-bench -p tickcast-simulator --features tickcast-simulator/cli

@@ -10,17 +10,8 @@ cd "$root"
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
-# Installs Debian packages when their command is missing (as root, or with sudo).
-ensure_cmd() {
-    local cmd=$1 pkg=${2:-$1}
-    command -v "$cmd" >/dev/null 2>&1 && return 0
-    log "installing $pkg (needed for $cmd)"
-    local sudo=""
-    [[ $(id -u) -ne 0 ]] && sudo="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq >/dev/null || true
-    $sudo apt-get install -y -qq "$pkg" >/dev/null
-}
+# shellcheck source=scripts/ensure-cmd.sh
+source scripts/ensure-cmd.sh
 
 # The dashboard's end-to-end tests drive the real binary in tmux.
 ensure_cmd tmux
