@@ -43,16 +43,17 @@ pub fn unix_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// Why the server could not run.
+/// Why the server could not run. (The cause is `source()`, not repeated in the message,
+/// so that error chains print it once.)
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("simulator configuration: {0}")]
+    #[error("simulator configuration")]
     Simulator(#[from] tickcast_simulator::ConfigError),
-    #[error("TLS: {0}")]
+    #[error("TLS")]
     Tls(#[from] TlsError),
-    #[error("cluster: {0}")]
+    #[error("cluster")]
     Cluster(#[from] ClusterError),
-    #[error("cannot bind {addr}: {source}")]
+    #[error("cannot bind {addr}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,

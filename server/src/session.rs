@@ -163,17 +163,38 @@ async fn read_loop<R: AsyncRead + Unpin>(
         // Backpressure: while this client's answers are not being read, stop reading its
         // requests.
         client.outbox.wait_for_room().await;
-        let frame = match reader.next().await {
+        // A continuation frame may bring only what the message has room left for: one that
+        // would overflow it is refused from its header, before its payload is buffered.
+        let room = partial
+            .as_ref()
+            .map_or(limit, |(_, buf)| limit.saturating_sub(buf.len()));
+        let frame = match reader.next(room).await {
             Ok(frame) => frame,
             Err(ReadError::Protocol { code, reason }) => return fail(code, reason),
             Err(ReadError::Gone(_)) => return ReadEnd::Peer,
         };
         last_rx.store(millis_since(started), Relaxed);
         let closing = client.outbox.is_closing();
+        // Protocol errors close the connection whatever the rate.
+        match frame.opcode {
+            OpCode::Text | OpCode::Binary if partial.is_some() => {
+                return fail(
+                    close::PROTOCOL_ERROR,
+                    "new message before the previous one finished",
+                );
+            }
+            OpCode::Continuation if partial.is_none() => {
+                return fail(
+                    close::PROTOCOL_ERROR,
+                    "continuation frame without a message",
+                );
+            }
+            _ => {}
+        }
         let counted = matches!(frame.opcode, OpCode::Ping)
             || (frame.fin && frame.opcode != OpCode::Close && frame.opcode != OpCode::Pong);
         if counted && !closing {
-            match bucket.take() {
+            match bucket.take(Instant::now()) {
                 Verdict::Allow => {}
                 Verdict::Refuse => {
                     if frame.opcode != OpCode::Ping {
@@ -203,12 +224,6 @@ async fn read_loop<R: AsyncRead + Unpin>(
             OpCode::Ping if !closing => client.outbox.push(frame::pong(frame.payload)),
             OpCode::Ping | OpCode::Pong => {}
             OpCode::Text | OpCode::Binary => {
-                if partial.is_some() {
-                    return fail(
-                        close::PROTOCOL_ERROR,
-                        "new message before the previous one finished",
-                    );
-                }
                 if frame.fin {
                     if !closing {
                         if let Some(end) =
@@ -579,11 +594,10 @@ impl Bucket {
         }
     }
 
-    fn take(&mut self) -> Verdict {
+    fn take(&mut self, now: Instant) -> Verdict {
         if self.rate <= 0.0 {
             return Verdict::Allow;
         }
-        let now = Instant::now();
         self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
             .min(self.rate * 2.0);
         self.last = now;
@@ -601,5 +615,64 @@ impl Bucket {
         } else {
             Verdict::Refuse
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `bucket` `per_s` messages per second, evenly, for `secs`; the verdicts.
+    fn feed(bucket: &mut Bucket, start: Instant, per_s: u32, secs: u32) -> Vec<Verdict> {
+        (0..per_s * secs)
+            .map(|i| {
+                let at = start + Duration::from_secs_f64(f64::from(i) / f64::from(per_s));
+                bucket.take(at)
+            })
+            .collect()
+    }
+
+    fn count(verdicts: &[Verdict], want: fn(&Verdict) -> bool) -> usize {
+        verdicts.iter().filter(|v| want(v)).count()
+    }
+
+    #[test]
+    fn the_burst_is_twice_the_rate_then_the_rate_refills() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(100);
+        // 300 at once: 200 (the burst) pass, the next 100 are refused, the 101st closes.
+        let burst: Vec<_> = (0..302).map(|_| bucket.take(start)).collect();
+        assert_eq!(count(&burst, |v| matches!(v, Verdict::Allow)), 200);
+        assert_eq!(count(&burst, |v| matches!(v, Verdict::Refuse)), 100);
+        assert!(matches!(burst[300], Verdict::Close));
+    }
+
+    #[test]
+    fn a_steady_rate_a_little_over_the_limit_is_refused_not_closed() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(100);
+        // 150/s for a minute: ~50 refused every second, never more than 100 in one.
+        let verdicts = feed(&mut bucket, start, 150, 60);
+        assert_eq!(count(&verdicts, |v| matches!(v, Verdict::Close)), 0);
+        let refused = count(&verdicts, |v| matches!(v, Verdict::Refuse));
+        assert!((2_500..=3_000).contains(&refused), "{refused} refused");
+    }
+
+    #[test]
+    fn more_than_twice_the_rate_is_closed_within_seconds() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(100);
+        let verdicts = feed(&mut bucket, start, 250, 10);
+        let first_close = verdicts.iter().position(|v| matches!(v, Verdict::Close));
+        // The burst lasts 200 / (250 - 100) = 1.3 s; then 150 refusals a second.
+        let at = first_close.expect("closed") as f64 / 250.0;
+        assert!((1.3..3.5).contains(&at), "closed after {at} s");
+    }
+
+    #[test]
+    fn zero_means_no_limit() {
+        let mut bucket = Bucket::new(0);
+        let start = Instant::now();
+        assert!((0..100_000).all(|_| matches!(bucket.take(start), Verdict::Allow)));
     }
 }

@@ -11,19 +11,19 @@ use crate::config::TlsFiles;
 /// Why the certificate or key could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("reading certificate {path}: {source}")]
+    #[error("reading certificate {path}")]
     Cert {
         path: String,
         source: rustls_pki_types::pem::Error,
     },
-    #[error("reading private key {path}: {source}")]
+    #[error("reading private key {path}")]
     Key {
         path: String,
         source: rustls_pki_types::pem::Error,
     },
     #[error("certificate file {0} holds no certificate")]
     NoCert(String),
-    #[error("TLS configuration: {0}")]
+    #[error("TLS configuration")]
     Rustls(#[from] rustls::Error),
 }
 

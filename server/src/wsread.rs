@@ -2,8 +2,9 @@
 //! buffer while the connection is idle.
 //!
 //! A socket is read into a scratch buffer on the stack of `poll`; only the bytes of an
-//! unfinished frame are kept (on the heap), and that allocation is released as soon as
-//! every buffered frame has been handed out. A subscribed client that sends nothing costs
+//! unfinished frame are kept (on the heap), that allocation is released as soon as every
+//! buffered frame has been handed out, and the room a large frame needed is given back
+//! once it is gone. A subscribed client that sends nothing costs
 //! no read buffer at all (fastwebsockets' read half keeps 8 KiB per connection).
 //!
 //! `next` is cancel-safe: bytes are moved into the reader's buffer in the same poll that
@@ -84,13 +85,15 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// The next frame. Checks what a server must check of every client frame: reserved
     /// bits, known opcodes, masking, control frames unfragmented and at most 125 bytes,
-    /// and the payload size limit (1009).
-    pub async fn next(&mut self) -> Result<Frame<'_>, ReadError> {
+    /// and the payload size limit (1009): `max_payload` for every data frame, and
+    /// `continuation_room` (what the message being reassembled may still take) for a
+    /// continuation frame, so an oversized one is refused from its header alone.
+    pub async fn next(&mut self, continuation_room: usize) -> Result<Frame<'_>, ReadError> {
         if self.start == self.buf.len() {
             self.release();
         }
         let head = loop {
-            match self.parse()? {
+            match self.parse(continuation_room)? {
                 Some(head) => break head,
                 None => poll_fn(|cx| self.poll_fill(cx)).await?,
             }
@@ -114,7 +117,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// A complete frame at `start`, `None` if more bytes are needed. Positions in the
     /// returned head are absolute indexes into `buf`.
-    fn parse(&self) -> Result<Option<Head>, ReadError> {
+    fn parse(&self, continuation_room: usize) -> Result<Option<Head>, ReadError> {
         let b = &self.buf[self.start..];
         let [b0, b1, ..] = b[..] else {
             return Ok(None);
@@ -159,14 +162,17 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 "control frame over 125 bytes",
             ));
         }
+        let (limit, too_big) = match opcode {
+            OpCode::Continuation => (
+                continuation_room.min(self.max_payload),
+                "message exceeds max_message_bytes",
+            ),
+            _ => (self.max_payload, "frame exceeds max_message_bytes"),
+        };
+        // `at + 4 + len` must not overflow either, whatever the configured limit.
         let len = match usize::try_from(len) {
-            Ok(len) if len <= self.max_payload => len,
-            _ => {
-                return Err(protocol(
-                    close::MESSAGE_TOO_BIG,
-                    "frame exceeds max_message_bytes",
-                ));
-            }
+            Ok(len) if len <= limit && len < usize::MAX - 16 => len,
+            _ => return Err(protocol(close::MESSAGE_TOO_BIG, too_big)),
         };
         let Some(&[m0, m1, m2, m3]) = b.get(at..at + 4) else {
             return Ok(None);
@@ -200,6 +206,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 if self.start > 0 {
                     self.buf.drain(..self.start);
                     self.start = 0;
+                    // A large frame is gone: keep no room for it behind the small ones.
+                    if self.buf.capacity() > 4 * SCRATCH && self.buf.capacity() > 4 * self.buf.len()
+                    {
+                        self.buf.shrink_to(self.buf.len() + SCRATCH);
+                    }
                 }
                 self.buf.extend_from_slice(read.filled());
                 Poll::Ready(Ok(()))
@@ -251,7 +262,7 @@ mod tests {
         let mut reader = FrameReader::new(rx, max);
         let mut got = Vec::new();
         let end = loop {
-            match reader.next().await {
+            match reader.next(max).await {
                 Ok(f) => got.push((f.fin, f.opcode, f.payload.to_vec())),
                 Err(e) => break e,
             }
@@ -286,13 +297,13 @@ mod tests {
         tx.write_all(&client_frame(true, 0x2, &[1; 200], [1, 2, 3, 4]))
             .await
             .unwrap();
-        assert_eq!(reader.next().await.unwrap().payload, &[1; 200][..]);
+        assert_eq!(reader.next(1024).await.unwrap().payload, &[1; 200][..]);
         tx.write_all(&client_frame(true, 0x9, b"", [1, 2, 3, 4]))
             .await
             .unwrap();
-        assert_eq!(reader.next().await.unwrap().opcode, OpCode::Ping);
+        assert_eq!(reader.next(1024).await.unwrap().opcode, OpCode::Ping);
         // Waiting for the next frame, with nothing read, it holds no buffer.
-        let pending = tokio::time::timeout(Duration::from_millis(20), reader.next()).await;
+        let pending = tokio::time::timeout(Duration::from_millis(20), reader.next(1024)).await;
         assert!(pending.is_err());
         assert_eq!(reader.buf.capacity(), 0, "an idle reader holds no buffer");
     }
@@ -341,6 +352,62 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[tokio::test]
+    async fn a_continuation_past_the_message_room_is_refused_from_its_header() {
+        let (mut tx, rx) = tokio::io::duplex(1024);
+        let mut reader = FrameReader::new(rx, 1000);
+        // Only the header of a 900-byte continuation arrives; 100 bytes of room are left.
+        let frame = client_frame(true, 0x0, &[0; 900], [1, 2, 3, 4]);
+        tx.write_all(&frame[..8]).await.unwrap();
+        let refused = tokio::time::timeout(Duration::from_secs(5), reader.next(100)).await;
+        match refused.expect("refused without waiting for the payload") {
+            Err(ReadError::Protocol { code, reason }) => {
+                assert_eq!(code, close::MESSAGE_TOO_BIG);
+                assert!(reason.contains("message"), "{reason}");
+            }
+            other => panic!("expected 1009, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn room_left_by_a_large_frame_is_given_back() {
+        let (mut tx, rx) = tokio::io::duplex(1 << 20);
+        let mut reader = FrameReader::new(rx, 1 << 20);
+        let mut bytes = client_frame(false, 0x2, &[7; 300_000], [1, 2, 3, 4]);
+        let pong = client_frame(true, 0xa, b"p", [4, 3, 2, 1]);
+        bytes.push(pong[0]); // and the first byte of the next frame
+        tx.write_all(&bytes).await.unwrap();
+        assert_eq!(reader.next(1 << 20).await.unwrap().payload.len(), 300_000);
+        assert!(reader.buf.capacity() >= 300_000);
+        tx.write_all(&pong[1..]).await.unwrap();
+        assert_eq!(reader.next(1 << 20).await.unwrap().opcode, OpCode::Pong);
+        assert!(
+            reader.buf.capacity() <= 2 * SCRATCH,
+            "kept {} bytes of room",
+            reader.buf.capacity()
+        );
+    }
+
+    #[tokio::test]
+    async fn lengths_near_the_top_of_usize_do_not_overflow() {
+        for len in [u64::MAX, u64::MAX - 5, u64::MAX - 13, u64::MAX - 16] {
+            let mut bytes = vec![0x82, 0x80 | 127];
+            bytes.extend_from_slice(&len.to_be_bytes());
+            bytes.extend_from_slice(&[1, 2, 3, 4, 5]);
+            let (_, end) = frames_of(bytes, 3, usize::MAX).await;
+            assert!(
+                matches!(
+                    end,
+                    ReadError::Protocol {
+                        code: close::MESSAGE_TOO_BIG,
+                        ..
+                    }
+                ),
+                "{len}: {end}"
+            );
+        }
     }
 
     proptest::proptest! {

@@ -273,9 +273,9 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         .init();
     let config = cli.into_config()?;
     tickcast_server::validate(&config).context("invalid configuration")?;
-    let listen = config.listen;
     let scheme = if config.tls.is_some() { "wss" } else { "ws" };
-    let listener = tickcast_server::bind(&config).with_context(|| format!("binding {listen}"))?;
+    // The error names the address.
+    let listener = tickcast_server::bind(&config)?;
     let addr = listener.local_addr().context("reading the bound address")?;
     {
         // The first stdout line is for scripts: flush it before anything else happens.

@@ -378,5 +378,10 @@ async fn a_bad_broker_address_is_refused_at_start() {
     let err = tickcast_server::spawn(node_config("nats://[::1"))
         .await
         .expect_err("a malformed address is an error");
-    assert!(err.to_string().contains("NATS"), "{err}");
+    // The message says where; its source says what.
+    let cause = std::error::Error::source(&err).map(ToString::to_string);
+    assert!(
+        cause.as_deref().is_some_and(|c| c.contains("NATS")),
+        "{err}: {cause:?}"
+    );
 }

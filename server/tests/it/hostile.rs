@@ -246,7 +246,7 @@ async fn a_refused_ping_between_fragments_leaves_the_message_alone() {
     let server = start(config(1, 300.0)).await;
     let (mut c, _) = Client::connect_welcomed(server.addr()).await;
     // {"type": "ping", "id": 9} in two fragments, with 250 pings between them: 200 are
-    // answered, the rest refused (fewer than the 100 in a row that close the connection).
+    // answered, the rest refused (fewer than the 100 within a second that close the connection).
     let msg = [
         0x82, 0xa4, b't', b'y', b'p', b'e', 0xa4, b'p', b'i', b'n', b'g', 0xa2, b'i', b'd', 9,
     ];
@@ -584,5 +584,39 @@ async fn the_server_answers_every_abuser_with_frames_a_client_can_parse() {
         .filter(|m| matches!(m, ServerMessage::Error(_)))
         .count();
     assert_eq!(errors, 2, "{frames:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn protocol_errors_close_with_1002_even_over_the_rate() {
+    for violation in ["new message mid-fragment", "continuation without a message"] {
+        let server = start(config(1, 300.0)).await;
+        let (mut c, _) = Client::connect_welcomed(server.addr()).await;
+        // Spend the burst (200) and more, so that the next message is over the rate.
+        for _ in 0..220 {
+            c.send_frame(true, OP_PING, b"p", true).await;
+        }
+        if violation == "new message mid-fragment" {
+            c.send_frame(false, OP_BINARY, &[0x81], true).await;
+            c.send_frame(true, OP_BINARY, &[0x80], true).await;
+        } else {
+            c.send_frame(true, OP_CONT, &[0x80], true).await;
+        }
+        let (_, end) = count_pongs_until_end(&mut c).await;
+        assert_eq!(end, Err(Some(close::PROTOCOL_ERROR)), "{violation}");
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_continuation_is_refused_from_its_header() {
+    let mut cfg = config(1, 1.0);
+    cfg.max_message_bytes = 1000;
+    let server = start(cfg).await;
+    let (mut c, _) = Client::connect_welcomed(server.addr()).await;
+    c.send_frame(false, OP_BINARY, &[0; 900], true).await;
+    // The header of a 200-byte continuation (no payload follows): 1,100 > 1,000.
+    c.send_bytes(&[0x80, 0x80 | 126, 0, 200, 1, 2, 3, 4]).await;
+    assert_eq!(c.recv_close().await, Some(close::MESSAGE_TOO_BIG));
     server.shutdown().await;
 }
