@@ -11,6 +11,7 @@ use tokio::{sync::mpsc, time::timeout};
 
 use crate::support::{
     LIMIT, PUBLISH_TOKEN, Pki, Proxy, bounded, closed_port, fast, next, server_config, start,
+    tls_config,
 };
 
 fn quick(url: String, token: &str) -> PublisherConfig {
@@ -165,7 +166,7 @@ async fn publishes_over_wss() {
         let pki = Pki::new(&["127.0.0.1"]);
         let server = start(tickcast_server::Config {
             simulator: None,
-            ..pki.server_config()
+            ..tls_config(&pki)
         })
         .await;
         assert!(server.ws_url().starts_with("wss://"));

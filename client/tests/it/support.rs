@@ -1,14 +1,10 @@
 //! Test servers: the real one (in-process, plain or TLS, with a publisher token), a
-//! cuttable TCP proxy in front of it, a scripted fake for behaviour a real server will not
-//! produce on demand, and certificates made on the spot.
+//! cuttable TCP proxy in front of it, and a scripted fake for behaviour a real server will
+//! not produce on demand. Certificates come from `tickcast-testkit`.
 
 use std::{
     net::SocketAddr,
-    path::PathBuf,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -21,7 +17,6 @@ use hyper::{
     service::service_fn,
 };
 use hyper_util::rt::TokioIo;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use tickcast_client::{ClientConfig, ClientEvent};
 use tickcast_proto::{Encoding, ServerMessage, Welcome};
 use tokio::{
@@ -77,67 +72,16 @@ pub async fn start(config: tickcast_server::Config) -> tickcast_server::Handle {
     tickcast_server::spawn(config).await.expect("server starts")
 }
 
-/// PEM files of a private CA and of a server certificate it signed.
-pub struct Pki {
-    pub ca: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
+pub use tickcast_testkit::Pki;
 
-impl Pki {
-    /// A fresh CA and a certificate for `names` (DNS names or IP addresses), in a
-    /// directory of their own under the target's temporary directory.
-    pub fn new(names: &[&str]) -> Self {
-        static DIRS: AtomicU64 = AtomicU64::new(0);
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "pki-{}-{}",
-            std::process::id(),
-            DIRS.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-
-        let ca_key = KeyPair::generate().expect("CA key");
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "tickcast test CA");
-        ca.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = ca.self_signed(&ca_key).expect("CA certificate");
-
-        let key = KeyPair::generate().expect("server key");
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let mut params = CertificateParams::new(names).expect("server params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "tickcast test server");
-        let cert = params
-            .signed_by(&key, &ca, &ca_key)
-            .expect("server certificate");
-
-        let pki = Self {
-            ca: dir.join("ca.pem"),
-            cert: dir.join("server.pem"),
-            key: dir.join("server.key"),
-        };
-        std::fs::write(&pki.ca, ca.pem()).expect("write CA");
-        std::fs::write(&pki.cert, cert.pem()).expect("write cert");
-        std::fs::write(&pki.key, key.serialize_pem()).expect("write key");
-        pki
-    }
-
-    /// [`server_config`] serving `wss://` with this certificate.
-    pub fn server_config(&self) -> tickcast_server::Config {
-        tickcast_server::Config {
-            tls: Some(tickcast_server::TlsFiles {
-                cert: self.cert.clone(),
-                key: self.key.clone(),
-            }),
-            ..server_config()
-        }
+/// [`server_config`] serving `wss://` with the certificate of `pki`.
+pub fn tls_config(pki: &Pki) -> tickcast_server::Config {
+    tickcast_server::Config {
+        tls: Some(tickcast_server::TlsFiles {
+            cert: pki.cert.clone(),
+            key: pki.key.clone(),
+        }),
+        ..server_config()
     }
 }
 

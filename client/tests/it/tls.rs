@@ -5,7 +5,9 @@ use tickcast_client::{Client, ClientError, ClientEvent, TlsError};
 use tickcast_proto::ServerMessage;
 use tokio::{sync::mpsc, time::timeout};
 
-use crate::support::{LIMIT, Pki, bounded, closed_port, fast, next, start, start_server};
+use crate::support::{
+    LIMIT, Pki, bounded, closed_port, fast, next, start, start_server, tls_config,
+};
 
 /// Skips `Connecting` and returns the first event after it.
 async fn after_connecting(events: &mut mpsc::Receiver<ClientEvent>) -> ClientEvent {
@@ -41,7 +43,7 @@ async fn final_reason(mut events: mpsc::Receiver<ClientEvent>) -> String {
 async fn subscribes_over_wss_trusting_a_private_ca() {
     bounded(async {
         let pki = Pki::new(&["localhost", "127.0.0.1"]);
-        let server = start(pki.server_config()).await;
+        let server = start(tls_config(&pki)).await;
         let port = server.addr().port();
         assert_eq!(server.ws_url(), format!("wss://127.0.0.1:{port}/ws"));
         // By IP address (checked against the IP SAN) and by name (SNI + DNS SAN).
@@ -77,7 +79,7 @@ async fn subscribes_over_wss_trusting_a_private_ca() {
 async fn an_untrusted_certificate_is_final() {
     bounded(async {
         let pki = Pki::new(&["127.0.0.1"]);
-        let server = start(pki.server_config()).await;
+        let server = start(tls_config(&pki)).await;
         // The public roots only: the private CA is unknown.
         let (_client, events) = Client::spawn(fast(server.ws_url(), &["ticks.*"])).expect("spawn");
         let reason = final_reason(events).await;
@@ -95,7 +97,7 @@ async fn an_untrusted_certificate_is_final() {
 async fn a_certificate_for_another_name_is_final() {
     bounded(async {
         let pki = Pki::new(&["tickcast.test"]);
-        let server = start(pki.server_config()).await;
+        let server = start(tls_config(&pki)).await;
         let config = fast(server.ws_url(), &["ticks.*"]).ca_cert(&pki.ca);
         let (_client, events) = Client::spawn(config).expect("spawn");
         let reason = final_reason(events).await;
@@ -126,7 +128,7 @@ async fn wss_to_a_plain_server_is_final_with_a_hint() {
 async fn ws_to_a_tls_server_is_final_with_a_hint() {
     bounded(async {
         let pki = Pki::new(&["127.0.0.1"]);
-        let server = start(pki.server_config()).await;
+        let server = start(tls_config(&pki)).await;
         let url = format!("ws://{}/ws", server.addr());
         let (_client, events) = Client::spawn(fast(url, &["ticks.*"])).expect("spawn");
         let reason = final_reason(events).await;

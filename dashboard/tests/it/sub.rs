@@ -92,10 +92,10 @@ async fn bad_arguments_fail_fast() {
 
 #[tokio::test]
 async fn follows_a_wss_server_with_a_private_ca() {
-    let (server, ca) = start_tls_server("sub").await;
+    let (server, pki) = start_tls_server().await;
     let url = server.ws_url();
     assert!(url.starts_with("wss://"), "{url}");
-    let ca = ca.to_string_lossy().into_owned();
+    let ca = pki.ca.to_string_lossy().into_owned();
     let out = run(&["--url", &url, "--ca-cert", &ca, "--count", "5", "ticks.*"]).await;
     assert!(
         out.status.success(),

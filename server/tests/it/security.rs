@@ -344,23 +344,9 @@ async fn inbound_floods_get_rate_limited_then_closed_1008() {
 
 #[tokio::test]
 async fn tls_serves_wss_with_a_generated_certificate() {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let mut leaf_params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    leaf_params
-        .subject_alt_names
-        .push(SanType::IpAddress([127, 0, 0, 1].into()));
-    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
-
-    let dir = std::env::temp_dir().join(format!("tickcast-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert, leaf.pem()).unwrap();
-    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+    use rustls_pki_types::{CertificateDer, pem::PemObject};
+    let pki = tickcast_testkit::Pki::new(&["localhost", "127.0.0.1"]);
+    let (cert, key) = (pki.cert.clone(), pki.key.clone());
 
     let mut cfg = config(1, 100.0);
     cfg.tls = Some(tickcast_server::TlsFiles { cert, key });
@@ -368,7 +354,9 @@ async fn tls_serves_wss_with_a_generated_certificate() {
     assert!(server.ws_url().starts_with("wss://"));
 
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.der().clone()).unwrap();
+    roots
+        .add(CertificateDer::from_pem_file(&pki.ca).unwrap())
+        .unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let client_config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -427,5 +415,5 @@ async fn tls_serves_wss_with_a_generated_certificate() {
             .unwrap();
     assert!(matches!(msg, ServerMessage::Welcome(_)));
     server.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
+    drop(pki);
 }

@@ -3,74 +3,17 @@
 //! epoch, the reference price, and bars. Skipped when `nats-server` is missing, unless
 //! `TICKCAST_REQUIRE_NATS` is set (then it fails).
 
-use std::{
-    net::SocketAddr,
-    path::PathBuf,
-    process::{Child, Command, Output, Stdio},
-    time::Duration,
-};
+use std::{net::SocketAddr, process::Output, time::Duration};
 
 use tickcast_client::{Client, ClientConfig, ClientEvent};
 use tickcast_proto::{ServerMessage, Tick};
 use tickcast_simulator::{Arrivals, Config, Market, Universe};
+use tickcast_testkit::{NatsServer, nats_server_bin};
 use tokio::{io::AsyncReadExt, io::AsyncWriteExt, net::TcpStream, time::timeout};
 
 use crate::support::jsonl;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// `nats-server` on PATH or in /usr/sbin; a panic when missing and TICKCAST_REQUIRE_NATS is set.
-fn nats_server_bin() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("nats-server"))
-        .find(|bin| bin.is_file());
-    if found.is_none() && std::env::var_os("TICKCAST_REQUIRE_NATS").is_some() {
-        panic!(
-            "nats-server not found and TICKCAST_REQUIRE_NATS is set (apt-get install nats-server)"
-        );
-    }
-    found
-}
-
-/// A nats-server on a free loopback port, killed on drop.
-struct Nats(Child, u16);
-
-impl Nats {
-    async fn start(bin: &PathBuf) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        let nats = Self(child, port);
-        timeout(LIMIT, async {
-            while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .expect("nats-server listens");
-        nats
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.1)
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Waits until the node's `/healthz` says it is connected to NATS.
 async fn wait_ready(addr: SocketAddr) {
@@ -122,7 +65,7 @@ async fn feeds_a_cluster_node_through_nats() {
         println!("SKIPPED feeds_a_cluster_node_through_nats: nats-server not found");
         return;
     };
-    let nats = Nats::start(&bin).await;
+    let nats = NatsServer::start(bin).await;
     let node = tickcast_server::spawn(tickcast_server::Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         simulator: None,

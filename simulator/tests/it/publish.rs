@@ -9,9 +9,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use tickcast_client::{Client, ClientConfig, ClientEvent};
 use tickcast_proto::{ServerMessage, Tick};
+use tickcast_testkit::Pki;
 use tokio::{process::Command, sync::mpsc, time::timeout};
 
 use crate::support::jsonl;
@@ -152,36 +152,18 @@ async fn publishes_the_model_in_real_time() {
     server.shutdown().await;
 }
 
-/// PEM files of a fresh CA and of a certificate for 127.0.0.1 it signed.
-fn pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    std::fs::create_dir_all(dir).expect("pki dir");
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca.self_signed(&ca_key).expect("CA");
-    let key = KeyPair::generate().expect("key");
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .expect("params")
-        .signed_by(&key, &ca, &ca_key)
-        .expect("certificate");
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca.pem()).expect("write");
-    std::fs::write(&paths.1, cert.pem()).expect("write");
-    std::fs::write(&paths.2, key.serialize_pem()).expect("write");
-    paths
-}
-
 #[tokio::test]
 async fn replays_a_csv_over_wss_trusting_a_private_ca() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("sim-publish-{}", std::process::id()));
-    let (ca, cert, key) = pki(&dir);
+    std::fs::create_dir_all(&dir).expect("a directory for the CSV");
+    let pki = Pki::new(&["127.0.0.1"]);
+    let ca = pki.ca.clone();
     let server = tickcast_server::spawn(tickcast_server::Config {
-        tls: Some(tickcast_server::TlsFiles { cert, key }),
+        tls: Some(tickcast_server::TlsFiles {
+            cert: pki.cert.clone(),
+            key: pki.key.clone(),
+        }),
         ..server_config()
     })
     .await
