@@ -281,6 +281,25 @@ pub struct Snapshot {
     pub state: MarketState,
 }
 
+impl Snapshot {
+    /// The topic's last trade as a `tick` (same `topic`, `seq`, `ts`, price, size, quote
+    /// and volume). A topic's first trade reaches clients that were waiting for it as a
+    /// snapshot, so code that follows trades can take both the same way.
+    pub fn trade(&self) -> Tick {
+        Tick {
+            topic: self.topic.clone(),
+            seq: self.seq,
+            ts: self.ts,
+            symbol: self.symbol.clone(),
+            price: self.price,
+            size: self.size,
+            bid: self.bid,
+            ask: self.ask,
+            volume: self.volume,
+        }
+    }
+}
+
 /// An OHLCV bar, published when its interval closes.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Bar {

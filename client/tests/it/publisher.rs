@@ -66,17 +66,7 @@ async fn ticks(events: &mut mpsc::Receiver<ClientEvent>, n: usize) -> Vec<Tick> 
     while out.len() < n {
         match next(events).await {
             ClientEvent::Message(ServerMessage::Tick(t)) => out.push(t),
-            ClientEvent::Message(ServerMessage::Snapshot(s)) => out.push(Tick {
-                topic: s.topic,
-                seq: s.seq,
-                ts: s.ts,
-                symbol: s.symbol,
-                price: s.price,
-                size: s.size,
-                bid: s.bid,
-                ask: s.ask,
-                volume: s.volume,
-            }),
+            ClientEvent::Message(ServerMessage::Snapshot(s)) => out.push(s.trade()),
             ClientEvent::Message(_) => {}
             other => panic!("unexpected {other:?}"),
         }

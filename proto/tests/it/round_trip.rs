@@ -110,3 +110,22 @@ proptest! {
         decode_all(&bytes);
     }
 }
+
+proptest! {
+    /// `Snapshot::trade` carries over every field a tick shares with the snapshot.
+    #[test]
+    fn a_snapshots_trade_is_its_same_named_fields(snap in s::snapshot()) {
+        let json = |msg: ServerMessage| -> serde_json::Map<String, serde_json::Value> {
+            let bytes = encode(Encoding::Json, &msg).expect("encode");
+            serde_json::from_slice(&bytes).expect("a JSON map")
+        };
+        let tick = json(ServerMessage::Tick(snap.trade()));
+        let whole = json(ServerMessage::Snapshot(snap));
+        for (key, value) in &tick {
+            if key != "type" {
+                prop_assert_eq!(Some(value), whole.get(key), "{}", key);
+            }
+        }
+        prop_assert_eq!(tick.len(), 10, "{:?}", tick.keys().collect::<Vec<_>>());
+    }
+}

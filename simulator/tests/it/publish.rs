@@ -56,17 +56,7 @@ async fn received(events: &mut mpsc::Receiver<ClientEvent>, n: usize) -> Vec<Tic
     while ticks.len() < n {
         match timeout(LIMIT, events.recv()).await.expect("ticks in time") {
             Some(ClientEvent::Message(ServerMessage::Tick(t))) => ticks.push(t),
-            Some(ClientEvent::Message(ServerMessage::Snapshot(s))) => ticks.push(Tick {
-                topic: s.topic,
-                seq: s.seq,
-                ts: s.ts,
-                symbol: s.symbol,
-                price: s.price,
-                size: s.size,
-                bid: s.bid,
-                ask: s.ask,
-                volume: s.volume,
-            }),
+            Some(ClientEvent::Message(ServerMessage::Snapshot(s))) => ticks.push(s.trade()),
             Some(ClientEvent::Gap { topic, .. }) => panic!("gap on {topic}"),
             Some(_) => {}
             None => panic!("the subscriber stopped"),
