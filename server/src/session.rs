@@ -343,10 +343,61 @@ fn on_message(
     None
 }
 
+/// Bytes written to the socket so far: a pending write is given up only when the peer
+/// takes nothing at all for the stall timeout. (A counter, not a clock read per write.)
+#[derive(Default)]
+struct Progress(AtomicU64);
+
+impl Progress {
+    fn add(&self, n: usize) {
+        self.0
+            .store(self.0.load(Relaxed).wrapping_add(n as u64), Relaxed);
+    }
+
+    fn bytes(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// Drives a write that could not finish at once; `TimedOut` once a whole `stall` passed
+/// with no byte moved (a slow reader that keeps taking bytes is never cut off).
+async fn finish_unless_stalled<F>(
+    mut write: std::pin::Pin<&mut F>,
+    progress: &Progress,
+    stall: Duration,
+) -> std::io::Result<()>
+where
+    F: std::future::Future<Output = std::io::Result<()>>,
+{
+    let mut seen = progress.bytes();
+    loop {
+        match timeout(stall, write.as_mut()).await {
+            Ok(result) => return result,
+            Err(_) if progress.bytes() == seen => {
+                return Err(std::io::ErrorKind::TimedOut.into());
+            }
+            Err(_) => seen = progress.bytes(),
+        }
+    }
+}
+
 /// Writes all `frames`, in as few vectored writes as the socket allows.
-async fn write_frames<W: AsyncWrite + Unpin>(w: &mut W, frames: &[Bytes]) -> std::io::Result<()> {
+async fn write_frames<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    frames: &[Bytes],
+    progress: &Progress,
+) -> std::io::Result<()> {
     if let [one] = frames {
-        return w.write_all(one).await;
+        let mut rest = &one[..];
+        while !rest.is_empty() {
+            let n = w.write(rest).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            progress.add(n);
+            rest = &rest[n..];
+        }
+        return Ok(());
     }
     let mut index = 0;
     let mut offset = 0;
@@ -364,6 +415,7 @@ async fn write_frames<W: AsyncWrite + Unpin>(w: &mut W, frames: &[Bytes]) -> std
         if written == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
+        progress.add(written);
         while index < frames.len() && written >= frames[index].len() - offset {
             written -= frames[index].len() - offset;
             index += 1;
@@ -385,6 +437,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let heartbeat = app.config.heartbeat;
     // A write that makes no progress for this long means the peer is gone.
     let stall = heartbeat * 3 + Duration::from_secs(5);
+    let progress = Progress::default();
     let mut batch = Batch::default();
     let mut last_tx = Instant::now();
     let mut last_check = Instant::now();
@@ -402,7 +455,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         client.outbox.take(&mut batch);
         if !batch.frames.is_empty() {
             let bytes: usize = batch.frames.iter().map(Bytes::len).sum();
-            let write = write_frames(&mut w, &batch.frames);
+            let write = write_frames(&mut w, &batch.frames, &progress);
             tokio::pin!(write);
             // Most writes complete at once; only one that has to wait gets a timer.
             let first = std::future::poll_fn(|cx| {
@@ -411,9 +464,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             .await;
             match first {
                 std::task::Poll::Ready(result) => result?,
-                std::task::Poll::Pending => Box::pin(timeout(stall, write))
-                    .await
-                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??,
+                std::task::Poll::Pending => {
+                    Box::pin(finish_unless_stalled(write, &progress, stall)).await?;
+                }
             }
             let now = Instant::now();
             if let Some(oldest) = batch.oldest {

@@ -123,3 +123,37 @@ async fn a_client_that_takes_no_bytes_is_dropped_and_others_go_on() {
     drop(stuck);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_slow_reader_that_keeps_taking_bytes_is_not_cut_off() {
+    use tokio::io::AsyncReadExt;
+    let mut cfg = slow_config(SlowConsumer::Conflate);
+    cfg.heartbeat = Duration::from_millis(100); // stall timeout: 3 x 0.1 s + 5 s
+    cfg.queue_bytes = 64 * 1024;
+    cfg.socket_send_buffer = Some(4096);
+    let server = start(cfg).await;
+    let addr = server.addr();
+    let mut slow = stingy_client(addr).await;
+    slow.recv().await; // welcome
+    subscribe(&mut slow, &["ticks.*"]).await;
+    // ~4 KiB/s for 8 s: one write of a full queue (64 KiB) takes far longer than the stall
+    // timeout, but bytes keep moving, so the connection must stay. Pings keep it from
+    // looking idle.
+    let started = Instant::now();
+    let mut chunk = [0u8; 800];
+    while started.elapsed() < Duration::from_secs(8) {
+        let n = tokio::time::timeout(WAIT, slow.stream.read(&mut chunk))
+            .await
+            .expect("bytes keep coming")
+            .unwrap();
+        assert!(
+            n > 0,
+            "the server dropped a slow reader after {:?}",
+            started.elapsed()
+        );
+        slow.send_frame(true, OP_PING, b"k", true).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(metric(addr, "tickcast_connections").await, 1);
+    server.shutdown().await;
+}
