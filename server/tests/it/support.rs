@@ -152,27 +152,9 @@ impl Client {
 
     /// Writes one frame, masked like a conforming client unless `masked` is false.
     pub async fn send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8], masked: bool) {
-        let mut out = vec![(u8::from(fin) << 7) | opcode];
-        let mask_bit = if masked { 0x80 } else { 0 };
-        match payload.len() {
-            n if n < 126 => out.push(mask_bit | n as u8),
-            n if n < 65536 => {
-                out.push(mask_bit | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(mask_bit | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        if masked {
-            let key = [0x37, 0xfa, 0x21, 0x3d];
-            out.extend_from_slice(&key);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        } else {
-            out.extend_from_slice(payload);
-        }
-        self.stream.write_all(&out).await.unwrap();
+        let mask = masked.then_some([0x37, 0xfa, 0x21, 0x3d]);
+        let frame = tickcast_testkit::client_frame(fin, opcode, payload, mask);
+        self.stream.write_all(&frame).await.unwrap();
     }
 
     pub async fn send_bytes(&mut self, raw: &[u8]) {
