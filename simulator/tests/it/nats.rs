@@ -11,7 +11,7 @@ use tickcast_simulator::{Arrivals, Config, Market, Universe};
 use tickcast_testkit::{NatsServer, nats_server_bin};
 use tokio::{io::AsyncReadExt, io::AsyncWriteExt, net::TcpStream, time::timeout};
 
-use crate::support::jsonl;
+use crate::support::{jsonl, sim_output_async};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -35,15 +35,7 @@ async fn wait_ready(addr: SocketAddr) {
 }
 
 async fn sim(args: &[&str]) -> Output {
-    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_tickcast-sim"))
-        .args(args)
-        .env_clear()
-        .kill_on_drop(true)
-        .output();
-    timeout(LIMIT, run)
-        .await
-        .expect("tickcast-sim finished in time")
-        .expect("tickcast-sim runs")
+    sim_output_async(args, LIMIT).await
 }
 
 /// What a tick says besides its `ts` (which `--nats` stamps at publish time).

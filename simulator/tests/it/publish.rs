@@ -12,9 +12,9 @@ use std::{
 use tickcast_client::{Client, ClientConfig, ClientEvent};
 use tickcast_proto::{ServerMessage, Tick};
 use tickcast_testkit::Pki;
-use tokio::{process::Command, sync::mpsc, time::timeout};
+use tokio::{sync::mpsc, time::timeout};
 
-use crate::support::jsonl;
+use crate::support::{jsonl, sim_output_async};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const TOKEN: &str = "sim-publisher";
@@ -66,15 +66,7 @@ async fn received(events: &mut mpsc::Receiver<ClientEvent>, n: usize) -> Vec<Tic
 }
 
 async fn sim(args: &[&str]) -> Output {
-    let run = Command::new(env!("CARGO_BIN_EXE_tickcast-sim"))
-        .args(args)
-        .env_clear()
-        .kill_on_drop(true)
-        .output();
-    timeout(LIMIT, run)
-        .await
-        .expect("tickcast-sim finished in time")
-        .expect("tickcast-sim runs")
+    sim_output_async(args, LIMIT).await
 }
 
 /// The trade fields a publish carries; seq, ts and volume are the server's.

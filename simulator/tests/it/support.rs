@@ -135,6 +135,20 @@ pub fn sim_output(args: &[&str]) -> std::process::Output {
         .expect("tickcast-sim runs")
 }
 
+/// [`sim_output`] for async tests (a server in the same runtime keeps running while the
+/// binary does), bounded by `limit`.
+pub async fn sim_output_async(args: &[&str], limit: std::time::Duration) -> std::process::Output {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_tickcast-sim"))
+        .args(args)
+        .env_clear()
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(limit, run)
+        .await
+        .expect("tickcast-sim finished in time")
+        .expect("tickcast-sim runs")
+}
+
 /// A fresh path under the test temp dir (`name` must be unique per test).
 pub fn temp_path(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tickcast-sim-{name}"))
