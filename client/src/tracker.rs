@@ -28,21 +28,10 @@ impl Tracker {
 
     /// A `tick` or `bar` with `seq` arrived on `topic` from a server of `epoch`.
     pub fn on_seq(&mut self, topic: &str, epoch: u64, seq: u64) -> Verdict {
-        let verdict = match self.positions.get(topic) {
-            Some(&(e, last)) if e == epoch => {
-                if seq <= last {
-                    return Verdict::Duplicate;
-                }
-                if seq == last + 1 {
-                    Verdict::InOrder
-                } else {
-                    Verdict::Gap {
-                        expected: last + 1,
-                        got: seq,
-                    }
-                }
-            }
-            _ => Verdict::InOrder,
+        let verdict = match self.last_seq(topic, epoch) {
+            Some(last) if seq <= last => return Verdict::Duplicate,
+            Some(last) => after(last, seq),
+            None => Verdict::InOrder,
         };
         self.set(topic, (epoch, seq));
         verdict
@@ -57,17 +46,20 @@ impl Tracker {
         seq: u64,
         recovered: Option<bool>,
     ) -> Verdict {
-        let verdict = match self.positions.get(topic) {
-            Some(&(e, last)) if e == epoch && recovered == Some(false) && seq > last + 1 => {
-                Verdict::Gap {
-                    expected: last + 1,
-                    got: seq,
-                }
-            }
+        let verdict = match self.last_seq(topic, epoch) {
+            Some(last) if recovered == Some(false) => after(last, seq),
             _ => Verdict::InOrder,
         };
         self.set(topic, (epoch, seq));
         verdict
+    }
+
+    /// The last `seq` seen on `topic` from a server of `epoch` (none after an epoch change).
+    fn last_seq(&self, topic: &str, epoch: u64) -> Option<u64> {
+        match self.positions.get(topic) {
+            Some(&(e, last)) if e == epoch => Some(last),
+            _ => None,
+        }
     }
 
     fn set(&mut self, topic: &str, position: Position) {
@@ -96,6 +88,18 @@ impl Tracker {
 
     pub fn position(&self, topic: &str) -> Option<Position> {
         self.positions.get(topic).copied()
+    }
+}
+
+/// What `seq` means after `last` (both of one epoch): a gap if it skips any, else in order.
+fn after(last: u64, seq: u64) -> Verdict {
+    if seq > last + 1 {
+        Verdict::Gap {
+            expected: last + 1,
+            got: seq,
+        }
+    } else {
+        Verdict::InOrder
     }
 }
 
