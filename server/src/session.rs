@@ -237,15 +237,11 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 }
             }
             OpCode::Continuation => {
+                // Both checked already: a message is being reassembled (above), and the
+                // reader refused a frame past the message's room (`room`).
                 let Some((opcode, mut buf)) = partial.take() else {
-                    return fail(
-                        close::PROTOCOL_ERROR,
-                        "continuation frame without a message",
-                    );
+                    continue;
                 };
-                if buf.len() + frame.payload.len() > limit {
-                    return fail(close::MESSAGE_TOO_BIG, "message exceeds max_message_bytes");
-                }
                 buf.extend_from_slice(frame.payload);
                 if !frame.fin {
                     partial = Some((opcode, buf));
