@@ -1,11 +1,8 @@
-//! OHLCV aggregation of one symbol's trades into 1-second and 1-minute bars (pure: the
+//! OHLCV aggregation of one symbol's trades into bars of every [`BarInterval`] (pure: the
 //! caller passes the time). Whoever stamps ticks (a server, or `tickcast-sim --nats`)
 //! builds the bars, so every node publishes identical ones.
 
-/// The bar intervals the server publishes: topic label and length.
-pub const INTERVALS: [(&str, u64); 2] = [("1s", 1_000), ("1m", 60_000)];
-
-const NS_PER_MS: u64 = 1_000_000;
+use crate::BarInterval;
 
 /// A bar being built; `start_ns` is the interval start on the UNIX clock.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,14 +17,13 @@ pub struct BarAcc {
 }
 
 impl BarAcc {
-    /// The wire `bar` for this bar, closed in interval `interval` (index into
-    /// [`INTERVALS`]) of `symbol`, as message `seq` of its topic.
-    pub fn to_bar(&self, interval: usize, symbol: &str, seq: u64) -> crate::Bar {
+    /// The wire `bar` for this bar of `interval` of `symbol`, as message `seq` of its topic.
+    pub fn to_bar(&self, interval: BarInterval, symbol: &str, seq: u64) -> crate::Bar {
         crate::Bar {
-            topic: topic(interval, symbol),
+            topic: interval.topic(symbol),
             seq,
             ts: self.start_ns,
-            interval_ms: INTERVALS[interval].1,
+            interval_ms: interval.len_ms(),
             symbol: symbol.to_owned(),
             open: self.open,
             high: self.high,
@@ -39,27 +35,22 @@ impl BarAcc {
     }
 }
 
-/// The topic of `symbol`'s bars of interval `interval`, e.g. `bars.1s.AAPL`.
-pub fn topic(interval: usize, symbol: &str) -> String {
-    format!("bars.{}.{symbol}", INTERVALS[interval].0)
-}
-
-/// A bar that just closed: which interval (index into [`INTERVALS`]) and its values.
-pub type Closed = (usize, BarAcc);
+/// A bar that just closed: its interval and its values.
+pub type Closed = (BarInterval, BarAcc);
 
 /// The open bars of one symbol, one per interval.
 #[derive(Debug, Default)]
 pub struct Bars {
-    open: [Option<BarAcc>; INTERVALS.len()],
+    open: [Option<BarAcc>; BarInterval::ALL.len()],
 }
 
 impl Bars {
     /// Adds a trade; bars of an earlier interval are closed into `out` first.
     pub fn on_trade(&mut self, ts_ns: u64, price: f64, size: u64, out: &mut Vec<Closed>) {
-        for (i, (_, interval_ms)) in INTERVALS.iter().enumerate() {
-            let len_ns = interval_ms * NS_PER_MS;
+        for interval in BarInterval::ALL {
+            let len_ns = interval.len_ns();
             let start_ns = ts_ns - ts_ns % len_ns;
-            match &mut self.open[i] {
+            match &mut self.open[interval.index()] {
                 Some(bar) if bar.start_ns == start_ns => {
                     bar.high = bar.high.max(price);
                     bar.low = bar.low.min(price);
@@ -69,7 +60,7 @@ impl Bars {
                 }
                 slot => {
                     if let Some(done) = slot.take() {
-                        out.push((i, done));
+                        out.push((interval, done));
                     }
                     *slot = Some(BarAcc {
                         start_ns,
@@ -87,11 +78,14 @@ impl Bars {
 
     /// Closes every bar whose interval ended at or before `now_ns`.
     pub fn close_due(&mut self, now_ns: u64, out: &mut Vec<Closed>) {
-        for (i, (_, interval_ms)) in INTERVALS.iter().enumerate() {
-            let end = |b: &BarAcc| b.start_ns + interval_ms * NS_PER_MS;
-            if self.open[i].as_ref().is_some_and(|b| end(b) <= now_ns) {
-                if let Some(done) = self.open[i].take() {
-                    out.push((i, done));
+        for interval in BarInterval::ALL {
+            let slot = &mut self.open[interval.index()];
+            if slot
+                .as_ref()
+                .is_some_and(|b| b.start_ns + interval.len_ns() <= now_ns)
+            {
+                if let Some(done) = slot.take() {
+                    out.push((interval, done));
                 }
             }
         }
@@ -115,8 +109,8 @@ mod tests {
         assert!(out.is_empty());
         bars.on_trade(t0 + S + 1, 11.0, 5, &mut out);
         assert_eq!(out.len(), 1);
-        let (i, b) = out[0];
-        assert_eq!(i, 0);
+        let (interval, b) = out[0];
+        assert_eq!(interval, BarInterval::S1);
         assert_eq!(
             (b.start_ns, b.open, b.high, b.low, b.close),
             (t0, 10.0, 12.0, 9.0, 9.0)
@@ -133,8 +127,14 @@ mod tests {
         bars.close_due(t0 + S - 1, &mut out);
         assert!(out.is_empty());
         bars.close_due(t0 + S, &mut out);
-        assert_eq!(out.iter().map(|c| c.0).collect::<Vec<_>>(), vec![0]);
+        assert_eq!(
+            out.iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![BarInterval::S1]
+        );
         bars.close_due(t0 + 60 * S, &mut out);
-        assert_eq!(out.iter().map(|c| c.0).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            out.iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![BarInterval::S1, BarInterval::M1]
+        );
     }
 }

@@ -7,8 +7,10 @@
 //! checked against this code by the test suite.
 
 pub mod bars;
+pub mod clock;
 pub mod close;
 mod codec;
+mod interval;
 mod message;
 pub mod nats;
 mod peek;
@@ -18,10 +20,11 @@ pub use codec::{
     DecodeError, EncodeError, Encoding, Message, Negotiated, UnsupportedSubprotocol, decode,
     decode_client, decode_server, encode, encode_into,
 };
+pub use interval::BarInterval;
 pub use message::{
     Ack, Bar, ClientMessage, Error, ErrorCode, Heartbeat, Lagged, List, MarketState, Op,
     PROTOCOL_VERSION, Ping, Pong, Position, Publish, RequestId, ServerMessage, Shutdown, Snapshot,
     Status, Subscribe, Tick, Topics, Unsubscribe, Welcome,
 };
 pub use peek::{Peeked, peek_msgpack};
-pub use topic::{MAX_TOPIC_BYTES, Pattern, Token, TopicError, validate_topic};
+pub use topic::{MAX_TOPIC_BYTES, Pattern, Token, TopicError, TopicKind, validate_topic};

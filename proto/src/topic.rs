@@ -28,6 +28,45 @@ pub enum TopicError {
     TailNotLast,
 }
 
+/// What a topic carries, read from its name: the one parser of topic names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicKind<'a> {
+    /// `ticks.SYM`: trades and status of one symbol.
+    Ticks { symbol: &'a str },
+    /// `bars.1s.SYM`, `bars.1m.SYM`: bars of one interval of one symbol.
+    Bars {
+        interval: crate::BarInterval,
+        symbol: &'a str,
+    },
+    /// Anything else (a publisher's own topics, or a `bars.` topic of no known interval).
+    Other,
+}
+
+impl<'a> TopicKind<'a> {
+    /// Reads the kind from a topic name (assumed valid: see [`validate_topic`]).
+    pub fn of(topic: &'a str) -> Self {
+        let mut parts = topic.splitn(3, '.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("ticks"), Some(symbol), None) => Self::Ticks { symbol },
+            (Some("bars"), Some(token), Some(symbol)) if !symbol.contains('.') => {
+                match crate::BarInterval::from_token(token) {
+                    Some(interval) => Self::Bars { interval, symbol },
+                    None => Self::Other,
+                }
+            }
+            _ => Self::Other,
+        }
+    }
+
+    /// The symbol of a ticks or bars topic.
+    pub fn symbol(self) -> Option<&'a str> {
+        match self {
+            Self::Ticks { symbol } | Self::Bars { symbol, .. } => Some(symbol),
+            Self::Other => None,
+        }
+    }
+}
+
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
@@ -262,5 +301,26 @@ mod tests {
         assert!(!pat.matches("ticks.AAPLX"));
         assert!(!pat.matches("ticks.AAPL.x"));
         assert!(!pat.matches("ticks"));
+    }
+
+    #[test]
+    fn topic_kinds_are_read_from_names() {
+        use crate::BarInterval;
+        assert_eq!(
+            TopicKind::of("ticks.AAPL"),
+            TopicKind::Ticks { symbol: "AAPL" }
+        );
+        assert_eq!(
+            TopicKind::of("bars.1m.AAPL"),
+            TopicKind::Bars {
+                interval: BarInterval::M1,
+                symbol: "AAPL"
+            }
+        );
+        assert_eq!(TopicKind::of("bars.7m.AAPL"), TopicKind::Other);
+        assert_eq!(TopicKind::of("bars.1m.A.B"), TopicKind::Other);
+        assert_eq!(TopicKind::of("ticks.A.B"), TopicKind::Other);
+        assert_eq!(TopicKind::of("news.AAPL"), TopicKind::Other);
+        assert_eq!(TopicKind::of("bars.1s.X").symbol(), Some("X"));
     }
 }

@@ -24,7 +24,7 @@ mod wsread;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
@@ -36,12 +36,7 @@ pub use config::{Config, SlowConsumer, TlsFiles};
 pub use metrics::Metrics;
 pub use tls::TlsError;
 
-/// Nanoseconds since the UNIX epoch, the unit of every `ts` on the wire.
-pub fn unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
+pub use tickcast_proto::clock::unix_ns;
 
 /// Why the server could not run. (The cause is `source()`, not repeated in the message,
 /// so that error chains print it once.)

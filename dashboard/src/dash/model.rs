@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use tickcast_proto::{Bar, MarketState, Snapshot, Status, Tick};
+use tickcast_proto::{Bar, BarInterval, MarketState, Snapshot, Status, Tick, TopicKind};
 
 /// Ticks kept per symbol (the line chart and the sparkline read from these).
 pub const TICK_HISTORY: usize = 1200;
@@ -40,23 +40,6 @@ pub struct Candle {
     pub close: f64,
     pub volume: u64,
     pub gap_before: bool,
-}
-
-/// Bar intervals the dashboard subscribes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Interval {
-    S1,
-    M1,
-}
-
-impl Interval {
-    pub fn from_topic_token(token: &str) -> Option<Self> {
-        match token {
-            "1s" => Some(Self::S1),
-            "1m" => Some(Self::M1),
-            _ => None,
-        }
-    }
 }
 
 /// A bounded series that remembers whether the next item follows a hole.
@@ -141,17 +124,17 @@ impl Quote {
             .map(|(d, _)| d)
     }
 
-    pub fn bars(&self, interval: Interval) -> &Series<Candle> {
+    pub fn bars(&self, interval: BarInterval) -> &Series<Candle> {
         match interval {
-            Interval::S1 => &self.bars_1s,
-            Interval::M1 => &self.bars_1m,
+            BarInterval::S1 => &self.bars_1s,
+            BarInterval::M1 => &self.bars_1m,
         }
     }
 
-    fn bars_mut(&mut self, interval: Interval) -> &mut Series<Candle> {
+    fn bars_mut(&mut self, interval: BarInterval) -> &mut Series<Candle> {
         match interval {
-            Interval::S1 => &mut self.bars_1s,
-            Interval::M1 => &mut self.bars_1m,
+            BarInterval::S1 => &mut self.bars_1s,
+            BarInterval::M1 => &mut self.bars_1m,
         }
     }
 
@@ -213,16 +196,6 @@ pub struct Market {
     pub quotes: BTreeMap<String, Quote>,
 }
 
-/// `ticks.SYM` -> (None, SYM); `bars.1s.SYM` -> (Some(S1), SYM).
-pub fn parse_topic(topic: &str) -> Option<(Option<Interval>, &str)> {
-    let mut parts = topic.splitn(3, '.');
-    match (parts.next()?, parts.next()?, parts.next()) {
-        ("ticks", sym, None) => Some((None, sym)),
-        ("bars", interval, Some(sym)) => Some((Some(Interval::from_topic_token(interval)?), sym)),
-        _ => None,
-    }
-}
-
 impl Market {
     fn quote_mut(&mut self, symbol: &str) -> &mut Quote {
         if !self.quotes.contains_key(symbol) {
@@ -271,7 +244,7 @@ impl Market {
     }
 
     pub fn apply_bar(&mut self, bar: &Bar) {
-        let Some((Some(interval), _)) = parse_topic(&bar.topic) else {
+        let TopicKind::Bars { interval, .. } = TopicKind::of(&bar.topic) else {
             return;
         };
         let series = self.quote_mut(&bar.symbol).bars_mut(interval);
@@ -308,23 +281,23 @@ impl Market {
     }
 
     pub fn apply_status(&mut self, status: &Status) {
-        if let Some((None, sym)) = parse_topic(&status.topic) {
+        if let TopicKind::Ticks { symbol: sym } = TopicKind::of(&status.topic) {
             self.quote_mut(sym).state = status.state;
         }
     }
 
     /// Messages of `topic` were lost: the next point of its series starts after a hole.
     pub fn mark_gap(&mut self, topic: &str) {
-        let Some((interval, sym)) = parse_topic(topic) else {
-            return;
-        };
-        let q = self.quote_mut(sym);
-        match interval {
-            None => {
+        match TopicKind::of(topic) {
+            TopicKind::Ticks { symbol } => {
+                let q = self.quote_mut(symbol);
                 q.gaps += 1;
                 q.ticks.pending_gap = true;
             }
-            Some(i) => q.bars_mut(i).pending_gap = true,
+            TopicKind::Bars { interval, symbol } => {
+                self.quote_mut(symbol).bars_mut(interval).pending_gap = true;
+            }
+            TopicKind::Other => {}
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::{
     io::{self, Write},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use crossterm::{
@@ -25,17 +25,12 @@ use super::{
     ui,
 };
 use tickcast_client::{Client, ClientEvent};
+use tickcast_proto::clock::unix_ns;
 
 /// Shortest time between two frames (about 30 fps).
 pub const FRAME: Duration = Duration::from_millis(33);
 /// Client events applied between two looks at the keyboard, at most.
 const MAX_EVENTS_PER_PASS: usize = 50_000;
-
-fn unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
 
 /// The terminal in raw mode on the alternate screen with mouse capture. Dropping it
 /// restores the terminal; a panic hook does the same if the process panics.

@@ -19,7 +19,7 @@ use tickcast_proto::{
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, Pushed};
 use crate::{frame, unix_ns};
-use tickcast_proto::bars::{self, Bars, Closed};
+use tickcast_proto::bars::{Bars, Closed};
 use topic::{Entry, Kind, Sub, Topic, TopicState};
 
 /// The broker's view of one connection.
@@ -278,11 +278,11 @@ impl Broker {
     }
 
     fn publish_bars(&self, symbol: &str, closed: Vec<Closed>) {
-        for (i, acc) in closed {
-            let topic = self.topic(&bars::topic(i, symbol));
+        for (interval, acc) in closed {
+            let topic = self.topic(&interval.topic(symbol));
             let mut st = topic.lock();
             st.seq += 1;
-            let bar = acc.to_bar(i, symbol, st.seq);
+            let bar = acc.to_bar(interval, symbol, st.seq);
             self.fan_out(&topic, &mut st, ServerMessage::Bar(bar));
         }
     }

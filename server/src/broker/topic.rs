@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tickcast_proto::{MarketState, ServerMessage};
+use tickcast_proto::{MarketState, ServerMessage, TopicKind};
 
 use super::Client;
 use crate::outbox::Pushed;
@@ -25,12 +25,12 @@ pub enum Kind {
 
 impl Kind {
     pub fn of(name: &str) -> Self {
-        match name.split_once('.') {
-            Some(("ticks", symbol)) if !symbol.contains('.') => Self::Ticks {
+        match TopicKind::of(name) {
+            TopicKind::Ticks { symbol } => Self::Ticks {
                 symbol: symbol.to_owned(),
             },
-            Some(("bars", _)) => Self::Bars,
-            _ => Self::Other,
+            TopicKind::Bars { .. } => Self::Bars,
+            TopicKind::Other => Self::Other,
         }
     }
 }

@@ -18,9 +18,10 @@ use ratatui::{
 use super::format::{clock_utc, human_count, price};
 use crate::dash::{
     app::{App, ChartKind, TimeFrame},
-    model::{Interval, Quote},
+    model::Quote,
     theme::Theme,
 };
+use tickcast_proto::BarInterval;
 
 /// One plotted item: a tick (open = high = low = close) or a bar.
 #[derive(Debug, Clone, Copy)]
@@ -163,9 +164,9 @@ fn items(q: &Quote, frame: TimeFrame) -> Vec<Item> {
             .collect(),
         TimeFrame::Bars1s | TimeFrame::Bars1m => {
             let interval = if frame == TimeFrame::Bars1s {
-                Interval::S1
+                BarInterval::S1
             } else {
-                Interval::M1
+                BarInterval::M1
             };
             q.bars(interval)
                 .items

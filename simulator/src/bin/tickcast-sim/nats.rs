@@ -13,12 +13,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::HeaderMap;
 use async_nats::connection::State;
-use tickcast_proto::bars::{self, Bars, Closed};
+use tickcast_proto::bars::{Bars, Closed};
+use tickcast_proto::clock::unix_ns;
 use tickcast_proto::nats::{EPOCH_HEADER, PREV_CLOSE_HEADER};
 use tickcast_proto::{Encoding, ServerMessage};
 use tickcast_simulator::{Event, realtime};
@@ -60,12 +61,6 @@ struct Stamper {
     references: HashMap<String, f64>,
     bars: HashMap<String, Bars>,
     bar_seq: HashMap<String, u64>,
-}
-
-fn unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 impl Stamper {
@@ -149,11 +144,11 @@ impl Stamper {
     }
 
     fn closed_bars(&mut self, symbol: &str, closed: Vec<Closed>, out: &mut Vec<Outgoing>) {
-        for (i, acc) in closed {
-            let topic = bars::topic(i, symbol);
+        for (interval, acc) in closed {
+            let topic = interval.topic(symbol);
             let seq = self.bar_seq.entry(topic.clone()).or_default();
             *seq += 1;
-            let bar = acc.to_bar(i, symbol, *seq);
+            let bar = acc.to_bar(interval, symbol, *seq);
             out.extend(self.message(Kind::Bar, &ServerMessage::Bar(bar), &topic, None));
         }
     }
