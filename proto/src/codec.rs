@@ -173,26 +173,83 @@ pub fn encode<T: Serialize + ?Sized>(encoding: Encoding, msg: &T) -> Result<Vec<
     Ok(out)
 }
 
+/// Decodes exactly one value that fills `bytes` (trailing bytes are an error in both
+/// encodings: one message per frame).
 fn from_bytes<T: DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Result<T, String> {
     match encoding {
-        Encoding::MsgPack => rmp_serde::from_slice(bytes).map_err(|e| e.to_string()),
+        Encoding::MsgPack => {
+            let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
+            let value = T::deserialize(&mut de).map_err(|e| e.to_string())?;
+            let used = de.get_ref().position();
+            match bytes.len() as u64 - used {
+                0 => Ok(value),
+                extra => Err(format!("{extra} bytes after the map (one message per frame)")),
+            }
+        }
         Encoding::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
     }
 }
 
 /// The keys used to classify a message that failed to decode.
 #[derive(Deserialize)]
-struct Envelope {
+struct TypeProbe {
     #[serde(rename = "type")]
     kind: Option<Kind>,
 }
 
-/// A `type` value: a name, or anything else (which counts as no `type`).
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A `type` value: a name (a string: in MessagePack `str`, never `bin`), or anything else
+/// (which counts as no `type`).
 enum Kind {
     Name(String),
-    Other(serde::de::IgnoredAny),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KindVisitor;
+        impl<'de> serde::de::Visitor<'de> for KindVisitor {
+            type Value = Kind;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a message type")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Kind, E> {
+                Ok(Kind::Name(v.to_owned()))
+            }
+            fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Kind::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Kind::Other)
+            }
+        }
+        deserializer.deserialize_any(KindVisitor)
+    }
 }
 
 /// True when `bytes` start with a map: messages are maps, never positional arrays.
@@ -221,16 +278,24 @@ pub fn decode<T: Message>(encoding: Encoding, bytes: &[u8]) -> Result<T, DecodeE
     if !starts_with_map(encoding, bytes) {
         return Err(not_a_message("not a map".to_owned()));
     }
-    let reason = match from_bytes::<T>(encoding, bytes) {
-        Ok(msg) => return Ok(msg),
-        Err(reason) => reason,
+    let decoded = match (encoding, from_bytes::<T>(encoding, bytes)) {
+        // A JSON tag can only be a string.
+        (Encoding::Json, Ok(msg)) => return Ok(msg),
+        (_, decoded) => decoded,
     };
-    let envelope = from_bytes::<Envelope>(encoding, bytes).map_err(not_a_message)?;
+    // The frame is one map with a string `type`: serde's tag reader also takes MessagePack
+    // `bin`, so the type's wire form is checked here.
+    let probe = from_bytes::<TypeProbe>(encoding, bytes).map_err(not_a_message)?;
+    let reason = match (decoded, &probe.kind) {
+        (Ok(msg), Some(Kind::Name(_))) => return Ok(msg),
+        (Ok(_), _) => String::new(),
+        (Err(reason), _) => reason,
+    };
     let id = from_bytes::<IdOnly>(encoding, bytes)
         .ok()
         .and_then(|i| i.id);
-    match envelope.kind {
-        None | Some(Kind::Other(_)) => Err(DecodeError::MissingType { id }),
+    match probe.kind {
+        None | Some(Kind::Other) => Err(DecodeError::MissingType { id }),
         Some(Kind::Name(kind)) if !T::TYPES.contains(&kind.as_str()) => {
             Err(DecodeError::UnknownType { kind, id })
         }

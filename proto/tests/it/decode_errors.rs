@@ -422,3 +422,31 @@ fn a_null_type_counts_as_no_type() {
         );
     }
 }
+
+/// PROTOCOL.md §3: `type` is a MessagePack `str`, never `bin`; a frame carries one message.
+#[test]
+fn type_as_bin_is_bad_request_and_trailing_maps_are_bad_frame() {
+    let bin_type = msgpack(&map(&[
+        ("type", Value::Binary(b"ping".to_vec())),
+        ("id", Value::from(7)),
+    ]));
+    let err = client_err(Encoding::MsgPack, &bin_type);
+    assert_eq!(err.code(), ErrorCode::BadRequest, "{err}");
+    assert_eq!(err.id(), Some(&RequestId::Num(7)));
+
+    let ping = msgpack(&map(&[("type", Value::from("ping"))]));
+    let mut two = ping.clone();
+    two.extend_from_slice(&ping);
+    assert_eq!(client_err(Encoding::MsgPack, &two).code(), ErrorCode::BadFrame);
+    let mut one_and_junk = ping.clone();
+    one_and_junk.push(0xc0);
+    assert_eq!(
+        client_err(Encoding::MsgPack, &one_and_junk).code(),
+        ErrorCode::BadFrame
+    );
+    let json_two = br#"{"type":"ping"}{"type":"ping"}"#;
+    assert_eq!(client_err(Encoding::Json, json_two).code(), ErrorCode::BadFrame);
+    // One map alone still decodes, in both encodings.
+    assert!(decode_client(Encoding::MsgPack, &ping).is_ok());
+    assert!(decode_client(Encoding::Json, br#" {"type":"ping"} "#).is_ok());
+}
