@@ -183,7 +183,9 @@ fn from_bytes<T: DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Result<T
             let used = de.get_ref().position();
             match bytes.len() as u64 - used {
                 0 => Ok(value),
-                extra => Err(format!("{extra} bytes after the map (one message per frame)")),
+                extra => Err(format!(
+                    "{extra} bytes after the map (one message per frame)"
+                )),
             }
         }
         Encoding::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),

@@ -16,8 +16,9 @@ pub struct Grant {
     pub publish: bool,
     /// Patterns it may subscribe to (and publish under); `None` means everything.
     pub patterns: Option<Vec<Pattern>>,
-    /// UNIX seconds after which the connection is closed with 4001.
-    pub expires_at: Option<u64>,
+    /// When a signed token expires (its `exp`, in ns since the UNIX epoch): from then on
+    /// the connection is closed with 4001.
+    pub expires_at_ns: Option<u64>,
 }
 
 impl Grant {
@@ -26,7 +27,7 @@ impl Grant {
         Self {
             publish: false,
             patterns: None,
-            expires_at: None,
+            expires_at_ns: None,
         }
     }
 
@@ -47,6 +48,10 @@ pub enum Denied {
     InvalidToken,
     #[error("token expired")]
     Expired,
+    #[error("token not valid yet (nbf)")]
+    NotYetValid,
+    #[error("unsupported Authorization header; send `Authorization: Bearer TOKEN`")]
+    AuthScheme,
     #[error("origin {0:?} is not allowed")]
     Origin(String),
 }
@@ -54,8 +59,14 @@ pub enum Denied {
 /// Claims of a signed token (HS256). Unknown claims are ignored.
 #[derive(Debug, serde::Deserialize)]
 struct Claims {
-    /// Expiry, UNIX seconds (required).
+    /// Expiry, UNIX seconds (required): valid while now < exp, to the nanosecond.
     exp: u64,
+    /// Not before, UNIX seconds (optional): valid once now >= nbf.
+    #[serde(default)]
+    nbf: Option<u64>,
+    /// An audience: this server has none, so a token meant for one is refused.
+    #[serde(default)]
+    aud: Option<serde::de::IgnoredAny>,
     /// Patterns the holder may subscribe to; absent means all.
     #[serde(default)]
     topics: Option<Vec<String>>,
@@ -91,11 +102,15 @@ fn same(a: &str, b: &str) -> bool {
 impl Auth {
     pub fn new(config: &Config) -> Self {
         let jwt = config.jwt_secret.as_ref().map(|secret| {
+            // The signature and algorithm are checked by jsonwebtoken; the times and the
+            // audience by `grant_from`, because jsonwebtoken compares times in whole
+            // seconds (a token 0.9 s past `exp` would pass) and accepts any `aud` when no
+            // audience is configured.
             let mut validation = Validation::new(Algorithm::HS256);
             validation.set_required_spec_claims(&["exp"]);
             validation.leeway = 0;
-            validation.validate_nbf = true;
-            // No audience is configured: accept tokens with or without `aud`.
+            validation.validate_exp = false;
+            validation.validate_nbf = false;
             validation.validate_aud = false;
             (DecodingKey::from_secret(secret.as_bytes()), validation)
         });
@@ -142,7 +157,7 @@ impl Auth {
     /// Finds the token (`Authorization: Bearer`, else the `token` query parameter) and
     /// decides what the connection may do.
     pub fn authorize(&self, headers: &HeaderMap, query: Option<&str>) -> Result<Grant, Denied> {
-        let token = bearer(headers).or_else(|| query.and_then(query_token));
+        let token = bearer(headers)?.or_else(|| query.and_then(query_token));
         let Some(token) = token else {
             return if self.subscribers_need_token() {
                 Err(Denied::MissingToken)
@@ -158,7 +173,7 @@ impl Auth {
             return Ok(Grant {
                 publish: true,
                 patterns: None,
-                expires_at: None,
+                expires_at_ns: None,
             });
         }
         if self
@@ -170,10 +185,7 @@ impl Auth {
         }
         if let Some((key, validation)) = &self.jwt {
             return match jsonwebtoken::decode::<Claims>(&token, key, validation) {
-                Ok(data) => grant_from(data.claims),
-                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
-                    Err(Denied::Expired)
-                }
+                Ok(data) => grant_from(data.claims, crate::unix_ns()),
                 Err(_) => Err(Denied::InvalidToken),
             };
         }
@@ -182,7 +194,23 @@ impl Auth {
     }
 }
 
-fn grant_from(claims: Claims) -> Result<Grant, Denied> {
+const NS_PER_S: u64 = 1_000_000_000;
+
+/// The grant of a correctly signed token at time `now_ns`: no leeway, no rounding.
+fn grant_from(claims: Claims, now_ns: u64) -> Result<Grant, Denied> {
+    if claims.aud.is_some() {
+        return Err(Denied::InvalidToken);
+    }
+    let expires_at_ns = claims.exp.saturating_mul(NS_PER_S);
+    if now_ns >= expires_at_ns {
+        return Err(Denied::Expired);
+    }
+    if claims
+        .nbf
+        .is_some_and(|nbf| now_ns < nbf.saturating_mul(NS_PER_S))
+    {
+        return Err(Denied::NotYetValid);
+    }
     let patterns = claims
         .topics
         .map(|topics| {
@@ -196,16 +224,26 @@ fn grant_from(claims: Claims) -> Result<Grant, Denied> {
     Ok(Grant {
         publish: claims.publish,
         patterns,
-        expires_at: Some(claims.exp),
+        expires_at_ns: Some(expires_at_ns),
     })
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+/// The token of an `Authorization: Bearer TOKEN` header; `None` without the header. Any
+/// other scheme (`Basic`, ...) or a header without a token is refused rather than taken
+/// for "no token", so a misconfigured client learns why it gets no access.
+fn bearer(headers: &HeaderMap) -> Result<Option<String>, Denied> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| Denied::AuthScheme)?;
+    match value.trim().split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(Denied::AuthScheme),
+    }
 }
 
 fn query_token(query: &str) -> Option<String> {
@@ -354,6 +392,72 @@ mod tests {
         assert!(
             a.check_origin(&headers(&[("host", "127.0.0.1:80"), ("origin", "null")]))
                 .is_err()
+        );
+    }
+
+    fn claims(json: serde_json::Value) -> Claims {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn expiry_and_not_before_are_exact_to_the_nanosecond() {
+        let exp_s = 2_000_000_000;
+        let exp_ns = exp_s * NS_PER_S;
+        let c = || claims(serde_json::json!({"exp": exp_s, "nbf": exp_s - 10}));
+        let g = grant_from(c(), exp_ns - 1).unwrap();
+        assert_eq!(g.expires_at_ns, Some(exp_ns));
+        assert_eq!(grant_from(c(), exp_ns).unwrap_err(), Denied::Expired);
+        // 0.6 s past `exp` is expired (whole-second comparisons let this through).
+        assert_eq!(
+            grant_from(c(), exp_ns + 600_000_000).unwrap_err(),
+            Denied::Expired
+        );
+        let nbf_ns = (exp_s - 10) * NS_PER_S;
+        assert!(grant_from(c(), nbf_ns).is_ok());
+        assert_eq!(
+            grant_from(c(), nbf_ns - 1).unwrap_err(),
+            Denied::NotYetValid
+        );
+    }
+
+    #[test]
+    fn any_audience_is_refused() {
+        let now = 1_000 * NS_PER_S;
+        for aud in [
+            serde_json::json!("x"),
+            serde_json::json!(["x"]),
+            serde_json::json!(""),
+            serde_json::json!([]),
+        ] {
+            let c = claims(serde_json::json!({"exp": 2_000, "aud": aud}));
+            assert_eq!(
+                grant_from(c, now).unwrap_err(),
+                Denied::InvalidToken,
+                "{aud}"
+            );
+        }
+        let a = auth(|c| c.jwt_secret = Some("k".into()));
+        let with_aud = jwt("k", serde_json::json!({"exp": now_s() + 60, "aud": "x"}));
+        assert_eq!(
+            a.authorize(&HeaderMap::new(), Some(&format!("token={with_aud}"))),
+            Err(Denied::InvalidToken)
+        );
+    }
+
+    #[test]
+    fn authorization_schemes_other_than_bearer_are_refused() {
+        let a = auth(|_| {});
+        for value in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer   ", "token abc"] {
+            assert_eq!(
+                a.authorize(&headers(&[("authorization", value)]), None),
+                Err(Denied::AuthScheme),
+                "{value}"
+            );
+        }
+        let a = auth(|c| c.subscribe_token = Some("s".into()));
+        assert_eq!(
+            a.authorize(&headers(&[("authorization", "bearer s")]), None),
+            Ok(Grant::anonymous())
         );
     }
 }

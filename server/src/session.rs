@@ -510,7 +510,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
                 last_check = now;
                 let idle_rx = Duration::from_millis(millis_since(started).saturating_sub(last_rx.load(Relaxed)));
-                if grant.expires_at.is_some_and(|exp| unix_ns() / 1_000_000_000 > exp) {
+                if grant.expires_at_ns.is_some_and(|exp_ns| unix_ns() >= exp_ns) {
                     client.outbox.close(close::UNAUTHORIZED, "token expired");
                     continue;
                 }

@@ -437,7 +437,10 @@ fn type_as_bin_is_bad_request_and_trailing_maps_are_bad_frame() {
     let ping = msgpack(&map(&[("type", Value::from("ping"))]));
     let mut two = ping.clone();
     two.extend_from_slice(&ping);
-    assert_eq!(client_err(Encoding::MsgPack, &two).code(), ErrorCode::BadFrame);
+    assert_eq!(
+        client_err(Encoding::MsgPack, &two).code(),
+        ErrorCode::BadFrame
+    );
     let mut one_and_junk = ping.clone();
     one_and_junk.push(0xc0);
     assert_eq!(
@@ -445,7 +448,10 @@ fn type_as_bin_is_bad_request_and_trailing_maps_are_bad_frame() {
         ErrorCode::BadFrame
     );
     let json_two = br#"{"type":"ping"}{"type":"ping"}"#;
-    assert_eq!(client_err(Encoding::Json, json_two).code(), ErrorCode::BadFrame);
+    assert_eq!(
+        client_err(Encoding::Json, json_two).code(),
+        ErrorCode::BadFrame
+    );
     // One map alone still decodes, in both encodings.
     assert!(decode_client(Encoding::MsgPack, &ping).is_ok());
     assert!(decode_client(Encoding::Json, br#" {"type":"ping"} "#).is_ok());
