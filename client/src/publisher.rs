@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     ClientError,
-    attempt::{self, Next, Retry, closed},
-    connection::{Connection, Endpoint, Inbound},
-    session::{DEAD_AFTER_HEARTBEATS, FALLBACK_HEARTBEAT},
+    attempt::{self, Next, Retry, after_shutdown, closed, dead_after},
+    connection::{Connection, Inbound},
+    endpoint::Endpoint,
 };
 
 /// How to reach a server as a publisher.
@@ -291,7 +291,7 @@ impl Worker {
             let (reason, next) = match connected {
                 Ok((conn, welcome)) => {
                     attempt = 0;
-                    self.session(conn, welcome).await?
+                    self.serve(conn, welcome).await?
                 }
                 Err(failure) => failure,
             };
@@ -309,16 +309,12 @@ impl Worker {
     }
 
     /// Publishes over one live connection until it ends; returns why and what next.
-    async fn session(
+    async fn serve(
         &mut self,
         mut conn: Connection,
         welcome: Welcome,
     ) -> Result<(String, Next), Cancelled> {
-        let heartbeat = match welcome.heartbeat_ms {
-            0 => FALLBACK_HEARTBEAT,
-            ms => Duration::from_millis(ms),
-        };
-        let dead_after = heartbeat * DEAD_AFTER_HEARTBEATS;
+        let dead_after = dead_after(&welcome);
         self.stats.send_modify(|s| s.connections += 1);
         self.state.send_replace(PublisherState::Connected {
             server: welcome.server,
@@ -369,14 +365,10 @@ impl Worker {
                         Some(Inbound::Message(_)) => {}
                         Some(Inbound::Closed { code, reason }) => {
                             let (reason, next) = closed(code, &reason);
-                            let next = match (next, reconnect_after) {
-                                (Next::Backoff, Some(after)) => Next::After(after),
-                                (next, _) => next,
-                            };
-                            break (reason, next);
+                            break (reason, after_shutdown(next, reconnect_after));
                         }
                         Some(Inbound::Lost(reason)) => {
-                            break (reason, reconnect_after.map_or(Next::Backoff, Next::After));
+                            break (reason, after_shutdown(Next::Backoff, reconnect_after));
                         }
                         None => break ("connection lost".to_owned(), Next::Backoff),
                     }
