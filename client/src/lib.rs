@@ -25,6 +25,7 @@ mod client;
 mod connection;
 mod endpoint;
 mod error;
+mod publish_worker;
 mod publisher;
 mod supervisor;
 mod tasks;
