@@ -1,5 +1,6 @@
 //! What the subscriber and the publisher share around a connection: one attempt up to
-//! `welcome`, the advice of a close code, and the retry schedule.
+//! `welcome`, when a silent server is presumed dead, the advice of a close code (and of a
+//! `shutdown`), and the retry schedule.
 
 use std::time::Duration;
 
@@ -11,11 +12,17 @@ use tokio::time::{Instant, timeout};
 
 use crate::{
     backoff::Backoff,
-    connection::{self, Connection, Endpoint, Inbound},
+    connection::{self, Connection, Inbound},
+    endpoint::Endpoint,
+    error::with_causes,
 };
 
 /// A second "reconnect now" within this time is treated as "back off".
 const NOW_AGAIN_WITHIN: Duration = Duration::from_secs(1);
+/// Used when a server announces `heartbeat_ms: 0`.
+const FALLBACK_HEARTBEAT: Duration = Duration::from_secs(1);
+/// A connection is dead after this many heartbeat intervals without a message.
+const DEAD_AFTER_HEARTBEATS: u32 = 3;
 
 /// What to do after a connection (attempt) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +49,7 @@ pub(crate) async fn welcomed(
                 } else {
                     Next::Never
                 };
-                (e.to_string(), next)
+                (with_causes(&e), next)
             })?;
         match conn.inbound.recv().await {
             Some(Inbound::Message(ServerMessage::Welcome(welcome))) => Ok((conn, welcome)),
@@ -57,6 +64,25 @@ pub(crate) async fn welcomed(
     match timeout(limit, attempt).await {
         Ok(result) => result,
         Err(_) => Err((format!("no welcome within {limit:?}"), Next::Backoff)),
+    }
+}
+
+/// How long a connection may stay silent before the server is presumed dead: three of
+/// the heartbeat intervals `welcome` announced.
+pub(crate) fn dead_after(welcome: &Welcome) -> Duration {
+    let heartbeat = match welcome.heartbeat_ms {
+        0 => FALLBACK_HEARTBEAT,
+        ms => Duration::from_millis(ms),
+    };
+    heartbeat * DEAD_AFTER_HEARTBEATS
+}
+
+/// The advice for a connection that ended, given the delay a `shutdown` message asked
+/// for (`reconnect_after_ms`), if one came: it replaces a plain "back off".
+pub(crate) fn after_shutdown(next: Next, reconnect_after: Option<Duration>) -> Next {
+    match (next, reconnect_after) {
+        (Next::Backoff, Some(after)) => Next::After(after),
+        (next, _) => next,
     }
 }
 
@@ -125,6 +151,26 @@ mod tests {
         assert_eq!(closed(1009, "").1, Next::Never);
         assert_eq!(closed(4200, "").1, Next::Now);
         assert_eq!(closed(4100, "idle").0, "closed by server (4100 idle)");
+    }
+
+    #[test]
+    fn a_shutdown_delay_replaces_backoff_only() {
+        let after = Some(Duration::from_secs(2));
+        let two_s = Next::After(Duration::from_secs(2));
+        assert_eq!(after_shutdown(Next::Backoff, after), two_s);
+        assert_eq!(after_shutdown(Next::Never, after), Next::Never);
+        assert_eq!(after_shutdown(Next::Now, after), Next::Now);
+        assert_eq!(after_shutdown(Next::Backoff, None), Next::Backoff);
+    }
+
+    #[test]
+    fn silence_limit_is_three_heartbeats() {
+        let welcome = |heartbeat_ms| Welcome {
+            heartbeat_ms,
+            ..Welcome::default()
+        };
+        assert_eq!(dead_after(&welcome(50)), Duration::from_millis(150));
+        assert_eq!(dead_after(&welcome(0)), Duration::from_secs(3));
     }
 
     #[test]

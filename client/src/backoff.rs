@@ -18,10 +18,7 @@ pub struct Backoff {
 impl Backoff {
     pub fn new(min: Duration, max: Duration) -> Self {
         // Jitter needs spread between processes, not cryptographic randomness.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let seed = nanos ^ (u64::from(std::process::id()) << 32);
+        let seed = tickcast_proto::clock::unix_ns() ^ (u64::from(std::process::id()) << 32);
         Self::with_rng(min, max, SmallRng::seed_from_u64(seed))
     }
 

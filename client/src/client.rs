@@ -7,7 +7,7 @@ use tickcast_proto::{Pattern, ServerMessage, Welcome};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::{ClientError, connection::Endpoint, session::Supervisor};
+use crate::{ClientError, endpoint::Endpoint, supervisor::Supervisor};
 
 /// The dashboard's default subscription: every tick plus both bar intervals.
 pub const DEFAULT_PATTERNS: [&str; 3] = ["ticks.*", "bars.1s.*", "bars.1m.*"];

@@ -2,7 +2,7 @@
 //! ([`Publisher`]), over `ws://` or `wss://`. Used by `tickcast-dash`, `tickcast-sub` and
 //! `tickcast-sim --publish`.
 //!
-//! [`Client::spawn`] starts one task that connects, reads `welcome`, subscribes, watches for
+//! [`Client::spawn`] starts one task (the supervisor) that connects, reads `welcome`, subscribes, watches for
 //! a dead connection (nothing received for 3 x `heartbeat_ms`), reconnects with backoff and
 //! jitter (following close-code advice and `shutdown.reconnect_after_ms`), resubscribes with
 //! `since` so missed messages are replayed, and reports seq gaps. Everything it learns comes
@@ -23,14 +23,18 @@ mod attempt;
 mod backoff;
 mod client;
 mod connection;
+mod endpoint;
 mod error;
+mod publish_worker;
 mod publisher;
-mod session;
+mod supervisor;
+mod tasks;
 mod tls;
 mod tracker;
+mod transport;
 
 pub use backoff::Backoff;
 pub use client::{Client, ClientConfig, ClientEvent, Command, DEFAULT_PATTERNS};
 pub use error::{ClientError, TlsError};
 pub use publisher::{PublishStats, Publisher, PublisherConfig, PublisherState};
-pub use tracker::{Tracker, Verdict};
+pub use tracker::{SeqVerdict, Tracker};

@@ -1,28 +1,20 @@
-//! The publisher: one task that keeps a connection with a publisher token open, sends the
-//! queued `publish` frames and counts the server's answers.
+//! The publisher's public face: [`PublisherConfig`], [`Publisher`] (the handle), its
+//! [`PublisherState`] and [`PublishStats`]. The task behind it is `publish_worker`.
 //!
-//! The server answers every `publish` in order, with `ack {op:"publish"}` or an `error`,
-//! so the task needs no request ids: it counts frames in flight. A publish is sent at most
-//! once; one in flight when a connection breaks is counted as unanswered and not resent
-//! (the server may already have published it). Publishes queued while disconnected wait
-//! for the next connection.
+//! A publish is sent at most once; one in flight when a connection breaks is counted as
+//! unanswered and not resent (the server may already have published it). Publishes queued
+//! while disconnected wait for the next connection.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use tickcast_proto::{ClientMessage, ErrorCode, Op, Publish, ServerMessage, Welcome, close};
+use tickcast_proto::Publish;
 use tokio::{
     sync::{mpsc, watch},
     task::JoinHandle,
-    time::{Instant, sleep, sleep_until},
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    ClientError,
-    attempt::{self, Next, Retry, closed},
-    connection::{Connection, Endpoint, Inbound},
-    session::{DEAD_AFTER_HEARTBEATS, FALLBACK_HEARTBEAT},
-};
+use crate::{ClientError, endpoint::Endpoint, publish_worker::PublishWorker};
 
 /// How to reach a server as a publisher.
 #[derive(Debug, Clone)]
@@ -145,15 +137,14 @@ impl Publisher {
         let stats = Arc::new(watch::Sender::new(PublishStats::default()));
         let (state_tx, state_rx) = watch::channel(PublisherState::Connecting { attempt: 1 });
         let cancel = CancellationToken::new();
-        let worker = Worker {
-            retry: Retry::new(config.backoff_min, config.backoff_max),
+        let worker = PublishWorker::new(
             config,
             endpoint,
-            queue: queue_rx,
-            stats: stats.clone(),
-            state: state_tx,
-            cancel: cancel.clone(),
-        };
+            queue_rx,
+            stats.clone(),
+            state_tx,
+            cancel.clone(),
+        );
         let task = tokio::spawn(worker.run());
         Ok(Self {
             queue: queue_tx,
@@ -241,174 +232,6 @@ impl Publisher {
 impl Drop for Publisher {
     fn drop(&mut self) {
         self.cancel.cancel();
-    }
-}
-
-/// The publisher was shut down (or dropped).
-struct Cancelled;
-
-struct Worker {
-    config: PublisherConfig,
-    endpoint: Endpoint,
-    retry: Retry,
-    queue: mpsc::Receiver<Publish>,
-    stats: Arc<watch::Sender<PublishStats>>,
-    state: watch::Sender<PublisherState>,
-    cancel: CancellationToken,
-}
-
-impl Worker {
-    async fn run(mut self) {
-        if self.run_inner().await.is_err() {
-            self.state.send_replace(PublisherState::Disconnected {
-                reason: "publisher shut down".to_owned(),
-                retry_in: None,
-            });
-        }
-        self.queue.close();
-        let mut discarded = 0;
-        while self.queue.try_recv().is_ok() {
-            discarded += 1;
-        }
-        self.stats.send_modify(|s| s.discarded += discarded);
-    }
-
-    async fn run_inner(&mut self) -> Result<(), Cancelled> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.state
-                .send_replace(PublisherState::Connecting { attempt });
-            let connect = attempt::welcomed(
-                &self.endpoint,
-                self.config.max_message_bytes,
-                self.config.connect_timeout,
-            );
-            let connected = tokio::select! {
-                () = self.cancel.cancelled() => return Err(Cancelled),
-                result = connect => result,
-            };
-            let (reason, next) = match connected {
-                Ok((conn, welcome)) => {
-                    attempt = 0;
-                    self.session(conn, welcome).await?
-                }
-                Err(failure) => failure,
-            };
-            let retry_in = self.retry.delay(next);
-            self.state
-                .send_replace(PublisherState::Disconnected { reason, retry_in });
-            let Some(delay) = retry_in else {
-                return Ok(());
-            };
-            tokio::select! {
-                () = self.cancel.cancelled() => return Err(Cancelled),
-                () = sleep(delay) => {}
-            }
-        }
-    }
-
-    /// Publishes over one live connection until it ends; returns why and what next.
-    async fn session(
-        &mut self,
-        mut conn: Connection,
-        welcome: Welcome,
-    ) -> Result<(String, Next), Cancelled> {
-        let heartbeat = match welcome.heartbeat_ms {
-            0 => FALLBACK_HEARTBEAT,
-            ms => Duration::from_millis(ms),
-        };
-        let dead_after = heartbeat * DEAD_AFTER_HEARTBEATS;
-        self.stats.send_modify(|s| s.connections += 1);
-        self.state.send_replace(PublisherState::Connected {
-            server: welcome.server,
-            addr: conn.addr,
-        });
-
-        // Sent on this connection and not answered yet.
-        let mut in_flight = 0u64;
-        // An ack on this connection proves it may publish.
-        let mut acked_here = false;
-        let mut reconnect_after = None;
-        let mut deadline = Instant::now() + dead_after;
-        let end = loop {
-            tokio::select! {
-                biased;
-                () = self.cancel.cancelled() => {
-                    conn.close(close::NORMAL, "publisher closing").await;
-                    self.write_off(in_flight);
-                    return Err(Cancelled);
-                }
-                item = conn.inbound.recv() => {
-                    deadline = Instant::now() + dead_after;
-                    match item {
-                        Some(Inbound::Message(ServerMessage::Ack(ack))) if ack.op == Op::Publish => {
-                            in_flight = in_flight.saturating_sub(1);
-                            self.stats.send_modify(|s| s.acked += 1);
-                            if !acked_here {
-                                acked_here = true;
-                                self.retry.reset();
-                            }
-                        }
-                        Some(Inbound::Message(ServerMessage::Error(error))) => {
-                            in_flight = in_flight.saturating_sub(1);
-                            let text = format!("{}: {}", error.code.as_str(), error.message);
-                            self.stats.send_modify(|s| {
-                                s.rejected += 1;
-                                s.last_error = Some(text.clone());
-                            });
-                            // Without the publisher role every publish is refused;
-                            // retrying will not change that.
-                            if error.code == ErrorCode::Forbidden && !acked_here {
-                                break (format!("server refuses to let this connection publish ({text})"), Next::Never);
-                            }
-                        }
-                        Some(Inbound::Message(ServerMessage::Shutdown(s))) => {
-                            reconnect_after = Some(Duration::from_millis(s.reconnect_after_ms));
-                        }
-                        Some(Inbound::Message(_)) => {}
-                        Some(Inbound::Closed { code, reason }) => {
-                            let (reason, next) = closed(code, &reason);
-                            let next = match (next, reconnect_after) {
-                                (Next::Backoff, Some(after)) => Next::After(after),
-                                (next, _) => next,
-                            };
-                            break (reason, next);
-                        }
-                        Some(Inbound::Lost(reason)) => {
-                            break (reason, reconnect_after.map_or(Next::Backoff, Next::After));
-                        }
-                        None => break ("connection lost".to_owned(), Next::Backoff),
-                    }
-                }
-                publish = self.queue.recv() => {
-                    let Some(publish) = publish else {
-                        // Every `Publisher` is gone (its drop cancels too).
-                        conn.close(close::NORMAL, "publisher closing").await;
-                        self.write_off(in_flight);
-                        return Err(Cancelled);
-                    };
-                    in_flight += 1;
-                    self.stats.send_modify(|s| s.sent += 1);
-                    if !conn.send(&ClientMessage::Publish(publish)).await {
-                        break ("connection lost".to_owned(), Next::Backoff);
-                    }
-                }
-                () = sleep_until(deadline) => {
-                    let reason = format!("no message for {} ms (server presumed dead)", dead_after.as_millis());
-                    break (reason, Next::Backoff);
-                }
-            }
-        };
-        self.write_off(in_flight);
-        Ok(end)
-    }
-
-    /// Publishes in flight when a connection ends will never be answered.
-    fn write_off(&self, in_flight: u64) {
-        if in_flight > 0 {
-            self.stats.send_modify(|s| s.unanswered += in_flight);
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! TLS for `wss://`: rustls with the ring provider, Mozilla's roots (webpki-roots) plus
 //! private CAs from PEM files, the URL host as server name (SNI and certificate check),
-//! and the sorting of handshake failures into final (certificate, protocol) and
-//! retryable (I/O) ones.
+//! and the sorting of handshake failures into final (certificate, protocol:
+//! `ConnectError::Tls`) and retryable (I/O: `ConnectError::TlsIo`) ones.
 
 use std::{fmt, io, path::PathBuf, sync::Arc};
 
@@ -10,7 +10,7 @@ use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsConnector, client::TlsStream};
 
-use crate::TlsError;
+use crate::{TlsError, error::ConnectError};
 
 /// A ready TLS client for one host: built once per client, used for every connection.
 #[derive(Clone)]
@@ -24,15 +24,6 @@ impl fmt::Debug for Tls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tls").field("host", &self.host).finish()
     }
-}
-
-/// Why a TLS handshake failed.
-#[derive(Debug)]
-pub(crate) enum HandshakeError {
-    /// The certificate or the protocol: final.
-    Tls(TlsError),
-    /// The connection broke during the handshake: worth retrying.
-    Io(io::Error),
 }
 
 impl Tls {
@@ -58,11 +49,17 @@ impl Tls {
         })
     }
 
-    pub async fn connect(&self, stream: TcpStream) -> Result<TlsStream<TcpStream>, HandshakeError> {
+    /// The TLS handshake over `stream`, a connection to `authority` (`host:port`, for
+    /// messages).
+    pub async fn connect(
+        &self,
+        stream: TcpStream,
+        authority: &str,
+    ) -> Result<TlsStream<TcpStream>, ConnectError> {
         self.connector
             .connect(self.name.clone(), stream)
             .await
-            .map_err(|e| classify(&self.host, e))
+            .map_err(|e| classify(&self.host, authority, e))
     }
 }
 
@@ -93,17 +90,21 @@ pub(crate) fn roots(ca_certs: &[PathBuf]) -> Result<RootCertStore, TlsError> {
     Ok(roots)
 }
 
-/// tokio-rustls reports rustls errors as `io::Error`s that wrap a `rustls::Error`.
-fn classify(host: &str, error: io::Error) -> HandshakeError {
+/// tokio-rustls reports rustls errors as `io::Error`s that wrap a `rustls::Error`: those
+/// are final; any other I/O error is worth retrying.
+fn classify(host: &str, authority: &str, error: io::Error) -> ConnectError {
     let Some(tls) = error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     else {
-        return HandshakeError::Io(error);
+        return ConnectError::TlsIo {
+            authority: authority.to_owned(),
+            source: error,
+        };
     };
     let host = host.to_owned();
     let source = tls.clone();
-    HandshakeError::Tls(if is_certificate(&source) {
+    ConnectError::Tls(if is_certificate(&source) {
         TlsError::Certificate { host, source }
     } else {
         TlsError::Handshake { host, source }
@@ -131,21 +132,24 @@ mod tests {
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
         );
         assert!(matches!(
-            classify("h", cert),
-            HandshakeError::Tls(TlsError::Certificate { .. })
+            classify("h", "h:1", cert),
+            ConnectError::Tls(TlsError::Certificate { .. })
         ));
         let protocol = io::Error::new(
             io::ErrorKind::InvalidData,
             rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
         );
-        match classify("h", protocol) {
-            HandshakeError::Tls(e @ TlsError::Handshake { .. }) => {
+        match classify("h", "h:1", protocol) {
+            ConnectError::Tls(e @ TlsError::Handshake { .. }) => {
                 assert!(e.to_string().contains("does the server speak TLS"), "{e}");
             }
             other => panic!("{other:?}"),
         }
         let reset = io::Error::from(io::ErrorKind::ConnectionReset);
-        assert!(matches!(classify("h", reset), HandshakeError::Io(_)));
+        assert!(matches!(
+            classify("h", "h:1", reset),
+            ConnectError::TlsIo { .. }
+        ));
     }
 
     #[test]

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use tickcast_proto::{Pattern, Position};
 
-/// What a sequenced message means for its topic.
+/// What a message's `seq` means for its topic: in order, after a gap, or already seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum SeqVerdict {
     /// The next message, or the first one seen (or the first of a new server epoch).
     InOrder,
     /// Messages `expected..got` were skipped.
@@ -27,11 +27,11 @@ impl Tracker {
     }
 
     /// A `tick` or `bar` with `seq` arrived on `topic` from a server of `epoch`.
-    pub fn on_seq(&mut self, topic: &str, epoch: u64, seq: u64) -> Verdict {
+    pub fn on_seq(&mut self, topic: &str, epoch: u64, seq: u64) -> SeqVerdict {
         let verdict = match self.last_seq(topic, epoch) {
-            Some(last) if seq <= last => return Verdict::Duplicate,
+            Some(last) if seq <= last => return SeqVerdict::Duplicate,
             Some(last) => after(last, seq),
-            None => Verdict::InOrder,
+            None => SeqVerdict::InOrder,
         };
         self.set(topic, (epoch, seq));
         verdict
@@ -45,10 +45,10 @@ impl Tracker {
         epoch: u64,
         seq: u64,
         recovered: Option<bool>,
-    ) -> Verdict {
+    ) -> SeqVerdict {
         let verdict = match self.last_seq(topic, epoch) {
             Some(last) if recovered == Some(false) => after(last, seq),
-            _ => Verdict::InOrder,
+            _ => SeqVerdict::InOrder,
         };
         self.set(topic, (epoch, seq));
         verdict
@@ -92,14 +92,14 @@ impl Tracker {
 }
 
 /// What `seq` means after `last` (both of one epoch): a gap if it skips any, else in order.
-fn after(last: u64, seq: u64) -> Verdict {
+fn after(last: u64, seq: u64) -> SeqVerdict {
     if seq > last + 1 {
-        Verdict::Gap {
+        SeqVerdict::Gap {
             expected: last + 1,
             got: seq,
         }
     } else {
-        Verdict::InOrder
+        SeqVerdict::InOrder
     }
 }
 
@@ -114,8 +114,8 @@ mod tests {
     #[test]
     fn consecutive_seqs_are_in_order() {
         let mut t = Tracker::new();
-        assert_eq!(t.on_seq("ticks.A", 1, 5), Verdict::InOrder);
-        assert_eq!(t.on_seq("ticks.A", 1, 6), Verdict::InOrder);
+        assert_eq!(t.on_seq("ticks.A", 1, 5), SeqVerdict::InOrder);
+        assert_eq!(t.on_seq("ticks.A", 1, 6), SeqVerdict::InOrder);
         assert_eq!(t.position("ticks.A"), Some((1, 6)));
     }
 
@@ -125,20 +125,20 @@ mod tests {
         t.on_seq("ticks.A", 1, 5);
         assert_eq!(
             t.on_seq("ticks.A", 1, 9),
-            Verdict::Gap {
+            SeqVerdict::Gap {
                 expected: 6,
                 got: 9
             }
         );
-        assert_eq!(t.on_seq("ticks.A", 1, 10), Verdict::InOrder);
+        assert_eq!(t.on_seq("ticks.A", 1, 10), SeqVerdict::InOrder);
     }
 
     #[test]
     fn old_or_repeated_seqs_are_duplicates() {
         let mut t = Tracker::new();
         t.on_seq("bars.1m.A", 1, 5);
-        assert_eq!(t.on_seq("bars.1m.A", 1, 5), Verdict::Duplicate);
-        assert_eq!(t.on_seq("bars.1m.A", 1, 3), Verdict::Duplicate);
+        assert_eq!(t.on_seq("bars.1m.A", 1, 5), SeqVerdict::Duplicate);
+        assert_eq!(t.on_seq("bars.1m.A", 1, 3), SeqVerdict::Duplicate);
         assert_eq!(t.position("bars.1m.A"), Some((1, 5)));
     }
 
@@ -146,7 +146,7 @@ mod tests {
     fn a_new_epoch_starts_over_without_a_gap() {
         let mut t = Tracker::new();
         t.on_seq("ticks.A", 1, 500);
-        assert_eq!(t.on_seq("ticks.A", 2, 1), Verdict::InOrder);
+        assert_eq!(t.on_seq("ticks.A", 2, 1), SeqVerdict::InOrder);
         assert_eq!(t.position("ticks.A"), Some((2, 1)));
     }
 
@@ -154,8 +154,8 @@ mod tests {
     fn topics_are_independent() {
         let mut t = Tracker::new();
         t.on_seq("ticks.A", 1, 1);
-        assert_eq!(t.on_seq("ticks.B", 1, 7), Verdict::InOrder);
-        assert_eq!(t.on_seq("ticks.A", 1, 2), Verdict::InOrder);
+        assert_eq!(t.on_seq("ticks.B", 1, 7), SeqVerdict::InOrder);
+        assert_eq!(t.on_seq("ticks.A", 1, 2), SeqVerdict::InOrder);
     }
 
     #[test]
@@ -164,23 +164,23 @@ mod tests {
         t.on_seq("ticks.A", 1, 10);
         assert_eq!(
             t.on_snapshot("ticks.A", 1, 50, Some(false)),
-            Verdict::Gap {
+            SeqVerdict::Gap {
                 expected: 11,
                 got: 50
             }
         );
-        assert_eq!(t.on_seq("ticks.A", 1, 51), Verdict::InOrder);
+        assert_eq!(t.on_seq("ticks.A", 1, 51), SeqVerdict::InOrder);
     }
 
     #[test]
     fn plain_snapshots_set_the_position() {
         let mut t = Tracker::new();
-        assert_eq!(t.on_snapshot("ticks.A", 3, 50, None), Verdict::InOrder);
-        assert_eq!(t.on_seq("ticks.A", 3, 51), Verdict::InOrder);
+        assert_eq!(t.on_snapshot("ticks.A", 3, 50, None), SeqVerdict::InOrder);
+        assert_eq!(t.on_seq("ticks.A", 3, 51), SeqVerdict::InOrder);
         // A snapshot of a new epoch after a restart is not a gap either.
         assert_eq!(
             t.on_snapshot("ticks.A", 4, 2, Some(false)),
-            Verdict::InOrder
+            SeqVerdict::InOrder
         );
     }
 

@@ -1,5 +1,6 @@
-//! The subscriber task: connect, subscribe, watch, and reconnect, forever or until told to
-//! stop.
+//! The subscriber's supervisor: the one task behind a [`crate::Client`] that connects,
+//! subscribes (with `since` after a reconnect), watches for a dead server, reports gaps,
+//! and reconnects, forever or until told to stop.
 
 use std::time::Duration;
 
@@ -14,15 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     ClientConfig, ClientEvent, Command,
-    attempt::{self, Next, Retry, closed},
-    connection::{Connection, Endpoint, Inbound},
-    tracker::{Tracker, Verdict},
+    attempt::{self, Next, Retry, after_shutdown, closed, dead_after},
+    connection::{Connection, Inbound},
+    endpoint::Endpoint,
+    tracker::{SeqVerdict, Tracker},
 };
-
-/// Used when a server announces `heartbeat_ms: 0`.
-pub(crate) const FALLBACK_HEARTBEAT: Duration = Duration::from_secs(1);
-/// A connection is dead after this many heartbeat intervals without a message.
-pub(crate) const DEAD_AFTER_HEARTBEATS: u32 = 3;
 
 /// Why the task stops for good.
 enum Stop {
@@ -32,6 +29,8 @@ enum Stop {
     EventsClosed,
 }
 
+/// The state of the subscriber task across connections: what to subscribe to, the
+/// positions seen, the retry schedule, and the channels to and from the [`crate::Client`].
 pub(crate) struct Supervisor {
     config: ClientConfig,
     endpoint: Endpoint,
@@ -80,7 +79,7 @@ impl Supervisor {
             let (reason, next) = match self.connect().await? {
                 Ok((conn, welcome)) => {
                     attempt = 0;
-                    self.session(conn, welcome).await?
+                    self.serve(conn, welcome).await?
                 }
                 Err(failure) => failure,
             };
@@ -150,17 +149,13 @@ impl Supervisor {
     }
 
     /// Runs one live connection until it ends; returns why and what to do next.
-    async fn session(
+    async fn serve(
         &mut self,
         mut conn: Connection,
         welcome: Welcome,
     ) -> Result<(String, Next), Stop> {
         let epoch = welcome.epoch;
-        let heartbeat = match welcome.heartbeat_ms {
-            0 => FALLBACK_HEARTBEAT,
-            ms => Duration::from_millis(ms),
-        };
-        let dead_after = heartbeat * DEAD_AFTER_HEARTBEATS;
+        let dead_after = dead_after(&welcome);
         self.emit(ClientEvent::Connected {
             server: welcome.server.clone(),
             addr: conn.addr,
@@ -203,14 +198,10 @@ impl Supervisor {
                         }
                         Some(Inbound::Closed { code, reason }) => {
                             let (reason, next) = closed(code, &reason);
-                            let next = match (next, reconnect_after) {
-                                (Next::Backoff, Some(after)) => Next::After(after),
-                                (next, _) => next,
-                            };
-                            return Ok((reason, next));
+                            return Ok((reason, after_shutdown(next, reconnect_after)));
                         }
                         Some(Inbound::Lost(reason)) => {
-                            return Ok((reason, reconnect_after.map_or(Next::Backoff, Next::After)));
+                            return Ok((reason, after_shutdown(Next::Backoff, reconnect_after)));
                         }
                         None => return Ok(("connection lost".to_owned(), Next::Backoff)),
                     }
@@ -276,8 +267,8 @@ impl Supervisor {
             _ => None,
         };
         match verdict {
-            Some((_, Verdict::Duplicate)) => return Ok(()),
-            Some((topic, Verdict::Gap { expected, got })) => {
+            Some((_, SeqVerdict::Duplicate)) => return Ok(()),
+            Some((topic, SeqVerdict::Gap { expected, got })) => {
                 self.emit(ClientEvent::Gap {
                     topic,
                     expected,
