@@ -17,7 +17,7 @@ pub struct Grant {
     /// Patterns it may subscribe to (and publish under); `None` means everything.
     pub patterns: Option<Vec<Pattern>>,
     /// UNIX seconds after which the connection is closed with 4001.
-    pub expires_at: Option<u64>,
+    pub expires_at_unix_s: Option<u64>,
 }
 
 impl Grant {
@@ -26,7 +26,7 @@ impl Grant {
         Self {
             publish: false,
             patterns: None,
-            expires_at: None,
+            expires_at_unix_s: None,
         }
     }
 
@@ -158,7 +158,7 @@ impl Auth {
             return Ok(Grant {
                 publish: true,
                 patterns: None,
-                expires_at: None,
+                expires_at_unix_s: None,
             });
         }
         if self
@@ -196,7 +196,7 @@ fn grant_from(claims: Claims) -> Result<Grant, Denied> {
     Ok(Grant {
         publish: claims.publish,
         patterns,
-        expires_at: Some(claims.exp),
+        expires_at_unix_s: Some(claims.exp),
     })
 }
 
