@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tickcast_proto::{Encoding, Subscribe, Tick};
 
-use crate::broker::{Broker, Client};
+use crate::broker::{Broker, Peer};
 use crate::config::SlowConsumer;
 use crate::metrics::Metrics;
 use crate::outbox::{Batch, Outbox};
@@ -19,7 +19,7 @@ pub const TOPIC: &str = "ticks.BENCH";
 #[derive(Debug)]
 pub struct Fanout {
     broker: Broker,
-    clients: Vec<Arc<Client>>,
+    peers: Vec<Arc<Peer>>,
     batch: Batch,
 }
 
@@ -27,9 +27,9 @@ impl Fanout {
     /// `subscribers` connections subscribed to [`TOPIC`], outboxes drained.
     pub fn new(subscribers: usize) -> Self {
         let broker = Broker::new(1024, 16, Arc::new(Metrics::default()));
-        let clients: Vec<_> = (0..subscribers as u64)
+        let peers: Vec<_> = (0..subscribers as u64)
             .map(|id| {
-                let client = Arc::new(Client {
+                let peer = Arc::new(Peer {
                     id,
                     outbox: Outbox::new(Encoding::MsgPack, 256 * 1024, SlowConsumer::Conflate),
                 });
@@ -38,15 +38,15 @@ impl Fanout {
                     snapshot: false,
                     ..Subscribe::default()
                 };
-                if let Err(e) = broker.subscribe(&client, req) {
-                    panic!("subscribing a bench client: {e}");
+                if let Err(e) = broker.subscribe(&peer, req) {
+                    panic!("subscribing a bench peer: {e}");
                 }
-                client
+                peer
             })
             .collect();
         let mut fanout = Self {
             broker,
-            clients,
+            peers,
             batch: Batch::default(),
         };
         // The first tick of a topic goes out as a snapshot: get it out of the way.
@@ -73,8 +73,8 @@ impl Fanout {
     /// Takes every outbox as the connection writers do; returns the frames taken.
     pub fn drain(&mut self) -> usize {
         let mut frames = 0;
-        for client in &self.clients {
-            client.outbox.take(&mut self.batch);
+        for peer in &self.peers {
+            peer.outbox.take(&mut self.batch);
             frames += self.batch.frames.len();
         }
         self.batch.frames.clear();

@@ -17,7 +17,7 @@ use tickcast_proto::Encoding;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use crate::{App, session};
+use crate::{App, connection};
 
 type Body = Full<Bytes>;
 
@@ -217,7 +217,7 @@ fn upgrade_required(reason: &str) -> Response<Body> {
     resp
 }
 
-/// Checks the handshake and, when it is sound, answers 101 and starts the session.
+/// Checks the handshake and, when it is sound, answers 101 and starts the connection.
 fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Response<Body> {
     let reject = |resp: Response<Body>| {
         app.metrics.rejected_connections.fetch_add(1, Relaxed);
@@ -311,11 +311,11 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Resp
                 let early = Bytes::copy_from_slice(&parts.read_buf);
                 drop(parts.read_buf);
                 let read = std::io::Cursor::new(early).chain(read);
-                session::serve(read, write, app, negotiated.encoding, peer, grant).await;
+                connection::serve(read, write, app, negotiated.encoding, peer, grant).await;
             }
             Err(upgraded) => {
                 let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-                session::serve(read, write, app, negotiated.encoding, peer, grant).await;
+                connection::serve(read, write, app, negotiated.encoding, peer, grant).await;
             }
         }
     });

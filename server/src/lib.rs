@@ -12,12 +12,12 @@ pub mod bench_api;
 mod broker;
 mod cluster;
 mod config;
+mod connection;
 mod feed;
 mod frame;
 mod http;
 mod metrics;
 mod outbox;
-mod session;
 mod tls;
 mod wsread;
 
@@ -70,7 +70,7 @@ pub(crate) struct App {
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
-    next_client_id: AtomicU64,
+    next_connection_id: AtomicU64,
     started: Instant,
     auth: auth::Auth,
     /// Open WebSocket connections per client IP (`max_connections_per_ip`).
@@ -124,7 +124,7 @@ pub async fn run(
         metrics,
         shutdown: shutdown.clone(),
         tracker,
-        next_client_id: AtomicU64::new(1),
+        next_connection_id: AtomicU64::new(1),
         started: Instant::now(),
         auth: auth::Auth::new(&config),
         per_ip: Default::default(),

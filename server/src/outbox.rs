@@ -44,8 +44,7 @@ pub struct Batch {
     pub oldest: Option<Instant>,
     /// The close frame to send after `frames`; the writer stops after it.
     pub close: Option<Bytes>,
-    /// The earliest `max_rate` deadline still waiting (what [`Outbox::next_due`] says),
-    /// read under the same lock.
+    /// The earliest `max_rate` deadline still waiting, read under the same lock.
     pub next_due: Option<Instant>,
 }
 
@@ -270,11 +269,6 @@ impl Outbox {
         self.lock().closing
     }
 
-    /// The earliest `max_rate` deadline the writer must wake for.
-    pub fn next_due(&self) -> Option<Instant> {
-        self.lock().delayed.iter().map(|d| d.due).min()
-    }
-
     /// Waits until something was pushed since the last wake-up. Cancel-safe: a dropped
     /// wait leaves the permit for the next one.
     pub fn notified(&self) -> impl Future<Output = ()> + '_ {
@@ -451,9 +445,9 @@ mod tests {
         let due = Instant::now() + std::time::Duration::from_secs(3600);
         assert!(!out.push_delayed(&a, Bytes::from_static(b"1"), due));
         assert!(out.push_delayed(&a, Bytes::from_static(b"2"), due));
-        assert_eq!(out.next_due(), Some(due));
         let mut batch = Batch::default();
         out.take(&mut batch);
+        assert_eq!(batch.next_due, Some(due));
         assert!(batch.frames.is_empty(), "not due yet");
     }
 }

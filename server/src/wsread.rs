@@ -40,7 +40,7 @@ pub enum ReadError {
     #[error("{reason} (close {code})")]
     Protocol { code: u16, reason: &'static str },
     /// The peer closed the connection (EOF) or the socket failed; there is no one to tell.
-    #[error("connection ended: {0}")]
+    #[error("connection ended")]
     Gone(#[from] io::Error),
 }
 

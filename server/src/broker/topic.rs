@@ -1,39 +1,14 @@
-//! Per-topic state: sequence, history ring, session stats, market state and the
-//! resolved list of subscribers (so a publish never scans patterns or connections).
+//! Per-topic state: sequence, history ring, trading-session statistics, market state and
+//! the resolved list of subscribers (so a publish never scans patterns or connections).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tickcast_proto::bars::Bars;
 use tickcast_proto::{MarketState, ServerMessage, TopicKind};
 
-use super::Client;
-use crate::outbox::Pushed;
-use tickcast_proto::bars::Bars;
-
-/// What a topic carries, derived from its name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
-    /// `ticks.SYM`: trades, with session stats and bars derived from them.
-    Ticks { symbol: String },
-    /// `bars.1s.SYM`, `bars.1m.SYM`.
-    Bars,
-    /// Anything else a publisher uses.
-    Other,
-}
-
-impl Kind {
-    pub fn of(name: &str) -> Self {
-        match TopicKind::of(name) {
-            TopicKind::Ticks { symbol } => Self::Ticks {
-                symbol: symbol.to_owned(),
-            },
-            TopicKind::Bars { .. } => Self::Bars,
-            TopicKind::Other => Self::Other,
-        }
-    }
-}
+use super::subscriber::Subscriber;
 
 /// One published message kept for replay.
 #[derive(Debug)]
@@ -44,82 +19,24 @@ pub struct Entry {
     pub msgpack: Bytes,
 }
 
-/// Open, high, low and previous close of the current session.
+/// Open, high, low and previous close of the current trading session.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Session {
+pub struct SessionStats {
     pub open: f64,
     pub high: f64,
     pub low: f64,
     pub prev_close: f64,
 }
 
-/// `max_rate` pacing of one subscriber on one topic.
-#[derive(Debug)]
-pub struct RateGate {
-    period: Duration,
-    /// When the last delivery was (or is scheduled to be) written.
-    slot: Option<Instant>,
-}
-
-impl RateGate {
-    pub fn new(max_rate: u32) -> Self {
+impl SessionStats {
+    /// A session whose every statistic is `price` (a topic with one trade and no
+    /// reference price).
+    pub fn at(price: f64) -> Self {
         Self {
-            period: Duration::from_secs(1) / max_rate.max(1),
-            slot: None,
-        }
-    }
-}
-
-/// A connection subscribed to a topic (once, however many of its patterns match).
-#[derive(Debug)]
-pub struct Sub {
-    pub client: Arc<Client>,
-    pub gate: Option<RateGate>,
-}
-
-impl Sub {
-    pub fn new(client: Arc<Client>, max_rate: Option<u32>) -> Self {
-        Self {
-            client,
-            gate: max_rate.map(RateGate::new),
-        }
-    }
-
-    /// Changes the rate limit, keeping the pacing state when the rate is unchanged.
-    pub fn set_rate(&mut self, max_rate: Option<u32>) {
-        let same = match (&self.gate, max_rate) {
-            (Some(g), Some(r)) => g.period == Duration::from_secs(1) / r.max(1),
-            (None, None) => true,
-            _ => false,
-        };
-        if !same {
-            self.gate = max_rate.map(RateGate::new);
-        }
-    }
-
-    /// Hands `frame` to the connection, honouring `max_rate` (newest wins).
-    pub fn deliver(&mut self, topic: &Arc<str>, frame: Bytes, now: Instant) -> Pushed {
-        let outbox = &self.client.outbox;
-        let Some(gate) = self.gate.as_mut() else {
-            return outbox.push_data(topic, frame, now);
-        };
-        match gate.slot {
-            // A delivery is already scheduled in the future: replace it.
-            Some(slot) if now < slot => Pushed::Conflated {
-                replaced: outbox.push_delayed(topic, frame, slot),
-            },
-            // Too soon after the last delivery: schedule for the next slot.
-            Some(slot) if now < slot + gate.period => {
-                let due = slot + gate.period;
-                gate.slot = Some(due);
-                Pushed::Conflated {
-                    replaced: outbox.push_delayed(topic, frame, due),
-                }
-            }
-            _ => {
-                gate.slot = Some(now);
-                outbox.push_data(topic, frame, now)
-            }
+            open: price,
+            high: price,
+            low: price,
+            prev_close: price,
         }
     }
 }
@@ -134,15 +51,17 @@ pub struct TopicState {
     pub volume: u64,
     pub ring: VecDeque<Arc<Entry>>,
     pub last: Option<Arc<Entry>>,
-    pub session: Option<Session>,
+    pub session: Option<SessionStats>,
     pub market: MarketState,
-    pub subs: Vec<Sub>,
+    pub subscribers: Vec<Subscriber>,
+    /// The bar builders of a ticks topic.
     pub bars: Option<Bars>,
     /// Reference price for `prev_close` (e.g. the simulator's start price).
-    pub reference: Option<f64>,
+    pub reference_price: Option<f64>,
 }
 
 impl TopicState {
+    /// Folds a trade at `price` into the session statistics.
     pub fn update_session(&mut self, price: f64) {
         match &mut self.session {
             Some(s) => {
@@ -150,31 +69,40 @@ impl TopicState {
                 s.low = s.low.min(price);
             }
             None => {
-                let prev_close = self.reference.unwrap_or(price);
-                self.session = Some(Session {
-                    open: price,
-                    high: price,
-                    low: price,
-                    prev_close,
+                self.session = Some(SessionStats {
+                    prev_close: self.reference_price.unwrap_or(price),
+                    ..SessionStats::at(price)
                 });
             }
         }
     }
 
-    pub fn sub_mut(&mut self, client_id: u64) -> Option<&mut Sub> {
-        self.subs.iter_mut().find(|s| s.client.id == client_id)
+    /// Forgets the history of the topic: a new epoch starts from nothing.
+    pub fn restart(&mut self, epoch: u64) {
+        self.epoch = epoch;
+        self.seq = 0;
+        self.ring.clear();
+        self.last = None;
+        self.session = None;
+        self.volume = 0;
     }
 
-    pub fn remove_sub(&mut self, client_id: u64) {
-        self.subs.retain(|s| s.client.id != client_id);
+    pub fn subscriber_mut(&mut self, peer_id: u64) -> Option<&mut Subscriber> {
+        self.subscribers.iter_mut().find(|s| s.peer.id == peer_id)
+    }
+
+    pub fn remove_subscriber(&mut self, peer_id: u64) {
+        self.subscribers.retain(|s| s.peer.id != peer_id);
     }
 }
 
-/// A topic: its name, kind and state.
+/// A topic: its name, what it carries and its state.
 #[derive(Debug)]
 pub struct Topic {
     pub name: Arc<str>,
-    pub kind: Kind,
+    /// `Some(symbol)` for `ticks.SYM`: trades, with session statistics, snapshots and
+    /// bars derived from them. (`None` for bars and anything else a publisher uses.)
+    pub ticks_symbol: Option<String>,
     /// A std mutex: held for one publish or one subscribe of this topic, never across `.await`.
     state: Mutex<TopicState>,
 }
@@ -183,12 +111,21 @@ impl Topic {
     pub fn new(name: &str, state: TopicState) -> Self {
         Self {
             name: Arc::from(name),
-            kind: Kind::of(name),
+            ticks_symbol: ticks_symbol(name),
             state: Mutex::new(state),
         }
     }
 
+    /// Lock 3 of the lock order (see the module docs of `broker`).
     pub fn lock(&self) -> MutexGuard<'_, TopicState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The symbol of a `ticks.SYM` topic name.
+pub fn ticks_symbol(name: &str) -> Option<String> {
+    match TopicKind::of(name) {
+        TopicKind::Ticks { symbol } => Some(symbol.to_owned()),
+        TopicKind::Bars { .. } | TopicKind::Other => None,
     }
 }

@@ -259,6 +259,53 @@ async fn signed_tokens_limit_topics_and_expire() {
     server.shutdown().await;
 }
 
+/// PROTOCOL.md §2: a signed token's `exp` closes the connection with 4001 at that moment,
+/// not at the next heartbeat (here 10 s away), and no sooner.
+#[tokio::test]
+async fn a_connection_is_closed_when_its_token_expires_not_a_heartbeat_later() {
+    let mut cfg = quiet_config();
+    cfg.jwt_secret = Some("hmac-key".into());
+    cfg.heartbeat = Duration::from_secs(10);
+    let server = start(cfg).await;
+    let addr = server.addr();
+    let exp_s = now_s() + 2;
+    let token = jwt("hmac-key", serde_json::json!({"exp": exp_s}));
+    let mut c = connect_with_header(addr, &format!("Authorization: Bearer {token}\r\n")).await;
+    let frame = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let f = c.recv_frame().await.expect("open until expiry");
+            if f.opcode == OP_CLOSE {
+                return f;
+            }
+        }
+    })
+    .await
+    .expect("closed within 5 s, long before the 10 s heartbeat");
+    let closed_at_ns = tickcast_server::unix_ns();
+    assert_eq!(frame.close_code(), Some(close::UNAUTHORIZED));
+    assert!(
+        closed_at_ns >= exp_s * 1_000_000_000,
+        "closed {} ms before exp",
+        (exp_s * 1_000_000_000 - closed_at_ns) / 1_000_000
+    );
+    server.shutdown().await;
+}
+
+/// PROTOCOL.md §2: only `Bearer`; another scheme is refused, not taken for "no token".
+#[tokio::test]
+async fn authorization_schemes_other_than_bearer_get_401() {
+    let server = start(quiet_config()).await;
+    let addr = server.addr();
+    for header in [
+        "Authorization: Basic dXNlcjpwYXNz\r\n",
+        "Authorization: Bearer\r\n",
+    ] {
+        let (head, _) = http_raw(addr, &upgrade_request(addr, header)).await;
+        assert!(head.starts_with("HTTP/1.1 401"), "{header}: {head}");
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn cross_site_pages_are_refused_but_the_own_origin_works() {
     let mut cfg = quiet_config();

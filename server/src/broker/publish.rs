@@ -1,0 +1,154 @@
+//! What enters the broker: messages it stamps itself (`seq`, `ts`, session statistics,
+//! bars) and messages stamped elsewhere that it takes in unchanged (`ingest`).
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use tickcast_proto::bars::Closed;
+use tickcast_proto::{ServerMessage, Status, Tick};
+
+use super::Broker;
+use super::fanout::Frames;
+use super::replay::snapshot_of;
+use super::topic::{Topic, TopicState};
+use crate::unix_ns;
+
+impl Broker {
+    /// Sets the previous close of `symbol` (used for change and % change).
+    pub fn set_reference_price(&self, symbol: &str, price: f64) {
+        self.registry()
+            .reference_prices
+            .insert(symbol.to_owned(), price);
+        if let Some(t) = self.find(&format!("ticks.{symbol}")) {
+            let mut st = t.lock();
+            st.reference_price = Some(price);
+            if let Some(s) = st.session.as_mut() {
+                s.prev_close = price;
+            }
+        }
+    }
+
+    /// Publishes a trade: stamps `seq` (and `ts` when 0), updates session statistics and
+    /// bars, and fans the tick out. Returns the assigned `seq`.
+    pub fn publish_tick(&self, mut tick: Tick) -> u64 {
+        let topic = self.topic(&tick.topic);
+        let mut closed = Vec::new();
+        let seq = {
+            let mut st = topic.lock();
+            st.seq += 1;
+            tick.seq = st.seq;
+            if tick.ts == 0 {
+                tick.ts = unix_ns();
+            }
+            st.update_session(tick.price);
+            // Publishers may leave `volume` to the server: it is the session's running total.
+            st.volume = if tick.volume > 0 {
+                tick.volume
+            } else {
+                st.volume + tick.size
+            };
+            tick.volume = st.volume;
+            if let Some(bars) = st.bars.as_mut() {
+                bars.on_trade(tick.ts, tick.price, tick.size, &mut closed);
+            }
+            self.fan_out_trade(&topic, &mut st, tick);
+            st.seq
+        };
+        self.shared.metrics.ticks_published.fetch_add(1, Relaxed);
+        if let Some(symbol) = &topic.ticks_symbol {
+            self.publish_bars(symbol, closed);
+        }
+        seq
+    }
+
+    /// Fans out a trade. A ticks topic's first trade reaches its early subscribers as a
+    /// snapshot, so they get the session fields (`prev_close`) without asking again.
+    fn fan_out_trade(&self, topic: &Topic, st: &mut TopicState, tick: Tick) {
+        if st.last.is_none() && topic.ticks_symbol.is_some() {
+            let snapshot = snapshot_of(&tick, st, None);
+            self.fan_out_as(topic, st, ServerMessage::Tick(tick), Some(&snapshot));
+        } else {
+            self.fan_out(topic, st, ServerMessage::Tick(tick));
+        }
+    }
+
+    /// Stamps and fans out the bars of `symbol` that just closed.
+    fn publish_bars(&self, symbol: &str, closed: Vec<Closed>) {
+        for (interval, acc) in closed {
+            let topic = self.topic(&interval.topic(symbol));
+            let mut st = topic.lock();
+            st.seq += 1;
+            let bar = acc.to_bar(interval, symbol, st.seq);
+            self.fan_out(&topic, &mut st, ServerMessage::Bar(bar));
+        }
+    }
+
+    /// Closes and publishes every bar whose interval has ended (call a few times a second).
+    pub fn close_due_bars(&self, now_ns: u64) {
+        for topic in self.all_topics() {
+            let Some(symbol) = &topic.ticks_symbol else {
+                continue;
+            };
+            let mut closed = Vec::new();
+            if let Some(bars) = topic.lock().bars.as_mut() {
+                bars.close_due(now_ns, &mut closed);
+            }
+            if !closed.is_empty() {
+                self.publish_bars(symbol, closed);
+            }
+        }
+    }
+
+    /// Announces a market status change on `status.topic` (delivered, never conflated).
+    pub fn publish_status(&self, mut status: Status) {
+        let topic = self.topic(&status.topic);
+        if status.ts == 0 {
+            status.ts = unix_ns();
+        }
+        let mut st = topic.lock();
+        st.market = status.state;
+        let msg = ServerMessage::Status(status);
+        let mut frames = Frames::new(&msg);
+        for subscriber in &st.subscribers {
+            if let Some(f) = frames.get(subscriber.peer.outbox.encoding()) {
+                subscriber.peer.outbox.push(f);
+            }
+        }
+        self.shared.metrics.messages_published.fetch_add(1, Relaxed);
+        if let Some(upstream) = &self.shared.upstream {
+            upstream(&msg, st.epoch);
+        }
+    }
+
+    /// Takes in a message stamped elsewhere (`seq`, `ts` and `epoch` assigned where it
+    /// entered the system, e.g. another node via NATS) and fans it out unchanged. A new
+    /// epoch starts a new history of the topic; a `seq` not above the last is dropped as
+    /// a duplicate; a jump is kept (subscribers see the gap by `seq`).
+    pub fn ingest(&self, msg: ServerMessage, epoch: u64) {
+        let (name, seq) = match &msg {
+            ServerMessage::Tick(t) => (t.topic.clone(), t.seq),
+            ServerMessage::Bar(b) => (b.topic.clone(), b.seq),
+            ServerMessage::Status(s) => {
+                self.publish_status(s.clone());
+                return;
+            }
+            _ => return,
+        };
+        let topic = self.topic(&name);
+        let mut st = topic.lock();
+        if st.epoch != epoch {
+            st.restart(epoch);
+        }
+        if seq <= st.seq {
+            return;
+        }
+        st.seq = seq;
+        match msg {
+            ServerMessage::Tick(tick) => {
+                st.update_session(tick.price);
+                st.volume = tick.volume;
+                self.fan_out_trade(&topic, &mut st, tick);
+            }
+            msg => self.fan_out(&topic, &mut st, msg),
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Who subscribed to what: every peer's patterns, topic membership derived from them
+//! (on subscribe, unsubscribe, disconnect and when a topic is created), and the
+//! reference prices new ticks topics start from.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use tickcast_proto::bars::Bars;
+use tickcast_proto::{
+    Ack, ErrorCode, Op, Pattern, RequestId, ServerMessage, Subscribe, Unsubscribe, validate_topic,
+};
+
+use super::replay::send_initial;
+use super::subscriber::Subscriber;
+use super::topic::{Topic, TopicState, ticks_symbol};
+use super::{Broker, Peer, Reject};
+
+/// One pattern a peer subscribed to, with its `max_rate`.
+#[derive(Debug, Clone)]
+struct Subscription {
+    pattern: Pattern,
+    max_rate: Option<u32>,
+}
+
+/// A peer and its subscriptions, in the order they were added.
+#[derive(Debug)]
+struct PeerSubscriptions {
+    peer: Arc<Peer>,
+    subscriptions: Vec<Subscription>,
+}
+
+/// The broker's first lock: every peer's subscriptions, and reference prices by symbol.
+#[derive(Debug, Default)]
+pub(super) struct Registry {
+    peers: HashMap<u64, PeerSubscriptions>,
+    /// Reference (previous close) prices by symbol, for session statistics.
+    pub(super) reference_prices: HashMap<String, f64>,
+}
+
+/// `Some(rate)` when any of `subscriptions` matches `topic`; the least restrictive rate
+/// wins (`None` inside: unlimited).
+fn effective_rate(subscriptions: &[Subscription], topic: &str) -> Option<Option<u32>> {
+    subscriptions
+        .iter()
+        .filter(|s| s.pattern.matches(topic))
+        .fold(None, |acc, s| match (acc, s.max_rate) {
+            (None, r) => Some(r),
+            (Some(None), _) | (Some(_), None) => Some(None),
+            (Some(Some(a)), Some(b)) => Some(Some(a.max(b))),
+        })
+}
+
+fn parse_patterns(topics: &[String]) -> Result<Vec<Pattern>, Reject> {
+    if topics.is_empty() {
+        return Err(Reject::new(
+            ErrorCode::BadRequest,
+            "`topics` must name at least one pattern",
+        ));
+    }
+    topics
+        .iter()
+        .map(|t| {
+            Pattern::parse(t).map_err(|e| {
+                Reject::new(ErrorCode::BadTopic, format!("bad topic pattern {t:?}: {e}"))
+            })
+        })
+        .collect()
+}
+
+fn ack(
+    id: Option<RequestId>,
+    op: Op,
+    topics: Vec<String>,
+    subscriptions: &[Subscription],
+) -> ServerMessage {
+    ServerMessage::Ack(Ack {
+        id,
+        op,
+        topics,
+        subscriptions: subscriptions
+            .iter()
+            .map(|s| s.pattern.as_str().to_owned())
+            .collect(),
+    })
+}
+
+impl Broker {
+    /// The topic named `name`, created (with its matching subscribers) on first use.
+    pub(super) fn topic(&self, name: &str) -> Arc<Topic> {
+        if let Some(t) = self.find(name) {
+            return t;
+        }
+        let registry = self.registry();
+        let mut topics = self
+            .shared
+            .topics
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = topics.get(name) {
+            return t.clone();
+        }
+        let subscribers = registry
+            .peers
+            .values()
+            .filter_map(|p| {
+                effective_rate(&p.subscriptions, name)
+                    .map(|rate| Subscriber::new(p.peer.clone(), rate))
+            })
+            .collect();
+        let (bars, reference_price) = match ticks_symbol(name) {
+            Some(symbol) => (
+                Some(Bars::default()),
+                registry.reference_prices.get(&symbol).copied(),
+            ),
+            None => (None, None),
+        };
+        let topic = Arc::new(Topic::new(
+            name,
+            TopicState {
+                epoch: self.shared.epoch,
+                subscribers,
+                bars,
+                reference_price,
+                ..TopicState::default()
+            },
+        ));
+        topics.insert(topic.name.clone(), topic.clone());
+        topic
+    }
+
+    /// Adds `req.topics` to the peer's subscriptions, then queues the ack followed by
+    /// the replay or snapshot of every matching topic that has data.
+    pub fn subscribe(&self, peer: &Arc<Peer>, req: Subscribe) -> Result<(), Reject> {
+        let patterns = parse_patterns(&req.topics)?;
+        if req.max_rate == Some(0) {
+            return Err(Reject::new(
+                ErrorCode::BadRequest,
+                "`max_rate` must be at least 1",
+            ));
+        }
+        let since = req.since.unwrap_or_default();
+        if let Some((t, e)) = since
+            .keys()
+            .find_map(|t| validate_topic(t).err().map(|e| (t, e)))
+        {
+            return Err(Reject::new(
+                ErrorCode::BadTopic,
+                format!("bad topic {t:?} in `since`: {e}"),
+            ));
+        }
+        let mut registry = self.registry();
+        let entry = registry
+            .peers
+            .entry(peer.id)
+            .or_insert_with(|| PeerSubscriptions {
+                peer: peer.clone(),
+                subscriptions: Vec::new(),
+            });
+        let mut subscriptions = entry.subscriptions.clone();
+        for pattern in &patterns {
+            let new = Subscription {
+                pattern: pattern.clone(),
+                max_rate: req.max_rate,
+            };
+            match subscriptions.iter_mut().find(|s| s.pattern == *pattern) {
+                Some(existing) => *existing = new,
+                None => subscriptions.push(new),
+            }
+        }
+        if subscriptions.len() > self.shared.max_subscriptions {
+            return Err(Reject::new(
+                ErrorCode::TooManySubscriptions,
+                format!(
+                    "{} subscriptions would exceed the limit of {}",
+                    subscriptions.len(),
+                    self.shared.max_subscriptions
+                ),
+            ));
+        }
+        let added = subscriptions.len() - entry.subscriptions.len();
+        self.shared
+            .metrics
+            .subscriptions
+            .fetch_add(added as u64, Relaxed);
+        entry.subscriptions = subscriptions;
+        let subscriptions = entry.subscriptions.clone();
+        // The ack goes before the topics are joined, so no live message precedes it.
+        peer.push_message(&ack(req.id, Op::Subscribe, req.topics, &subscriptions));
+
+        let mut matching: Vec<_> = self
+            .all_topics()
+            .into_iter()
+            .filter(|t| patterns.iter().any(|p| p.matches(&t.name)))
+            .collect();
+        matching.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        for topic in matching {
+            let rate = effective_rate(&subscriptions, &topic.name).unwrap_or(None);
+            let mut st = topic.lock();
+            if let Some(subscriber) = st.subscriber_mut(peer.id) {
+                subscriber.set_rate(rate);
+                continue;
+            }
+            st.subscribers.push(Subscriber::new(peer.clone(), rate));
+            // Under the topic's lock: no live message overtakes or duplicates the replay.
+            send_initial(peer, &st, req.snapshot, since.get(&*topic.name).copied());
+        }
+        drop(registry);
+        Ok(())
+    }
+
+    /// Removes the exact patterns named in `req.topics` and queues the ack.
+    pub fn unsubscribe(&self, peer: &Arc<Peer>, req: Unsubscribe) -> Result<(), Reject> {
+        let patterns = parse_patterns(&req.topics)?;
+        let mut registry = self.registry();
+        let (removed, remaining) = match registry.peers.get_mut(&peer.id) {
+            Some(entry) => {
+                let (removed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut entry.subscriptions)
+                    .into_iter()
+                    .partition(|s| patterns.contains(&s.pattern));
+                entry.subscriptions = kept;
+                (removed, entry.subscriptions.clone())
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        self.shared
+            .metrics
+            .subscriptions
+            .fetch_sub(removed.len() as u64, Relaxed);
+        // Leave the topics before acking, so nothing of them follows the ack.
+        self.resync(peer.id, &removed, &remaining);
+        peer.push_message(&ack(req.id, Op::Unsubscribe, req.topics, &remaining));
+        drop(registry);
+        Ok(())
+    }
+
+    /// Re-derives membership of `peer_id` in every topic matched by `removed`.
+    fn resync(&self, peer_id: u64, removed: &[Subscription], remaining: &[Subscription]) {
+        if removed.is_empty() {
+            return;
+        }
+        for topic in self.all_topics() {
+            if !removed.iter().any(|s| s.pattern.matches(&topic.name)) {
+                continue;
+            }
+            let mut st = topic.lock();
+            match effective_rate(remaining, &topic.name) {
+                None => st.remove_subscriber(peer_id),
+                Some(rate) => {
+                    if let Some(subscriber) = st.subscriber_mut(peer_id) {
+                        subscriber.set_rate(rate);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The peer's subscription patterns, in the order they were added.
+    pub fn subscriptions_of(&self, peer_id: u64) -> Vec<String> {
+        self.registry()
+            .peers
+            .get(&peer_id)
+            .map(|p| {
+                p.subscriptions
+                    .iter()
+                    .map(|s| s.pattern.as_str().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Forgets a peer and all its subscriptions.
+    pub fn disconnect(&self, peer_id: u64) {
+        let mut registry = self.registry();
+        if let Some(entry) = registry.peers.remove(&peer_id) {
+            self.shared
+                .metrics
+                .subscriptions
+                .fetch_sub(entry.subscriptions.len() as u64, Relaxed);
+            self.resync(peer_id, &entry.subscriptions, &[]);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The writer: the only code that touches a connection's write half. It takes the
+//! outbox's batch, writes it with as few vectored writes as the socket allows, gives a
+//! write up only when the peer takes no byte for a whole stall window, and sleeps until
+//! the outbox, the keepalive timer or shutdown wakes it.
+
+use std::future::Future;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::time::timeout;
+
+use super::keepalive::{Keepalive, LastHeard};
+use super::{CLOSE_GRACE, announce_shutdown};
+use crate::App;
+use crate::auth::Grant;
+use crate::broker::Peer;
+use crate::outbox::Batch;
+
+/// Most slices handed to one vectored write (below every platform's IOV_MAX).
+const MAX_IOVECS: usize = 512;
+
+/// Flushes `peer`'s outbox to `w` until the outbox closes or a write fails.
+pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
+    mut w: W,
+    peer: &Peer,
+    app: &App,
+    grant: &Grant,
+    heard: &LastHeard,
+) -> std::io::Result<()> {
+    // A write that makes no progress for this long means the peer is gone.
+    let stall = app.config.heartbeat * 3 + Duration::from_secs(5);
+    let progress = Progress::default();
+    let mut batch = Batch::default();
+    let mut keepalive = Keepalive::new(peer, app, grant, heard);
+    let mut shutting_down = false;
+    // Created once, like the keepalive timer: a future made in every turn of the loop
+    // would register (and deregister) with the token on every write.
+    let shutdown = app.shutdown.cancelled();
+    tokio::pin!(shutdown);
+    loop {
+        peer.outbox.take(&mut batch);
+        if !batch.frames.is_empty() {
+            let bytes: usize = batch.frames.iter().map(Bytes::len).sum();
+            let write = write_frames(&mut w, &batch.frames, &progress);
+            tokio::pin!(write);
+            // Most writes complete at once; only one that has to wait gets a timer.
+            let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+            match first {
+                Poll::Ready(result) => result?,
+                Poll::Pending => {
+                    Box::pin(finish_unless_stalled(write, &progress, stall)).await?;
+                }
+            }
+            let now = Instant::now();
+            if let Some(oldest) = batch.oldest {
+                app.metrics
+                    .observe_latency(now.saturating_duration_since(oldest));
+            }
+            app.metrics
+                .frames_delivered
+                .fetch_add(batch.frames.len() as u64, Relaxed);
+            app.metrics.bytes_delivered.fetch_add(bytes as u64, Relaxed);
+            keepalive.sent(now);
+        }
+        if let Some(close_frame) = batch.close.take() {
+            let _ = Box::pin(timeout(CLOSE_GRACE, async {
+                w.write_all(&close_frame).await?;
+                w.shutdown().await
+            }))
+            .await;
+            return Ok(());
+        }
+        keepalive.arm(batch.next_due);
+        tokio::select! {
+            biased;
+            _ = &mut shutdown, if !shutting_down => {
+                shutting_down = true;
+                announce_shutdown(peer);
+            }
+            _ = peer.outbox.notified() => {}
+            _ = keepalive.timer() => keepalive.on_timer(),
+        }
+    }
+}
+
+/// Bytes written to the socket so far: a pending write is given up only when the peer
+/// takes nothing at all for the stall timeout. (A counter, not a clock read per write.)
+#[derive(Default)]
+struct Progress(AtomicU64);
+
+impl Progress {
+    fn add(&self, n: usize) {
+        self.0
+            .store(self.0.load(Relaxed).wrapping_add(n as u64), Relaxed);
+    }
+
+    fn bytes(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// Drives a write that could not finish at once; `TimedOut` once a whole `stall` passed
+/// with no byte moved (a slow reader that keeps taking bytes is never cut off).
+async fn finish_unless_stalled<F>(
+    mut write: Pin<&mut F>,
+    progress: &Progress,
+    stall: Duration,
+) -> std::io::Result<()>
+where
+    F: Future<Output = std::io::Result<()>>,
+{
+    let mut seen = progress.bytes();
+    loop {
+        match timeout(stall, write.as_mut()).await {
+            Ok(result) => return result,
+            Err(_) if progress.bytes() == seen => {
+                return Err(std::io::ErrorKind::TimedOut.into());
+            }
+            Err(_) => seen = progress.bytes(),
+        }
+    }
+}
+
+/// Writes all `frames`, in as few vectored writes as the socket allows.
+async fn write_frames<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    frames: &[Bytes],
+    progress: &Progress,
+) -> std::io::Result<()> {
+    if let [one] = frames {
+        let mut rest = &one[..];
+        while !rest.is_empty() {
+            let n = w.write(rest).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            progress.add(n);
+            rest = &rest[n..];
+        }
+        return Ok(());
+    }
+    let mut index = 0;
+    let mut offset = 0;
+    let mut slices = Vec::with_capacity(frames.len().min(MAX_IOVECS));
+    while index < frames.len() {
+        slices.clear();
+        slices.push(IoSlice::new(&frames[index][offset..]));
+        slices.extend(
+            frames[index + 1..]
+                .iter()
+                .take(MAX_IOVECS - 1)
+                .map(|f| IoSlice::new(f)),
+        );
+        let mut written = w.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        progress.add(written);
+        while index < frames.len() && written >= frames[index].len() - offset {
+            written -= frames[index].len() - offset;
+            index += 1;
+            offset = 0;
+        }
+        offset += written;
+    }
+    Ok(())
+}
