@@ -17,33 +17,9 @@ use tickcast_proto::Encoding;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use crate::{App, connection};
+use crate::{App, assets, connection};
 
 type Body = Full<Bytes>;
-
-/// The web page and its assets, embedded in the binary.
-const ASSETS: [(&str, &str, &str); 4] = [
-    (
-        "/",
-        "text/html; charset=utf-8",
-        include_str!("../assets/index.html"),
-    ),
-    (
-        "/app.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../assets/app.js"),
-    ),
-    (
-        "/msgpack.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../assets/msgpack.js"),
-    ),
-    (
-        "/style.css",
-        "text/css; charset=utf-8",
-        include_str!("../assets/style.css"),
-    ),
-];
 
 /// Socket options for an accepted connection: no Nagle delay, optional SO_SNDBUF.
 pub fn tune_socket(stream: &TcpStream, config: &crate::Config) {
@@ -123,8 +99,7 @@ fn route(req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Response<B
         }
         return upgrade(req, app, peer);
     }
-    let known = ASSETS.iter().any(|(p, ..)| *p == path)
-        || matches!(path, "/healthz" | "/metrics" | "/topics");
+    let known = assets::find(path).is_some() || matches!(path, "/healthz" | "/metrics" | "/topics");
     if !known {
         return text(StatusCode::NOT_FOUND, format!("no such path: {path}\n"));
     }
@@ -149,11 +124,13 @@ fn route(req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Response<B
             resp
         }
         "/topics" => json(&app.broker.describe()),
-        _ => match ASSETS.iter().find(|(p, ..)| *p == path) {
-            Some((_, content_type, body)) => {
-                let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-                resp.headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        _ => match assets::find(path) {
+            Some(asset) => {
+                let mut resp = Response::new(Full::new(Bytes::from_static(asset.body)));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(asset.content_type),
+                );
                 resp.headers_mut()
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
                 resp

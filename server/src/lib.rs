@@ -6,6 +6,7 @@
 //! encoding and the same `Bytes` goes to every subscriber's outbox; each connection's
 //! writer drains its outbox with one vectored write per wakeup.
 
+mod assets;
 mod auth;
 #[doc(hidden)]
 pub mod bench_api;

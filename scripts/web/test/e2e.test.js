@@ -21,7 +21,10 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
 const SERVER = process.env.TICKCAST_SERVER || path.join(REPO, "target/debug/tickcast-server");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const ARTIFACTS = process.env.TICKCAST_ARTIFACTS || path.join(REPO, "target/artifacts");
-const ASSETS = new Set(["/", "/app.js", "/msgpack.js", "/style.css"]);
+// The page's files: every file in server/assets/ (index.html at "/"), each loaded exactly
+// once (server/src/assets.rs serves the same set; its unit test checks that).
+const ASSETS = new Set(fs.readdirSync(path.join(REPO, "server/assets"))
+  .map((f) => (f === "index.html" ? "/" : `/${f}`)));
 
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 const serverLog = fs.createWriteStream(path.join(ARTIFACTS, "web-server.log"));
@@ -211,7 +214,7 @@ describe("live page in headless Chromium", { timeout: 180000 }, () => {
     await page.press("#pattern", "Enter");
   });
 
-  it("makes no periodic requests: only the page, its three assets and WebSockets to /ws", async () => {
+  it("makes no periodic requests: only the page, its assets (each once) and WebSockets to /ws", async () => {
     await sleep(6000);
     const paths = requests.map((r) => r.path).sort();
     assert.deepEqual(paths, [...ASSETS].sort(), `requests: ${JSON.stringify(requests)}`);
@@ -306,7 +309,7 @@ describe("live page in headless Chromium", { timeout: 180000 }, () => {
   it("validates and matches patterns like proto/src/topic.rs", async () => {
     // the module is already loaded: import() returns the same instance without re-running it
     const r = await page.evaluate(async () => {
-      const { patternError, patternMatches } = await import("/app.js");
+      const { patternError, patternMatches } = await import("/patterns.js");
       const ok = ["ticks.*", ">", "ticks.AAPL", "bars.*.AAPL", "bars.>", "a_b-C.9", "*.>"];
       const bad = ["", "a..*", "*.", ".a", "a.>.b", "a*.b", "a.b>", "a b", "tické", "x".repeat(129)];
       const m = [

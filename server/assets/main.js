@@ -1,0 +1,211 @@
+// The tickcast live board's entry point: wires the connection's hooks to the model
+// (state.js) and the views (table, chart, stats, pattern box), runs the per-frame render,
+// and exposes window.tickcast for the console and the end-to-end test.
+//
+// Data flow: every frame is decoded and applied to plain JS state at once (cheap, O(1));
+// the DOM and the canvases are only touched in requestAnimationFrame, once per frame,
+// for the rows that changed, so thousands of ticks per second cost one render per frame.
+// The page makes no HTTP request after loading: everything live comes over the socket.
+// Protocol use: see connection.js and proto/PROTOCOL.md.
+import { toNumber } from "./msgpack.js";
+import { serverClock } from "./clock.js";
+import { Connection } from "./connection.js";
+import { MAX_RATE, applyLagged, applySnapshot, applyStatus, applyTick, sincePositions, state } from "./state.js";
+import { requestSnapshot, resetSnapshotRequests } from "./snapshot-fetch.js";
+import { placeRow, refilterRows, renderRow, updateEmpty } from "./table.js";
+import { chartCanvas, drawChart, drawSparkline, renderChartHead } from "./chart.js";
+import { STATS_EVERY_MS, countFrame, recordLatency, showRoundTrip, updateFooter, updateStats } from "./stats.js";
+import { initPatternBox, markPatternInvalid, setPatternMsg } from "./pattern-box.js";
+import { onFrame, scheduleRender } from "./frame.js";
+
+const SPARK_EVERY_MS = 120; // sparklines redraw at most ~8x per second
+const CHART_EVERY_MS = 50; // the big chart at most 20x per second
+const OFFSCREEN_EVERY_MS = 1000; // table rows scrolled out of view
+
+const connIndicator = document.getElementById("conn");
+const connText = document.getElementById("conn-text");
+
+// ---------------------------------------------------------------- connection -> model
+
+function setConn(next, text) {
+  if (state.conn !== next) {
+    state.conn = next;
+    state.connLog.push([Date.now(), next]);
+    if (state.connLog.length > 100) state.connLog.shift();
+    connIndicator.dataset.state = next;
+    document.body.dataset.conn = next;
+  }
+  if (connText.textContent !== text) connText.textContent = text;
+}
+
+function onTick(m, recvMs) {
+  const row = applyTick(m);
+  if (!row) return;
+  placeRow(row);
+  if (row.prevClose === undefined) requestSnapshot(row);
+  // latency sample: our clock, moved onto the server's clock by the ping/pong estimate
+  recordLatency(recvMs, recvMs + serverClock.offsetMs - toNumber(m.ts) / 1e6);
+}
+
+function onWelcome(m) {
+  state.welcome = m;
+  state.epoch = m.epoch;
+  resetSnapshotRequests();
+  updateFooter();
+  updateEmpty();
+}
+
+function onMessage(m, recvMs) {
+  state.counters.frames++;
+  countFrame();
+  switch (m?.type) {
+    case "tick": onTick(m, recvMs); break;
+    case "snapshot": {
+      const row = applySnapshot(m);
+      if (row) placeRow(row);
+      break;
+    }
+    case "status": applyStatus(m); break;
+    case "lagged": applyLagged(m); break;
+    case "welcome": onWelcome(m); break;
+    case "ack":
+      state.subscriptions = connection.subscriptions;
+      updateFooter();
+      break;
+    case "heartbeat": case "error": case "pong": case "topics": case "shutdown": break; // connection.js
+    case "bar": break; // the board charts ticks; bars.* topics are accepted but not drawn
+    default:
+      console.debug("tickcast: ignoring message", m);
+  }
+  scheduleRender();
+}
+
+const connection = new Connection({
+  wanted: () => state.patterns,
+  since: sincePositions,
+  maxRate: MAX_RATE,
+  hooks: {
+    state: setConn,
+    message: onMessage,
+    badFrame(e) {
+      state.counters.frames++;
+      countFrame();
+      state.counters.badFrames++;
+      console.warn("tickcast: undecodable frame", e);
+    },
+    subscribed(patterns) {
+      setPatternMsg(`subscribed to ${patterns.join(" ")}`, "ok");
+    },
+    rejected(m, subscriptions) {
+      // The server changed nothing: go back to what it has.
+      setPatternMsg(`${m.code}: ${m.message}`, "error");
+      markPatternInvalid(true);
+      if (subscriptions.length) {
+        state.patterns = [...subscriptions];
+        refilterRows();
+      }
+    },
+    roundTrip(sentMs, recvMs, serverTsMs) {
+      showRoundTrip(serverClock.addRoundTrip(sentMs, recvMs, serverTsMs));
+    },
+    disconnected() {
+      for (const row of state.rows.values()) row.hist.markBreak();
+      state.welcome = null;
+    },
+    retryScheduled() {
+      state.counters.reconnects++;
+      updateEmpty();
+    },
+  },
+});
+
+// ---------------------------------------------------------------- rendering
+
+let sparkAt = 0;
+let offscreenAt = 0;
+let chartAt = 0;
+
+onFrame((now) => {
+  const sparkDue = now - sparkAt >= SPARK_EVERY_MS;
+  let sparkPending = false;
+  // rows scrolled out of view are kept current once a second (no canvas work for them)
+  const offscreenDue = now - offscreenAt >= OFFSCREEN_EVERY_MS;
+  if (offscreenDue) offscreenAt = now;
+  for (const row of state.rows.values()) {
+    if (!row.visible || !row.dom) continue;
+    if (row.dirty && (row.onscreen || offscreenDue)) {
+      row.dirty = false;
+      renderRow(row);
+    }
+    if (row.sparkDirty && row.onscreen) {
+      if (sparkDue) {
+        row.sparkDirty = false;
+        drawSparkline(row);
+      } else sparkPending = true;
+    }
+  }
+  if (sparkDue) sparkAt = now;
+  if (state.headDirty) {
+    state.headDirty = false;
+    renderChartHead();
+  }
+  let chartPending = false;
+  if (state.chartDirty) {
+    if (now - chartAt >= CHART_EVERY_MS) {
+      state.chartDirty = false;
+      chartAt = now;
+      drawChart();
+    } else chartPending = true;
+  }
+  updateEmpty();
+  if (sparkPending || chartPending) scheduleRender();
+});
+
+// ---------------------------------------------------------------- start
+
+initPatternBox((patterns) => connection.subscribe(patterns));
+
+for (const b of document.querySelectorAll(".range button")) {
+  b.addEventListener("click", () => {
+    state.chartRangeMs = Number(b.dataset.range);
+    for (const o of document.querySelectorAll(".range button")) o.setAttribute("aria-pressed", String(o === b));
+    state.chartDirty = true;
+    scheduleRender();
+  });
+}
+
+window.addEventListener("resize", () => {
+  state.chartDirty = true;
+  scheduleRender();
+});
+new ResizeObserver(() => {
+  state.chartDirty = true;
+  scheduleRender();
+}).observe(chartCanvas);
+
+// Waiting out a backoff makes no sense once the network is back or the user looks again.
+window.addEventListener("online", () => connection.reconnectNow());
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") connection.reconnectNow();
+});
+
+setInterval(updateStats, STATS_EVERY_MS);
+updateFooter();
+connection.connect();
+
+// A read-only view for debugging in the console and for the end-to-end test.
+window.tickcast = {
+  get conn() { return state.conn; },
+  get connLog() { return state.connLog.slice(); },
+  get patterns() { return state.patterns.slice(); },
+  get subscriptions() { return state.subscriptions.slice(); },
+  get counters() { return { ...state.counters }; },
+  get epoch() { return state.epoch === null ? null : String(state.epoch); },
+  /** Drops the connection as a network blip would; the page reconnects and resumes with `since`. */
+  reconnect() { connection.drop(); },
+  rows() {
+    return [...state.rows.values()].filter((r) => r.visible).map((r) => ({
+      topic: r.topic, symbol: r.symbol, seq: r.seq, last: r.last, prevClose: r.prevClose, volume: toNumber(r.volume),
+    }));
+  },
+};

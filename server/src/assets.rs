@@ -1,0 +1,133 @@
+//! The web page's files (`server/assets/`), embedded in the binary: the one table of URL
+//! path, content type and bytes that `http.rs` serves. Adding a file is one line here.
+
+/// One embedded file of the web page.
+pub struct Asset {
+    /// The URL path it is served at.
+    pub path: &'static str,
+    /// The `Content-Type` header value.
+    pub content_type: &'static str,
+    /// The file's bytes, as in `server/assets/`.
+    pub body: &'static [u8],
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+/// ES modules: browsers require a JavaScript MIME type for `<script type="module">` and
+/// every `import`.
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// `asset!("name.ext", TYPE)`: `server/assets/name.ext` served at `/name.ext`.
+macro_rules! asset {
+    ($file:literal, $content_type:expr) => {
+        Asset {
+            path: concat!("/", $file),
+            content_type: $content_type,
+            body: include_bytes!(concat!("../assets/", $file)),
+        }
+    };
+}
+
+/// Every file of the page. The page loads `main.js`, which imports the other modules.
+pub static ASSETS: &[Asset] = &[
+    Asset {
+        path: "/",
+        content_type: HTML,
+        body: include_bytes!("../assets/index.html"),
+    },
+    asset!("style.css", CSS),
+    asset!("main.js", JS),
+    asset!("connection.js", JS),
+    asset!("snapshot-fetch.js", JS),
+    asset!("state.js", JS),
+    asset!("history.js", JS),
+    asset!("patterns.js", JS),
+    asset!("pattern-box.js", JS),
+    asset!("table.js", JS),
+    asset!("chart.js", JS),
+    asset!("stats.js", JS),
+    asset!("frame.js", JS),
+    asset!("clock.js", JS),
+    asset!("format.js", JS),
+    asset!("msgpack.js", JS),
+];
+
+/// The asset served at `path`, if any.
+pub fn find(path: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|asset| asset.path == path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    fn assets_dir() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
+    }
+
+    /// The URL path each file in `server/assets/` is served at.
+    fn served_path(file_name: &str) -> String {
+        if file_name == "index.html" {
+            "/".to_owned()
+        } else {
+            format!("/{file_name}")
+        }
+    }
+
+    #[test]
+    fn every_file_in_the_assets_folder_is_served_once() {
+        let on_disk: BTreeSet<String> = std::fs::read_dir(assets_dir())
+            .unwrap()
+            .map(|entry| served_path(&entry.unwrap().file_name().to_string_lossy()))
+            .collect();
+        let table: Vec<&str> = ASSETS.iter().map(|a| a.path).collect();
+        let served: BTreeSet<String> = table.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            served.len(),
+            table.len(),
+            "a path twice in the table: {table:?}"
+        );
+        assert_eq!(served, on_disk);
+    }
+
+    #[test]
+    fn content_type_follows_the_extension() {
+        for asset in ASSETS {
+            let want = match asset.path.rsplit_once('.').map(|(_, ext)| ext) {
+                _ if asset.path == "/" => HTML,
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("css") => CSS,
+                other => panic!("{}: no content type for {other:?}", asset.path),
+            };
+            assert_eq!(asset.content_type, want, "{}", asset.path);
+        }
+    }
+
+    /// Every relative `import ... from "./x.js"` of a module names a served module.
+    #[test]
+    fn module_imports_resolve_to_served_assets() {
+        for asset in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
+            let text = std::str::from_utf8(asset.body).unwrap();
+            for line in text.lines().filter(|l| l.starts_with("import ")) {
+                let Some((_, rest)) = line.split_once(" from \"./") else {
+                    continue;
+                };
+                let target = rest.split('"').next().unwrap();
+                assert!(
+                    find(&format!("/{target}")).is_some(),
+                    "{} imports ./{target}, which is not served",
+                    asset.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_page_loads_main_js_as_a_module() {
+        let html = std::str::from_utf8(find("/").unwrap().body).unwrap();
+        assert!(html.contains(r#"<script type="module" src="/main.js"></script>"#));
+        assert!(find("/main.js").is_some());
+    }
+}
