@@ -17,11 +17,14 @@ pub struct BarAcc {
 }
 
 impl BarAcc {
-    /// The wire `bar` for this bar of `interval` of `symbol`, as message `seq` of its topic.
-    pub fn to_bar(&self, interval: BarInterval, symbol: &str, seq: u64) -> crate::Bar {
+    /// The wire `bar` for this bar of `interval` of `symbol`, as message `seq` of its
+    /// topic in `epoch`.
+    pub fn to_bar(&self, interval: BarInterval, symbol: &str, epoch: u64, seq: u64) -> crate::Bar {
         crate::Bar {
             topic: interval.topic(symbol),
             seq,
+            epoch,
+            recovered: None,
             ts: self.start_ns,
             interval_ms: interval.len_ms(),
             symbol: symbol.to_owned(),

@@ -131,7 +131,14 @@ pub trait Message: Serialize + DeserializeOwned {
 }
 
 impl Message for ClientMessage {
-    const TYPES: &'static [&'static str] = &["subscribe", "unsubscribe", "list", "ping", "publish"];
+    const TYPES: &'static [&'static str] = &[
+        "subscribe",
+        "resume",
+        "unsubscribe",
+        "list",
+        "ping",
+        "publish",
+    ];
 }
 
 impl Message for ServerMessage {

@@ -23,8 +23,8 @@ pub use codec::{
 pub use interval::BarInterval;
 pub use message::{
     Ack, Bar, ClientMessage, Error, ErrorCode, Heartbeat, Lagged, List, MarketState, Op,
-    PROTOCOL_VERSION, Ping, Pong, Position, Publish, RequestId, ServerMessage, Shutdown, Snapshot,
-    Status, Subscribe, Tick, Topics, Unsubscribe, Welcome,
+    PROTOCOL_VERSION, Ping, Pong, Position, Publish, RequestId, Resume, ServerMessage, Shutdown,
+    Snapshot, Status, Subscribe, Tick, Topics, Unsubscribe, Welcome,
 };
 pub use peek::{Peeked, peek_msgpack};
 pub use topic::{MAX_TOPIC_BYTES, Pattern, Token, TopicError, TopicKind, validate_topic};

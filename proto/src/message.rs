@@ -28,6 +28,7 @@ pub type Position = (u64, u64);
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     Subscribe(Subscribe),
+    Resume(Resume),
     Unsubscribe(Unsubscribe),
     List(List),
     Ping(Ping),
@@ -90,6 +91,16 @@ impl Default for Subscribe {
     }
 }
 
+/// Hands over resume positions ahead of a `subscribe`, in as many pieces as the message
+/// size limit needs: the next `subscribe` resumes every topic it matches from them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Resume {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<RequestId>,
+    /// `[epoch, seq]` of the last message the client has, per topic.
+    pub since: BTreeMap<String, Position>,
+}
+
 /// Drop topic patterns previously subscribed (matched by exact pattern text).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Unsubscribe {
@@ -145,6 +156,7 @@ pub struct Welcome {
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Subscribe,
+    Resume,
     Unsubscribe,
     Publish,
 }
@@ -316,6 +328,13 @@ pub struct Bar {
     /// Shares traded within the interval.
     pub volume: u64,
     pub trades: u64,
+    /// The topic's epoch (0 from servers older than this field).
+    #[serde(default)]
+    pub epoch: u64,
+    /// `false` when this bar answers a resume that could not be served (the bars in
+    /// between are lost to this client); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<bool>,
 }
 
 /// Market status change of a symbol, sent on its `ticks.SYMBOL` topic.
@@ -357,7 +376,7 @@ macro_rules! into_message {
     )*};
 }
 
-into_message!(ClientMessage: Subscribe, Unsubscribe, List, Ping, Publish);
+into_message!(ClientMessage: Subscribe, Resume, Unsubscribe, List, Ping, Publish);
 into_message!(ServerMessage: Welcome, Ack, Error, Topics, Pong, Tick, Snapshot, Bar, Status, Lagged, Heartbeat, Shutdown);
 
 impl ClientMessage {
@@ -365,6 +384,7 @@ impl ClientMessage {
     pub fn id(&self) -> Option<&RequestId> {
         match self {
             Self::Subscribe(m) => m.id.as_ref(),
+            Self::Resume(m) => m.id.as_ref(),
             Self::Unsubscribe(m) => m.id.as_ref(),
             Self::List(m) => m.id.as_ref(),
             Self::Ping(m) => m.id.as_ref(),

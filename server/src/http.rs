@@ -54,6 +54,10 @@ where
     tokio::select! {
         result = conn.as_mut() => {
             if let Err(e) = result {
+                if e.is_timeout() {
+                    // No complete request within the handshake timeout: a refused handshake.
+                    app.metrics.rejected_connections.fetch_add(1, Relaxed);
+                }
                 tracing::debug!(%peer, error = %e, "http connection ended");
             }
         }
@@ -92,6 +96,7 @@ fn route(req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Response<B
     let path = req.uri().path();
     if path == "/ws" {
         if req.method() != Method::GET {
+            app.metrics.rejected_connections.fetch_add(1, Relaxed);
             return allow_get(text(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "use GET to open a WebSocket\n",

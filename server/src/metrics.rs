@@ -24,6 +24,8 @@ pub struct Metrics {
     pub conflated: AtomicU64,
     pub slow_consumer_closes: AtomicU64,
     pub errors_sent: AtomicU64,
+    /// Holes in what this node received from elsewhere (cluster ingest), announced.
+    pub ingest_holes: AtomicU64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -43,7 +45,7 @@ impl Metrics {
     /// Renders the Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &str, &AtomicU64); 12] = [
             (
                 "tickcast_connections",
                 "gauge",
@@ -59,7 +61,7 @@ impl Metrics {
             (
                 "tickcast_rejected_connections_total",
                 "counter",
-                "Upgrades refused (limits, bad handshakes).",
+                "Requests to /ws that did not become a WebSocket (any refusal: method, headers, origin, token, limits) and handshakes that timed out.",
                 &self.rejected_connections,
             ),
             (
@@ -109,6 +111,12 @@ impl Metrics {
                 "counter",
                 "Error frames sent to clients.",
                 &self.errors_sent,
+            ),
+            (
+                "tickcast_ingest_holes_total",
+                "counter",
+                "Seq jumps in messages taken in from NATS (lost upstream), each announced to subscribers with recovered: false.",
+                &self.ingest_holes,
             ),
         ];
         for (name, kind, help, value) in counters {

@@ -215,6 +215,16 @@ impl Outbox {
         }
     }
 
+    /// Drops what is held back of `topic` (a `max_rate` frame waiting for its slot, the
+    /// newest frame of a conflated topic): the peer no longer subscribes to it.
+    pub fn forget(&self, topic: &Arc<str>) {
+        let mut inner = self.lock();
+        inner.delayed.retain(|d| d.topic != *topic);
+        if let Some(lag) = inner.lag.as_mut() {
+            lag.latest.remove(&TopicKey(topic.clone()));
+        }
+    }
+
     /// Holds `frame` until `due` (a `max_rate` slot), replacing any frame of `topic`
     /// already waiting. Returns true when it replaced one.
     pub fn push_delayed(&self, topic: &Arc<str>, frame: Bytes, due: Instant) -> bool {

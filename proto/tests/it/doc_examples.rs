@@ -15,8 +15,8 @@ use std::fmt::Write as _;
 
 use tickcast_proto::{
     Ack, Bar, ClientMessage, Encoding, Error, ErrorCode, Heartbeat, Lagged, List, MarketState,
-    Message, Op, Ping, Pong, Publish, ServerMessage, Shutdown, Snapshot, Status, Subscribe, Tick,
-    Topics, Unsubscribe, Welcome, decode, encode,
+    Message, Op, Ping, Pong, Publish, Resume, ServerMessage, Shutdown, Snapshot, Status, Subscribe,
+    Tick, Topics, Unsubscribe, Welcome, decode, encode,
 };
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md");
@@ -243,6 +243,7 @@ fn the_example_parser_finds_pairs_and_rejects_strays() {
 pub fn every_client_variant() -> Vec<ClientMessage> {
     let all: Vec<ClientMessage> = vec![
         Subscribe::default().into(),
+        Resume::default().into(),
         Unsubscribe::default().into(),
         List::default().into(),
         Ping::default().into(),
@@ -251,6 +252,7 @@ pub fn every_client_variant() -> Vec<ClientMessage> {
     for msg in &all {
         match msg {
             ClientMessage::Subscribe(_)
+            | ClientMessage::Resume(_)
             | ClientMessage::Unsubscribe(_)
             | ClientMessage::List(_)
             | ClientMessage::Ping(_)

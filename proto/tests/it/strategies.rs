@@ -6,8 +6,8 @@ use proptest::option;
 use proptest::prelude::*;
 use tickcast_proto::{
     Ack, Bar, ClientMessage, Error, ErrorCode, Heartbeat, Lagged, List, MarketState, Op, Ping,
-    Pong, Publish, RequestId, ServerMessage, Shutdown, Snapshot, Status, Subscribe, Tick, Topics,
-    Unsubscribe, Welcome,
+    Pong, Publish, RequestId, Resume, ServerMessage, Shutdown, Snapshot, Status, Subscribe, Tick,
+    Topics, Unsubscribe, Welcome,
 };
 
 /// Any string, including ones that are not valid topics: the codec does not validate topics.
@@ -72,6 +72,15 @@ prop_compose! {
         max_rate in option::of(any::<u32>()),
     ) -> Subscribe {
         Subscribe { id, topics, snapshot, since, max_rate }
+    }
+}
+
+prop_compose! {
+    pub fn resume()(
+        id in request_id(),
+        since in btree_map(text(), any::<(u64, u64)>(), 0..4),
+    ) -> Resume {
+        Resume { id, since }
     }
 }
 
@@ -180,9 +189,10 @@ prop_compose! {
     pub fn bar()(
         (topic, seq, ts, interval_ms, symbol) in (text(), any::<u64>(), any::<u64>(), any::<u64>(), text()),
         (open, high, low, close) in (finite(), finite(), finite(), finite()),
-        (volume, trades) in any::<(u64, u64)>(),
+        (volume, trades, epoch) in any::<(u64, u64, u64)>(),
+        recovered in proptest::option::of(any::<bool>()),
     ) -> Bar {
-        Bar { topic, seq, ts, interval_ms, symbol, open, high, low, close, volume, trades }
+        Bar { topic, seq, ts, interval_ms, symbol, open, high, low, close, volume, trades, epoch, recovered }
     }
 }
 
@@ -214,6 +224,7 @@ prop_compose! {
 pub fn client_message() -> impl Strategy<Value = ClientMessage> {
     prop_oneof![
         subscribe().prop_map(ClientMessage::from),
+        resume().prop_map(ClientMessage::from),
         unsubscribe().prop_map(ClientMessage::from),
         list().prop_map(ClientMessage::from),
         ping().prop_map(ClientMessage::from),

@@ -8,6 +8,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use tickcast_proto::{Encoding, ServerMessage};
 
+use super::replay::latest;
+use super::subscriber::Resumed;
 use super::topic::{Entry, Topic, TopicState};
 use super::{Broker, Peer};
 use crate::frame;
@@ -37,10 +39,35 @@ impl Broker {
             Some(other) => Frames::new(other),
             None => Frames::with_msgpack(&msg, msgpack.clone()),
         };
+        // Subscribers that resumed from a position this node had not reached (rare): they
+        // get this message itself, nothing, or an announcement (see `Resumed`).
+        let resuming = st.subscribers.iter().any(|s| s.resume_from.is_some());
+        let lost = resuming.then(|| latest_after(st, &msg)).flatten();
+        let mut lost_frames = lost.as_ref().map(Frames::new);
+        let mut own_frames = Frames::with_msgpack(&msg, msgpack.clone());
+        let (epoch, seq) = (st.epoch, st.seq);
         let now = Instant::now();
         let metrics = &self.shared.metrics;
         for subscriber in st.subscribers.iter_mut() {
-            let Some(f) = frames.get(subscriber.peer.outbox.encoding()) else {
+            let encoding = subscriber.peer.outbox.encoding();
+            let frame = match subscriber.resume_from {
+                None => frames.get(encoding),
+                Some(from) => match Resumed::judge(from, epoch, seq) {
+                    Resumed::Skip => continue,
+                    Resumed::Continue => {
+                        subscriber.resume_from = None;
+                        own_frames.get(encoding)
+                    }
+                    Resumed::Lost => {
+                        subscriber.resume_from = None;
+                        if let Some(f) = lost_frames.as_mut().and_then(|l| l.get(encoding)) {
+                            subscriber.peer.outbox.push(f);
+                        }
+                        continue;
+                    }
+                },
+            };
+            let Some(f) = frame else {
                 continue;
             };
             match subscriber.deliver(&topic.name, f, now) {
@@ -69,6 +96,20 @@ impl Broker {
         if let Some(upstream) = &self.shared.upstream {
             upstream(&entry.msg, st.epoch);
         }
+    }
+}
+
+/// The announcement a resuming subscriber gets when `msg` (already stamped into `st`)
+/// leaves a hole after its position: the topic's latest state with `recovered: false`.
+fn latest_after(st: &TopicState, msg: &ServerMessage) -> Option<ServerMessage> {
+    match msg {
+        ServerMessage::Tick(t) => Some(super::replay::snapshot_of(t, st, Some(false))),
+        ServerMessage::Bar(b) => {
+            let mut bar = b.clone();
+            bar.recovered = Some(false);
+            Some(ServerMessage::Bar(bar))
+        }
+        _ => latest(st, Some(false)),
     }
 }
 

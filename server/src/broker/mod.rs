@@ -29,6 +29,7 @@ mod subscriber;
 mod topic;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use tickcast_proto::{ErrorCode, ServerMessage};
@@ -77,6 +78,8 @@ struct Shared {
     /// Messages kept per topic for `since` replay.
     history: usize,
     max_subscriptions: usize,
+    /// Resume positions one peer may hand over ahead of its subscribes.
+    max_resume_positions: AtomicUsize,
     registry: Mutex<Registry>,
     topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
     metrics: Arc<Metrics>,
@@ -117,11 +120,25 @@ impl Broker {
                 upstream,
                 history,
                 max_subscriptions,
+                max_resume_positions: AtomicUsize::new(Self::DEFAULT_MAX_RESUME_POSITIONS),
                 registry: Mutex::default(),
                 topics: RwLock::default(),
                 metrics,
             }),
         }
+    }
+
+    /// Resume positions one peer may hold by default (`--max-resume-positions`): a full
+    /// equity universe with its bar topics, at some 100 bytes each (2 MB) per peer.
+    pub const DEFAULT_MAX_RESUME_POSITIONS: usize = 20_000;
+
+    /// Sets how many resume positions one peer may hand over (`resume`, `since`).
+    pub fn set_max_resume_positions(&self, limit: usize) {
+        self.shared.max_resume_positions.store(limit, Relaxed);
+    }
+
+    fn max_resume_positions(&self) -> usize {
+        self.shared.max_resume_positions.load(Relaxed)
     }
 
     /// Identifies the history of topics that enter through this broker (its start time

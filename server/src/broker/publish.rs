@@ -60,10 +60,12 @@ impl Broker {
         seq
     }
 
-    /// Fans out a trade. A ticks topic's first trade reaches its early subscribers as a
-    /// snapshot, so they get the session fields (`prev_close`) without asking again.
+    /// Fans out a trade. A topic's first trade (of an epoch) reaches its early subscribers
+    /// as a snapshot, so they learn the topic's epoch and session fields (`prev_close`)
+    /// without asking again; this holds for every topic that carries trades, `ticks.SYM`
+    /// or a publisher's own.
     fn fan_out_trade(&self, topic: &Topic, st: &mut TopicState, tick: Tick) {
-        if st.last.is_none() && topic.ticks_symbol.is_some() {
+        if st.last.is_none() {
             let snapshot = snapshot_of(&tick, st, None);
             self.fan_out_as(topic, st, ServerMessage::Tick(tick), Some(&snapshot));
         } else {
@@ -77,7 +79,7 @@ impl Broker {
             let topic = self.topic(&interval.topic(symbol));
             let mut st = topic.lock();
             st.seq += 1;
-            let bar = acc.to_bar(interval, symbol, st.seq);
+            let bar = acc.to_bar(interval, symbol, st.epoch, st.seq);
             self.fan_out(&topic, &mut st, ServerMessage::Bar(bar));
         }
     }
@@ -122,7 +124,9 @@ impl Broker {
     /// Takes in a message stamped elsewhere (`seq`, `ts` and `epoch` assigned where it
     /// entered the system, e.g. another node via NATS) and fans it out unchanged. A new
     /// epoch starts a new history of the topic; a `seq` not above the last is dropped as
-    /// a duplicate; a jump is kept (subscribers see the gap by `seq`).
+    /// a duplicate; a jump (this node missed messages: NATS was down, or dropped them for
+    /// a slow consumer) is announced to the subscribers, who get the topic's latest state
+    /// with `recovered: false` in place of the message, and counted.
     pub fn ingest(&self, msg: ServerMessage, epoch: u64) {
         let (name, seq) = match &msg {
             ServerMessage::Tick(t) => (t.topic.clone(), t.seq),
@@ -141,12 +145,38 @@ impl Broker {
         if seq <= st.seq {
             return;
         }
+        let hole = st.last.is_some() && seq > st.seq + 1;
         st.seq = seq;
+        if hole {
+            self.shared.metrics.ingest_holes.fetch_add(1, Relaxed);
+        }
         match msg {
             ServerMessage::Tick(tick) => {
                 st.update_session(tick.price);
                 st.volume = tick.volume;
-                self.fan_out_trade(&topic, &mut st, tick);
+                if hole {
+                    let announcement = snapshot_of(&tick, &st, Some(false));
+                    self.fan_out_as(
+                        &topic,
+                        &mut st,
+                        ServerMessage::Tick(tick),
+                        Some(&announcement),
+                    );
+                } else {
+                    self.fan_out_trade(&topic, &mut st, tick);
+                }
+            }
+            ServerMessage::Bar(bar) if hole => {
+                let announcement = ServerMessage::Bar(tickcast_proto::Bar {
+                    recovered: Some(false),
+                    ..bar.clone()
+                });
+                self.fan_out_as(
+                    &topic,
+                    &mut st,
+                    ServerMessage::Bar(bar),
+                    Some(&announcement),
+                );
             }
             msg => self.fan_out(&topic, &mut st, msg),
         }

@@ -2,13 +2,14 @@
 //! (on subscribe, unsubscribe, disconnect and when a topic is created), and the
 //! reference prices new ticks topics start from.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use tickcast_proto::bars::Bars;
 use tickcast_proto::{
-    Ack, ErrorCode, Op, Pattern, RequestId, ServerMessage, Subscribe, Unsubscribe, validate_topic,
+    Ack, ErrorCode, Op, Pattern, Position, RequestId, Resume, ServerMessage, Subscribe,
+    Unsubscribe, validate_topic,
 };
 
 use super::replay::send_initial;
@@ -23,11 +24,25 @@ struct Subscription {
     max_rate: Option<u32>,
 }
 
-/// A peer and its subscriptions, in the order they were added.
+/// A peer, its subscriptions (in the order they were added) and the resume positions it
+/// handed over that no subscribe has used yet.
 #[derive(Debug)]
 struct PeerSubscriptions {
     peer: Arc<Peer>,
     subscriptions: Vec<Subscription>,
+    /// From `resume` and `since`: used by the topics a subscribe matches (now, or when
+    /// such a topic appears), at most `max_resume_positions`.
+    positions: HashMap<String, Position>,
+}
+
+impl PeerSubscriptions {
+    fn new(peer: &Arc<Peer>) -> Self {
+        Self {
+            peer: peer.clone(),
+            subscriptions: Vec::new(),
+            positions: HashMap::new(),
+        }
+    }
 }
 
 /// The broker's first lock: every peer's subscriptions, and reference prices by symbol.
@@ -68,20 +83,36 @@ fn parse_patterns(topics: &[String]) -> Result<Vec<Pattern>, Reject> {
         .collect()
 }
 
+/// Checks the keys of a `since` (or `resume`) map against the topic grammar.
+fn check_positions(since: &BTreeMap<String, Position>, field: &str) -> Result<(), Reject> {
+    match since
+        .keys()
+        .find_map(|t| validate_topic(t).err().map(|e| (t, e)))
+    {
+        Some((t, e)) => Err(Reject::new(
+            ErrorCode::BadTopic,
+            format!("bad topic {t:?} in `{field}`: {e}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn ack(
     id: Option<RequestId>,
     op: Op,
     topics: Vec<String>,
     subscriptions: &[Subscription],
 ) -> ServerMessage {
+    let mut patterns: Vec<String> = subscriptions
+        .iter()
+        .map(|s| s.pattern.as_str().to_owned())
+        .collect();
+    patterns.sort_unstable();
     ServerMessage::Ack(Ack {
         id,
         op,
         topics,
-        subscriptions: subscriptions
-            .iter()
-            .map(|s| s.pattern.as_str().to_owned())
-            .collect(),
+        subscriptions: patterns,
     })
 }
 
@@ -91,7 +122,7 @@ impl Broker {
         if let Some(t) = self.find(name) {
             return t;
         }
-        let registry = self.registry();
+        let mut registry = self.registry();
         let mut topics = self
             .shared
             .topics
@@ -102,10 +133,12 @@ impl Broker {
         }
         let subscribers = registry
             .peers
-            .values()
+            .values_mut()
             .filter_map(|p| {
-                effective_rate(&p.subscriptions, name)
-                    .map(|rate| Subscriber::new(p.peer.clone(), rate))
+                let rate = effective_rate(&p.subscriptions, name)?;
+                let mut subscriber = Subscriber::new(p.peer.clone(), rate);
+                subscriber.resume_from = p.positions.remove(name);
+                Some(subscriber)
             })
             .collect();
         let (bars, reference_price) = match ticks_symbol(name) {
@@ -140,23 +173,17 @@ impl Broker {
             ));
         }
         let since = req.since.unwrap_or_default();
-        if let Some((t, e)) = since
-            .keys()
-            .find_map(|t| validate_topic(t).err().map(|e| (t, e)))
-        {
-            return Err(Reject::new(
-                ErrorCode::BadTopic,
-                format!("bad topic {t:?} in `since`: {e}"),
-            ));
-        }
+        check_positions(&since, "since")?;
         let mut registry = self.registry();
         let entry = registry
             .peers
             .entry(peer.id)
-            .or_insert_with(|| PeerSubscriptions {
-                peer: peer.clone(),
-                subscriptions: Vec::new(),
-            });
+            .or_insert_with(|| PeerSubscriptions::new(peer));
+        let new_positions = since
+            .keys()
+            .filter(|t| !entry.positions.contains_key(*t))
+            .count();
+        self.check_position_room(entry.positions.len() + new_positions)?;
         let mut subscriptions = entry.subscriptions.clone();
         for pattern in &patterns {
             let new = Subscription {
@@ -184,6 +211,7 @@ impl Broker {
             .subscriptions
             .fetch_add(added as u64, Relaxed);
         entry.subscriptions = subscriptions;
+        entry.positions.extend(since);
         let subscriptions = entry.subscriptions.clone();
         // The ack goes before the topics are joined, so no live message precedes it.
         peer.push_message(&ack(req.id, Op::Subscribe, req.topics, &subscriptions));
@@ -196,16 +224,53 @@ impl Broker {
         matching.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         for topic in matching {
             let rate = effective_rate(&subscriptions, &topic.name).unwrap_or(None);
+            let position = entry.positions.remove(&*topic.name);
             let mut st = topic.lock();
             if let Some(subscriber) = st.subscriber_mut(peer.id) {
                 subscriber.set_rate(rate);
+                if position.is_some() && subscriber.resume_from.is_none() {
+                    // Already being delivered, so it cannot be replayed in order: say so
+                    // rather than skip the resume silently.
+                    peer.push_latest(&st, Some(false));
+                }
                 continue;
             }
-            st.subscribers.push(Subscriber::new(peer.clone(), rate));
+            let mut subscriber = Subscriber::new(peer.clone(), rate);
             // Under the topic's lock: no live message overtakes or duplicates the replay.
-            send_initial(peer, &st, req.snapshot, since.get(&*topic.name).copied());
+            subscriber.resume_from = send_initial(peer, &st, req.snapshot, position);
+            st.subscribers.push(subscriber);
         }
         drop(registry);
+        Ok(())
+    }
+
+    /// Stores resume positions for the peer's next subscribes (`resume` message).
+    pub fn resume(&self, peer: &Arc<Peer>, req: Resume) -> Result<(), Reject> {
+        check_positions(&req.since, "since")?;
+        let mut registry = self.registry();
+        let entry = registry
+            .peers
+            .entry(peer.id)
+            .or_insert_with(|| PeerSubscriptions::new(peer));
+        let new_positions = req
+            .since
+            .keys()
+            .filter(|t| !entry.positions.contains_key(*t))
+            .count();
+        self.check_position_room(entry.positions.len() + new_positions)?;
+        entry.positions.extend(req.since);
+        peer.push_message(&ack(req.id, Op::Resume, Vec::new(), &entry.subscriptions));
+        Ok(())
+    }
+
+    fn check_position_room(&self, wanted: usize) -> Result<(), Reject> {
+        let limit = self.max_resume_positions();
+        if wanted > limit {
+            return Err(Reject::new(
+                ErrorCode::BadRequest,
+                format!("{wanted} resume positions would exceed the limit of {limit}"),
+            ));
+        }
         Ok(())
     }
 
@@ -245,7 +310,13 @@ impl Broker {
             }
             let mut st = topic.lock();
             match effective_rate(remaining, &topic.name) {
-                None => st.remove_subscriber(peer_id),
+                None => {
+                    // What `max_rate` or conflation still holds of the topic goes too:
+                    // nothing of it follows the ack.
+                    if let Some(gone) = st.remove_subscriber(peer_id) {
+                        gone.peer.outbox.forget(&topic.name);
+                    }
+                }
                 Some(rate) => {
                     if let Some(subscriber) = st.subscriber_mut(peer_id) {
                         subscriber.set_rate(rate);

@@ -1,5 +1,6 @@
 //! What a new subscriber of a topic gets before live messages: the replay of what it
-//! missed (`since`), or a snapshot of the topic.
+//! missed (`since`), a snapshot of the topic, or a hold until this node reaches the
+//! subscriber's position; and the announcement of a resume that cannot be served.
 
 use tickcast_proto::{Position, ServerMessage, Snapshot, Tick};
 
@@ -7,42 +8,77 @@ use super::Peer;
 use super::topic::{SessionStats, TopicState};
 
 /// Queues what a new subscriber of a topic gets before live messages; called under
-/// the topic's lock, so live messages neither overtake nor duplicate it.
-pub(super) fn send_initial(peer: &Peer, st: &TopicState, snapshot: bool, since: Option<Position>) {
-    let Some(last) = st.last.as_ref() else { return };
-    let recovered = match since {
-        Some((epoch, seq)) if epoch == st.epoch && seq <= st.seq => {
-            let first = st.ring.front().map_or(u64::MAX, |e| e.seq);
-            if seq == st.seq {
-                return; // up to date
-            }
-            // Replay only what fits in the peer's queue; a larger gap is answered
-            // like a lost one, with a snapshot.
-            let bytes: usize = st
-                .ring
-                .iter()
-                .filter(|e| e.seq > seq)
-                .map(|e| e.msgpack.len())
-                .sum();
-            if first <= seq + 1 && bytes <= peer.outbox.room() {
-                for e in st.ring.iter().filter(|e| e.seq > seq) {
-                    peer.push_entry(e);
-                }
-                return;
-            }
-            Some(false)
+/// the topic's lock, so live messages neither overtake nor duplicate it. Returns the
+/// position the subscriber resumes from when this node has not reached it yet (the
+/// subscriber then waits for the topic's next messages: see `Resumed`).
+pub(super) fn send_initial(
+    peer: &Peer,
+    st: &TopicState,
+    snapshot: bool,
+    since: Option<Position>,
+) -> Option<Position> {
+    if st.last.is_none() {
+        // No data here yet: the first message to arrive is judged against `since`.
+        return since;
+    }
+    let Some((epoch, seq)) = since else {
+        if snapshot {
+            peer.push_latest(st, None);
         }
-        Some(_) => Some(false),
-        None if snapshot => None,
-        None => return,
+        return None;
     };
-    match &last.msg {
-        ServerMessage::Tick(t) => peer.push_message(&snapshot_of(t, st, recovered)),
-        _ => peer.push_entry(last),
+    if epoch > st.epoch || (epoch == st.epoch && seq >= st.seq) {
+        // Up to date, or ahead of this node (its backlog is not in yet): wait for it.
+        return (epoch, seq).ne(&(st.epoch, st.seq)).then_some((epoch, seq));
+    }
+    if epoch == st.epoch && replay(peer, st, seq) {
+        return None;
+    }
+    peer.push_latest(st, Some(false));
+    None
+}
+
+/// Replays the messages after `seq` when the ring holds all of them (with no hole: in a
+/// cluster a node may have missed some) and they fit in the peer's queue.
+fn replay(peer: &Peer, st: &TopicState, seq: u64) -> bool {
+    let missed = st.ring.iter().filter(|e| e.seq > seq);
+    let (count, bytes) = missed
+        .clone()
+        .fold((0u64, 0usize), |(n, b), e| (n + 1, b + e.msgpack.len()));
+    let contiguous = st.ring.front().is_some_and(|e| e.seq <= seq + 1) && count == st.seq - seq;
+    if !contiguous || bytes > peer.outbox.room() {
+        return false;
+    }
+    for e in missed {
+        peer.push_entry(e);
+    }
+    true
+}
+
+impl Peer {
+    /// Queues the latest state of the topic: a snapshot of a trades topic, the latest
+    /// bar of a bar topic, with `recovered` as given (`Some(false)`: a failed resume).
+    pub(super) fn push_latest(&self, st: &TopicState, recovered: Option<bool>) {
+        if let Some(msg) = latest(st, recovered) {
+            self.push_message(&msg);
+        }
     }
 }
 
-/// The snapshot of a ticks topic whose latest trade is `t`.
+/// The latest state of the topic as one message (see [`Peer::push_latest`]).
+pub(super) fn latest(st: &TopicState, recovered: Option<bool>) -> Option<ServerMessage> {
+    match &st.last.as_ref()?.msg {
+        ServerMessage::Tick(t) => Some(snapshot_of(t, st, recovered)),
+        ServerMessage::Bar(b) => {
+            let mut bar = b.clone();
+            bar.recovered = recovered;
+            Some(ServerMessage::Bar(bar))
+        }
+        other => Some(other.clone()),
+    }
+}
+
+/// The snapshot of a trades topic whose latest trade is `t`.
 pub(super) fn snapshot_of(t: &Tick, st: &TopicState, recovered: Option<bool>) -> ServerMessage {
     let session = st.session.unwrap_or(SessionStats::at(t.price));
     ServerMessage::Snapshot(Snapshot {

@@ -1,9 +1,12 @@
-//! One peer subscribed to one topic, and its `max_rate` pacing on that topic.
+//! One peer subscribed to one topic: its `max_rate` pacing, and the position it resumes
+//! from while this node has not reached it yet.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tickcast_proto::Position;
 
 use super::Peer;
 use crate::outbox::Pushed;
@@ -30,11 +33,40 @@ fn period_of(max_rate: u32) -> Duration {
     Duration::from_secs(1) / max_rate.max(1)
 }
 
+/// What a subscriber that resumes from `[epoch, seq]` does with the topic's next message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resumed {
+    /// The peer already has it (this node is behind the peer): not sent.
+    Skip,
+    /// The message right after the peer's position: sent as is, the resume is done.
+    Continue,
+    /// Messages between the peer's position and this one are lost to it (a hole, or a
+    /// newer epoch): sent as an announcement (`recovered: false`), the resume is done.
+    Lost,
+}
+
+impl Resumed {
+    /// Judges a message at `epoch`/`seq` for a peer whose last message is `from`. Epochs
+    /// of a topic only grow (a source's start time), so an older one is a backlog.
+    pub fn judge(from: Position, epoch: u64, seq: u64) -> Self {
+        match epoch.cmp(&from.0) {
+            Ordering::Less => Self::Skip,
+            Ordering::Equal if seq <= from.1 => Self::Skip,
+            Ordering::Equal if seq == from.1 + 1 => Self::Continue,
+            _ => Self::Lost,
+        }
+    }
+}
+
 /// A peer subscribed to a topic (once, however many of its patterns match).
 #[derive(Debug)]
 pub struct Subscriber {
     pub peer: Arc<Peer>,
     pub gate: Option<RateGate>,
+    /// The peer's position while this node has not reached it (it resumed with `since`
+    /// from a node that was ahead, or before this node had the topic): messages up to it
+    /// are not sent again, the next one is judged by [`Resumed::judge`].
+    pub resume_from: Option<Position>,
 }
 
 impl Subscriber {
@@ -42,6 +74,7 @@ impl Subscriber {
         Self {
             peer,
             gate: max_rate.map(RateGate::new),
+            resume_from: None,
         }
     }
 
@@ -81,5 +114,21 @@ impl Subscriber {
                 outbox.push_data(topic, frame, now)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Resumed;
+
+    #[test]
+    fn a_resume_skips_what_the_peer_has_and_announces_holes_and_new_epochs() {
+        let from = (10, 41);
+        assert_eq!(Resumed::judge(from, 10, 40), Resumed::Skip);
+        assert_eq!(Resumed::judge(from, 10, 41), Resumed::Skip);
+        assert_eq!(Resumed::judge(from, 10, 42), Resumed::Continue);
+        assert_eq!(Resumed::judge(from, 10, 43), Resumed::Lost);
+        assert_eq!(Resumed::judge(from, 9, 500), Resumed::Skip);
+        assert_eq!(Resumed::judge(from, 11, 1), Resumed::Lost);
     }
 }

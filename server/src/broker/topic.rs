@@ -91,8 +91,10 @@ impl TopicState {
         self.subscribers.iter_mut().find(|s| s.peer.id == peer_id)
     }
 
-    pub fn remove_subscriber(&mut self, peer_id: u64) {
-        self.subscribers.retain(|s| s.peer.id != peer_id);
+    /// Removes the peer's subscription; it returns the subscriber that was removed.
+    pub fn remove_subscriber(&mut self, peer_id: u64) -> Option<Subscriber> {
+        let at = self.subscribers.iter().position(|s| s.peer.id == peer_id)?;
+        Some(self.subscribers.swap_remove(at))
     }
 }
 

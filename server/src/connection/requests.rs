@@ -66,6 +66,7 @@ pub(super) fn handle_request(
             Some(reject) => Err(reject),
             None => app.broker.subscribe(peer, req),
         },
+        ClientMessage::Resume(req) => app.broker.resume(peer, req),
         ClientMessage::Unsubscribe(req) => app.broker.unsubscribe(peer, req),
         ClientMessage::List(req) => {
             app.broker
