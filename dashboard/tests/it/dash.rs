@@ -96,6 +96,7 @@ impl Drop for Tmux {
 }
 
 /// The watchlist rows (the lines between its header and its bottom border).
+#[cfg(feature = "embedded-server")]
 fn watchlist(screen: &str) -> String {
     screen
         .lines()
@@ -127,6 +128,7 @@ fn check_quit_restores(tmux: &Tmux) {
     assert_eq!(tmux.flag("cursor_flag"), "1", "cursor visible");
 }
 
+#[cfg(feature = "embedded-server")]
 #[test]
 fn embedded_dashboard_shows_moving_prices_and_quits_cleanly() {
     if tmux_bin().is_none() {
