@@ -3,7 +3,7 @@
 //! `tickcast-client` crate.
 //!
 //! The dashboard talks to a server only over WebSocket; it links the server crate only to
-//! start an embedded one.
+//! start an embedded one, and only with the `embedded-server` feature (on by default).
 
 pub mod dash;
 pub mod sub;

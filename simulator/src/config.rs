@@ -48,6 +48,8 @@ impl Config {
     pub const DEFAULT_TIME_SCALE: f64 = 20.0;
     /// Default seed.
     pub const DEFAULT_SEED: u64 = 1;
+    /// Default virtual clock origin (UNIX nanoseconds): 0, the epoch.
+    pub const DEFAULT_START_NS: u64 = 0;
 
     /// Checks every parameter; [`crate::Market::new`] calls this.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -91,7 +93,7 @@ impl Default for Config {
             merton: Merton::default(),
             model: Model::default(),
             halts: Halts::default(),
-            start_ns: 0,
+            start_ns: Self::DEFAULT_START_NS,
             time_scale: Self::DEFAULT_TIME_SCALE,
         }
     }

@@ -20,7 +20,7 @@
 //! - **Quotes**: the trade prints at the efficient price on the $0.01 grid (never below
 //!   $0.01); `bid <= price <= ask`, `ask - bid >= $0.01`, wider for volatile names.
 //!   Sizes are mostly round lots from a log-normal (heavy-tailed) count, scaled up when
-//!   volatility is high; `volume` is cumulative per symbol; [`Market::sessions`] keeps
+//!   volatility is high; `volume` is cumulative per symbol; [`Market::all_session_stats`] keeps
 //!   open/high/low/last/previous close.
 //! - **Halts** ([`Halts`]): random or scripted; announced with `status` events, no
 //!   trades while halted, and a price gap at the resume.
@@ -60,7 +60,7 @@ mod quote;
 pub mod realtime;
 mod replay;
 mod schedule;
-mod session;
+mod session_stats;
 mod sink;
 mod universe;
 
@@ -71,6 +71,6 @@ pub use config::{
 pub use event::Event;
 pub use market::Market;
 pub use replay::{Replay, ReplayError, ReplayFormat};
-pub use session::Session;
+pub use session_stats::SessionStats;
 pub use sink::{Format, Sink, SinkError, WriteSink, encode_event};
 pub use universe::{Instrument, Universe, UniverseError};

@@ -11,7 +11,7 @@ use crate::dynamics::{Factor, Params, SymbolState};
 use crate::event::Event;
 use crate::quote::{Quote, dollars, trade_size};
 use crate::schedule::{Action, Schedule};
-use crate::session::Session;
+use crate::session_stats::SessionStats;
 use crate::universe::Instrument;
 
 /// The least time a random halt lasts, in virtual nanoseconds.
@@ -39,7 +39,7 @@ pub struct Market {
     clock: Clock,
     topics: Vec<TopicState>,
     states: Vec<SymbolState>,
-    sessions: Vec<Session>,
+    session_stats: Vec<SessionStats>,
     schedule: Schedule,
     /// An arrival drawn but not yet used because a scheduled action came first.
     pending: Option<Arrival>,
@@ -166,7 +166,10 @@ impl Market {
                 seq: 0,
             })
             .collect();
-        let sessions = instruments.iter().map(|i| Session::new(i.price)).collect();
+        let session_stats = instruments
+            .iter()
+            .map(|i| SessionStats::new(i.price))
+            .collect();
         let mut schedule = Schedule::new(&config.halts, &config.universe);
         if let Some(random) = schedule.random() {
             let first = exp_ns(&mut rng, random.mean_interval.as_secs_f64());
@@ -180,14 +183,14 @@ impl Market {
             factor,
             topics,
             states,
-            sessions,
+            session_stats,
             schedule,
             pending: None,
             halted: 0,
         })
     }
 
-    /// The instruments, in the order of [`Market::sessions`].
+    /// The instruments, in the order of [`Market::all_session_stats`].
     pub fn instruments(&self) -> &[Instrument] {
         self.config.universe.instruments()
     }
@@ -198,16 +201,16 @@ impl Market {
     }
 
     /// Session statistics of every instrument, in the order of [`Market::instruments`].
-    pub fn sessions(&self) -> &[Session] {
-        &self.sessions
+    pub fn all_session_stats(&self) -> &[SessionStats] {
+        &self.session_stats
     }
 
     /// Session statistics of one symbol.
-    pub fn session(&self, symbol: &str) -> Option<&Session> {
+    pub fn session_stats(&self, symbol: &str) -> Option<&SessionStats> {
         self.config
             .universe
             .index_of(symbol)
-            .map(|i| &self.sessions[i])
+            .map(|i| &self.session_stats[i])
     }
 
     /// Runs the next scheduled action; returns the status it announces, if any.
@@ -259,7 +262,7 @@ impl Market {
     }
 
     fn status(&mut self, i: usize, at_ns: u64, state: MarketState) -> Status {
-        self.sessions[i].state = state;
+        self.session_stats[i].state = state;
         Status {
             topic: self.topics[i].topic.clone(),
             state,
@@ -278,7 +281,7 @@ impl Market {
         let z: f64 = self.rng.sample(rand_distr::StandardNormal);
         let size = trade_size(u, z, state.log_vol_ratio());
         let price = dollars(quote.price);
-        let volume = self.sessions[a.index].record(price, size);
+        let volume = self.session_stats[a.index].record(price, size);
         let topic = &mut self.topics[a.index];
         topic.seq += 1;
         Tick {

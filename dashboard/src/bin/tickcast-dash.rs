@@ -1,5 +1,6 @@
 //! `tickcast-dash`: the terminal dashboard. Without `--url` it starts an embedded server
-//! and simulator and connects to it over a real WebSocket, like any remote client.
+//! and simulator and connects to it over a real WebSocket, like any remote client; a build
+//! without the `embedded-server` feature requires `--url`.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -12,9 +13,10 @@ use tickcast_dashboard::dash::{self, App, Terminal, theme::Theme};
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Server to connect to, e.g. ws://127.0.0.1:8080/ws or wss://HOST/ws. Default: start an
-    /// embedded server.
+    /// Server to connect to, e.g. ws://127.0.0.1:8080/ws or wss://HOST/ws. Without it, an
+    /// embedded server is started (builds without the `embedded-server` feature require it).
     #[arg(long, env = "TICKCAST_URL")]
+    #[cfg_attr(not(feature = "embedded-server"), arg(required = true))]
     url: Option<String>,
     /// Topic patterns (comma-separated). For each `ticks.X` the matching `bars.1s.X` and
     /// `bars.1m.X` are added. Default: ticks.*, bars.1s.*, bars.1m.*
@@ -101,6 +103,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
 /// The in-process server for running without `--url`: a real server on a loopback port,
 /// reached over a real WebSocket like any other.
+#[cfg(feature = "embedded-server")]
 mod embedded {
     use std::net::SocketAddr;
 
@@ -114,6 +117,30 @@ mod embedded {
         tickcast_server::spawn(config)
             .await
             .context("cannot start the embedded server")
+    }
+}
+
+/// Built without the `embedded-server` feature: there is no in-process server, and clap
+/// requires `--url`, so [`start`] is never reached.
+#[cfg(not(feature = "embedded-server"))]
+mod embedded {
+    /// A server that cannot exist in this build.
+    pub enum NoServer {}
+
+    impl NoServer {
+        pub fn ws_url(&self) -> String {
+            match *self {}
+        }
+
+        pub async fn shutdown(self) {
+            match self {}
+        }
+    }
+
+    pub async fn start() -> anyhow::Result<NoServer> {
+        anyhow::bail!(
+            "this tickcast-dash was built without the embedded-server feature: give --url"
+        )
     }
 }
 
@@ -131,5 +158,19 @@ mod tests {
                 .to_vec()
         );
         assert_eq!(with_bars(&["bars.>".into()]), vec!["bars.>".to_owned()]);
+    }
+
+    #[cfg(feature = "embedded-server")]
+    #[test]
+    fn without_url_the_embedded_server_is_used() {
+        let args = Args::try_parse_from(["tickcast-dash"]).expect("--url is optional");
+        assert_eq!(args.url, None);
+    }
+
+    #[cfg(not(feature = "embedded-server"))]
+    #[test]
+    fn without_the_embedded_server_url_is_required() {
+        let err = Args::try_parse_from(["tickcast-dash"]).expect_err("--url is required");
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 }

@@ -6,6 +6,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use tickcast_testkit::tmux_bin;
+
 use crate::support::{LIMIT, start_server};
 
 const DASH: &str = env!("CARGO_BIN_EXE_tickcast-dash");
@@ -16,13 +18,6 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn available() -> bool {
-        Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }
-
     /// Runs `command` (then prints its exit status and the tty mode, and idles) in a
     /// `width` x `height` pane.
     fn start(name: &str, command: &str, width: u16, height: u16) -> Self {
@@ -101,6 +96,7 @@ impl Drop for Tmux {
 }
 
 /// The watchlist rows (the lines between its header and its bottom border).
+#[cfg(feature = "embedded-server")]
 fn watchlist(screen: &str) -> String {
     screen
         .lines()
@@ -132,26 +128,11 @@ fn check_quit_restores(tmux: &Tmux) {
     assert_eq!(tmux.flag("cursor_flag"), "1", "cursor visible");
 }
 
-/// False (skip) when tmux is missing, unless TICKCAST_REQUIRE_TMUX is set (scripts/test.sh
-/// installs tmux and sets it), in which case a missing tmux fails the test.
-fn tmux_or_skip() -> bool {
-    if Tmux::available() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("TICKCAST_REQUIRE_TMUX").is_none(),
-        "tmux is required (TICKCAST_REQUIRE_TMUX is set) but not installed"
-    );
-    eprintln!(
-        "SKIPPED: tmux is not installed (apt-get install tmux) — cannot run the terminal e2e test"
-    );
-    false
-}
-
+#[cfg(feature = "embedded-server")]
 #[test]
 fn embedded_dashboard_shows_moving_prices_and_quits_cleanly() {
-    if !tmux_or_skip() {
-        return;
+    if tmux_bin().is_none() {
+        return; // skipped (printed), or failed when TICKCAST_REQUIRE_TMUX is set
     }
     let tmux = Tmux::start("embedded", DASH, 120, 36);
     let first = tmux.wait_for("symbols", |s| {
@@ -173,8 +154,8 @@ fn embedded_dashboard_shows_moving_prices_and_quits_cleanly() {
 
 #[test]
 fn remote_dashboard_survives_server_loss() {
-    if !tmux_or_skip() {
-        return;
+    if tmux_bin().is_none() {
+        return; // skipped (printed), or failed when TICKCAST_REQUIRE_TMUX is set
     }
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let server = runtime.block_on(start_server());

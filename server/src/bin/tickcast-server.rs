@@ -16,16 +16,16 @@ use tokio_util::sync::CancellationToken;
 #[command(version, about)]
 struct Cli {
     /// Address to listen on. Loopback by default; use 0.0.0.0:PORT to serve the network.
-    #[arg(long, env = "TICKCAST_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "TICKCAST_LISTEN", default_value_t = Config::DEFAULT_LISTEN)]
     listen: SocketAddr,
     /// Seed of the embedded simulator (same seed, same market).
-    #[arg(long, env = "TICKCAST_SEED", default_value_t = 1)]
+    #[arg(long, env = "TICKCAST_SEED", default_value_t = tickcast_simulator::Config::DEFAULT_SEED)]
     seed: u64,
     /// Aggregate ticks per second of the embedded simulator.
-    #[arg(long, env = "TICKCAST_RATE", default_value_t = tickcast_simulator::Config::default().rate)]
+    #[arg(long, env = "TICKCAST_RATE", default_value_t = tickcast_simulator::Config::DEFAULT_RATE)]
     rate: f64,
     /// Trade arrivals: poisson (realistic) or constant (evenly spaced, for benchmarks).
-    #[arg(long, env = "TICKCAST_ARRIVALS", value_enum, default_value_t = ArrivalsArg::Poisson)]
+    #[arg(long, env = "TICKCAST_ARRIVALS", value_enum, default_value_t = ArrivalsArg::from(Arrivals::default()))]
     arrivals: ArrivalsArg,
     /// Simulate N synthetic symbols instead of the default 50 US equities.
     #[arg(long, env = "TICKCAST_SYMBOLS", conflicts_with = "universe")]
@@ -40,22 +40,22 @@ struct Cli {
     #[arg(long, env = "TICKCAST_NO_SIMULATOR")]
     no_simulator: bool,
     /// Messages kept per topic for `since` recovery.
-    #[arg(long, env = "TICKCAST_HISTORY", default_value_t = 1024)]
+    #[arg(long, env = "TICKCAST_HISTORY", default_value_t = Config::DEFAULT_HISTORY)]
     history: usize,
     /// Per-connection outbound queue bound in bytes.
-    #[arg(long, env = "TICKCAST_QUEUE_BYTES", default_value_t = 256 * 1024)]
+    #[arg(long, env = "TICKCAST_QUEUE_BYTES", default_value_t = Config::DEFAULT_QUEUE_BYTES)]
     queue_bytes: usize,
     /// What to do with a client that cannot keep up.
-    #[arg(long, env = "TICKCAST_SLOW_CONSUMER", value_enum, default_value_t = SlowConsumerArg::Conflate)]
+    #[arg(long, env = "TICKCAST_SLOW_CONSUMER", value_enum, default_value_t = SlowConsumerArg::from(Config::DEFAULT_SLOW_CONSUMER))]
     slow_consumer: SlowConsumerArg,
     /// Concurrent WebSocket connections; more get HTTP 503.
-    #[arg(long, env = "TICKCAST_MAX_CONNECTIONS", default_value_t = 100_000)]
+    #[arg(long, env = "TICKCAST_MAX_CONNECTIONS", default_value_t = Config::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
     /// Largest inbound message in bytes; larger ones are closed with 1009.
-    #[arg(long, env = "TICKCAST_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    #[arg(long, env = "TICKCAST_MAX_MESSAGE_BYTES", default_value_t = Config::DEFAULT_MAX_MESSAGE_BYTES)]
     max_message_bytes: usize,
     /// Subscription patterns per connection.
-    #[arg(long, env = "TICKCAST_MAX_SUBSCRIPTIONS", default_value_t = 1000)]
+    #[arg(long, env = "TICKCAST_MAX_SUBSCRIPTIONS", default_value_t = Config::DEFAULT_MAX_SUBSCRIPTIONS)]
     max_subscriptions: usize,
     /// Connections presenting this token may publish (without it, publishing is off).
     #[arg(long, env = "TICKCAST_PUBLISH_TOKEN", hide_env_values = true)]
@@ -101,15 +101,15 @@ struct Cli {
     #[arg(
         long,
         env = "TICKCAST_MAX_CONNECTIONS_PER_IP",
-        default_value_t = 10_000
+        default_value_t = Config::DEFAULT_MAX_CONNECTIONS_PER_IP
     )]
     max_connections_per_ip: usize,
     /// Inbound messages per second per connection (bursts of 2x); 0 = unlimited.
-    #[arg(long, env = "TICKCAST_MAX_INBOUND_RATE", default_value_t = 100)]
+    #[arg(long, env = "TICKCAST_MAX_INBOUND_RATE", default_value_t = Config::DEFAULT_MAX_INBOUND_RATE)]
     max_inbound_rate: u32,
     /// Kernel send buffer per client socket in bytes (SO_SNDBUF): small keeps a slow
     /// consumer's backlog where it is conflated; 0 = the OS's autotuned default.
-    #[arg(long, env = "TICKCAST_SOCKET_SEND_BUFFER", default_value_t = 64 * 1024)]
+    #[arg(long, env = "TICKCAST_SOCKET_SEND_BUFFER", default_value_t = Config::DEFAULT_SOCKET_SEND_BUFFER_BYTES)]
     socket_send_buffer: usize,
     /// Join a cluster through this NATS server (nats://HOST:PORT): topics entering here are
     /// published on NATS, and this node serves every topic of the cluster. Run the embedded
@@ -125,7 +125,7 @@ struct Cli {
     #[arg(long, env = "TICKCAST_THREADS", value_parser = clap::value_parser!(u64).range(1..))]
     threads: Option<u64>,
     /// Quiet milliseconds before a heartbeat; peers silent for 3x this are closed.
-    #[arg(long, env = "TICKCAST_HEARTBEAT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
+    #[arg(long, env = "TICKCAST_HEARTBEAT_MS", default_value_t = whole_ms(Config::DEFAULT_HEARTBEAT), value_parser = clap::value_parser!(u64).range(10..))]
     heartbeat_ms: u64,
 }
 
@@ -139,6 +139,47 @@ enum SlowConsumerArg {
 enum ArrivalsArg {
     Poisson,
     Constant,
+}
+
+impl From<SlowConsumer> for SlowConsumerArg {
+    fn from(policy: SlowConsumer) -> Self {
+        match policy {
+            SlowConsumer::Conflate => Self::Conflate,
+            SlowConsumer::Disconnect => Self::Disconnect,
+        }
+    }
+}
+
+impl From<SlowConsumerArg> for SlowConsumer {
+    fn from(arg: SlowConsumerArg) -> Self {
+        match arg {
+            SlowConsumerArg::Conflate => Self::Conflate,
+            SlowConsumerArg::Disconnect => Self::Disconnect,
+        }
+    }
+}
+
+impl From<Arrivals> for ArrivalsArg {
+    fn from(arrivals: Arrivals) -> Self {
+        match arrivals {
+            Arrivals::Poisson => Self::Poisson,
+            Arrivals::Constant => Self::Constant,
+        }
+    }
+}
+
+impl From<ArrivalsArg> for Arrivals {
+    fn from(arg: ArrivalsArg) -> Self {
+        match arg {
+            ArrivalsArg::Poisson => Self::Poisson,
+            ArrivalsArg::Constant => Self::Constant,
+        }
+    }
+}
+
+/// `duration` in whole milliseconds, for a flag given in ms.
+fn whole_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Cli {
@@ -156,10 +197,7 @@ impl Cli {
                 seed: self.seed,
                 rate: self.rate,
                 universe,
-                arrivals: match self.arrivals {
-                    ArrivalsArg::Poisson => Arrivals::Poisson,
-                    ArrivalsArg::Constant => Arrivals::Constant,
-                },
+                arrivals: self.arrivals.into(),
                 ..tickcast_simulator::Config::default()
             };
             if self.halts {
@@ -172,10 +210,7 @@ impl Cli {
             simulator,
             history: self.history,
             queue_bytes: self.queue_bytes,
-            slow_consumer: match self.slow_consumer {
-                SlowConsumerArg::Conflate => SlowConsumer::Conflate,
-                SlowConsumerArg::Disconnect => SlowConsumer::Disconnect,
-            },
+            slow_consumer: self.slow_consumer.into(),
             max_connections: self.max_connections,
             max_message_bytes: self.max_message_bytes,
             max_subscriptions: self.max_subscriptions,
@@ -291,4 +326,16 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         .await
         .context("server failed")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_defaults_are_config_default() {
+        let cli = Cli::try_parse_from(["tickcast-server"]).expect("no flags parse");
+        let from_cli = cli.into_config().expect("the defaults make a config");
+        assert_eq!(format!("{from_cli:?}"), format!("{:?}", Config::default()));
+    }
 }

@@ -21,17 +21,6 @@ const BARS: &str = "bars.1s.SYN0000";
 /// off up to 4 s between attempts).
 const RECOVERY: Duration = Duration::from_secs(20);
 
-/// The `nats-server` binary, or `None` after printing that the test is skipped.
-fn nats_or_skip(test: &str) -> Option<std::path::PathBuf> {
-    let bin = nats_server_bin();
-    if bin.is_none() {
-        println!(
-            "SKIPPED {test}: nats-server not found (set TICKCAST_REQUIRE_NATS to fail instead)"
-        );
-    }
-    bin
-}
-
 /// A cluster node without a simulator: it serves what NATS delivers.
 fn node_config(nats: &str) -> Config {
     Config {
@@ -194,8 +183,8 @@ fn assert_same_frames(a: &[(u64, Vec<u8>)], b: &[(u64, Vec<u8>)], min: usize) {
 
 #[tokio::test]
 async fn two_nodes_deliver_identical_ticks_and_bars() {
-    let Some(bin) = nats_or_skip("two_nodes_deliver_identical_ticks_and_bars") else {
-        return;
+    let Some(bin) = nats_server_bin() else {
+        return; // skipped (printed), or failed when TICKCAST_REQUIRE_NATS is set
     };
     let cluster = Cluster::start(bin).await;
     let (mut on_a, task_a) = subscriber(cluster.a.addr(), &[TOPIC, BARS]).await;
@@ -246,9 +235,8 @@ async fn two_nodes_deliver_identical_ticks_and_bars() {
 
 #[tokio::test]
 async fn a_client_moves_to_another_node_with_since_and_misses_nothing() {
-    let Some(bin) = nats_or_skip("a_client_moves_to_another_node_with_since_and_misses_nothing")
-    else {
-        return;
+    let Some(bin) = nats_server_bin() else {
+        return; // skipped (printed), or failed when TICKCAST_REQUIRE_NATS is set
     };
     let cluster = Cluster::start(bin).await;
     let (mut c, _) = Client::connect_welcomed(cluster.a.addr()).await;
@@ -291,8 +279,8 @@ async fn a_client_moves_to_another_node_with_since_and_misses_nothing() {
 
 #[tokio::test]
 async fn nodes_survive_a_nats_restart() {
-    let Some(bin) = nats_or_skip("nodes_survive_a_nats_restart") else {
-        return;
+    let Some(bin) = nats_server_bin() else {
+        return; // skipped (printed), or failed when TICKCAST_REQUIRE_NATS is set
     };
     let mut cluster = Cluster::start(bin).await;
     let (mut on_a, task_a) = subscriber(cluster.a.addr(), &[TOPIC]).await;

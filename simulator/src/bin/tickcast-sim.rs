@@ -48,7 +48,7 @@ struct Args {
     #[arg(long, env = "TICKCAST_SIM_RATE", default_value_t = Config::DEFAULT_RATE, value_parser = positive)]
     rate: f64,
     /// Trade times: Poisson (exponential gaps) or constant (evenly spaced, round-robin).
-    #[arg(long, env = "TICKCAST_SIM_ARRIVALS", value_enum, default_value_t = ArrivalsArg::Poisson)]
+    #[arg(long, env = "TICKCAST_SIM_ARRIVALS", value_enum, default_value_t = ArrivalsArg::from(Arrivals::default()))]
     arrivals: ArrivalsArg,
     /// Trade N synthetic symbols (SYN0000...) instead of the 50 built-in equities.
     #[arg(long, env = "TICKCAST_SIM_SYMBOLS", conflicts_with = "universe",
@@ -64,7 +64,7 @@ struct Args {
     #[arg(long, env = "TICKCAST_SIM_JUMPS")]
     jumps: bool,
     /// Volatility model: stochastic volatility (heavy tails, clustering) or plain GBM.
-    #[arg(long, env = "TICKCAST_SIM_MODEL", value_enum, default_value_t = ModelArg::Stochastic)]
+    #[arg(long, env = "TICKCAST_SIM_MODEL", value_enum, default_value_t = ModelArg::from(&Model::default()))]
     model: ModelArg,
     /// Random trading halts (status events; no trades while halted; a gap on resume).
     #[arg(long, env = "TICKCAST_SIM_HALTS")]
@@ -73,7 +73,7 @@ struct Args {
     #[arg(long, env = "TICKCAST_SIM_TIME_SCALE", default_value_t = Config::DEFAULT_TIME_SCALE, value_parser = positive)]
     time_scale: f64,
     /// Virtual clock origin: ts of the simulation start, in UNIX nanoseconds.
-    #[arg(long, env = "TICKCAST_SIM_START_NS", default_value_t = 0)]
+    #[arg(long, env = "TICKCAST_SIM_START_NS", default_value_t = Config::DEFAULT_START_NS)]
     start_ns: u64,
     /// Play back a recording instead of the model: JSON lines written by this tool, or a
     /// CSV of timestamp,symbol,price,size (header optional).
@@ -130,6 +130,33 @@ enum ModelArg {
     Gbm,
 }
 
+impl From<Arrivals> for ArrivalsArg {
+    fn from(arrivals: Arrivals) -> Self {
+        match arrivals {
+            Arrivals::Poisson => Self::Poisson,
+            Arrivals::Constant => Self::Constant,
+        }
+    }
+}
+
+impl From<ArrivalsArg> for Arrivals {
+    fn from(arg: ArrivalsArg) -> Self {
+        match arg {
+            ArrivalsArg::Poisson => Self::Poisson,
+            ArrivalsArg::Constant => Self::Constant,
+        }
+    }
+}
+
+impl From<&Model> for ModelArg {
+    fn from(model: &Model) -> Self {
+        match model {
+            Model::StochasticVol(_) => Self::Stochastic,
+            Model::Gbm => Self::Gbm,
+        }
+    }
+}
+
 fn positive(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v > 0.0 => Ok(v),
@@ -169,10 +196,7 @@ fn config(args: &Args) -> anyhow::Result<Config> {
     Ok(Config {
         seed: args.seed,
         rate: args.rate,
-        arrivals: match args.arrivals {
-            ArrivalsArg::Poisson => Arrivals::Poisson,
-            ArrivalsArg::Constant => Arrivals::Constant,
-        },
+        arrivals: args.arrivals.into(),
         universe,
         rho: args.rho,
         jumps: args.jumps,

@@ -38,7 +38,7 @@ fn scripted_halt_silences_the_symbol() {
         }
         match event {
             Event::Status(s) => {
-                assert_eq!(market.session("AAPL").unwrap().state, s.state);
+                assert_eq!(market.session_stats("AAPL").unwrap().state, s.state);
                 statuses.push(s);
             }
             Event::Tick(t) if t.symbol == "AAPL" => match t.ts {

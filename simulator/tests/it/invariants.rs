@@ -157,7 +157,7 @@ fn spreads_are_wider_for_volatile_names() {
 }
 
 #[test]
-fn sessions_track_open_high_low() {
+fn session_stats_track_open_high_low() {
     let mut market = Market::new(Config::default()).unwrap();
     let ticks: Vec<_> = market
         .by_ref()
@@ -165,7 +165,7 @@ fn sessions_track_open_high_low() {
         .take(20_000)
         .collect();
     let aapl: Vec<_> = ticks.iter().filter(|t| t.symbol == "AAPL").collect();
-    let s = *market.session("AAPL").unwrap();
+    let s = *market.session_stats("AAPL").unwrap();
     assert_eq!(s.prev_close, 225.0);
     assert_eq!(s.open, aapl[0].price);
     assert_eq!(s.last, aapl[aapl.len() - 1].price);
@@ -177,6 +177,6 @@ fn sessions_track_open_high_low() {
     assert_eq!(s.trades, aapl.len() as u64);
     assert_eq!(s.volume, aapl[aapl.len() - 1].volume);
     assert_eq!(s.state, MarketState::Open);
-    assert_eq!(market.sessions().len(), market.instruments().len());
-    assert!(market.session("NOPE").is_none());
+    assert_eq!(market.all_session_stats().len(), market.instruments().len());
+    assert!(market.session_stats("NOPE").is_none());
 }

@@ -1,11 +1,12 @@
-//! Session statistics per symbol: open, high, low, last, previous close, volume.
+//! Trading-session statistics per symbol ([`SessionStats`]): open, high, low, last, previous
+//! close, volume.
 
 use tickcast_proto::MarketState;
 
 /// One symbol's trading session so far. Before the first trade, `open`, `high`, `low`
 /// and `last` equal `prev_close`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Session {
+pub struct SessionStats {
     /// The instrument's starting price.
     pub prev_close: f64,
     pub open: f64,
@@ -19,7 +20,7 @@ pub struct Session {
     pub state: MarketState,
 }
 
-impl Session {
+impl SessionStats {
     pub(crate) fn new(prev_close: f64) -> Self {
         Self {
             prev_close,
