@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::outbox::{Outbox, Pushed};
 use crate::{frame, unix_ns};
 use tickcast_proto::bars::{Bars, Closed};
+use tickcast_proto::nats::Envelope;
 use topic::{Entry, Kind, Sub, Topic, TopicState};
 
 /// The broker's view of one connection.
@@ -97,9 +98,10 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-/// Receives every message a broker publishes (not what it ingests), with the topic's
-/// epoch: how a cluster node forwards what enters through it.
-pub type Upstream = Arc<dyn Fn(&ServerMessage, u64) + Send + Sync>;
+/// Receives every message a broker publishes (not what it ingests) as its NATS envelope:
+/// the MessagePack map already encoded for clients, the topic's epoch and, on ticks, the
+/// reference price. How a cluster node forwards what enters through it.
+pub type Upstream = Arc<dyn Fn(Envelope) + Send + Sync>;
 
 /// A cheap, cloneable handle to the broker.
 #[derive(Debug, Clone)]
@@ -319,8 +321,13 @@ impl Broker {
             }
         }
         self.shared.metrics.messages_published.fetch_add(1, Relaxed);
-        if let Some(upstream) = &self.shared.upstream {
-            upstream(&msg, st.epoch);
+        if let (Some(upstream), Some(f)) = (&self.shared.upstream, frames.get(Encoding::MsgPack)) {
+            upstream(Envelope {
+                topic: topic.name.to_string(),
+                epoch: st.epoch,
+                prev_close: None,
+                payload: frame::payload(&f),
+            });
         }
     }
 
@@ -377,7 +384,14 @@ impl Broker {
         }
         st.last = Some(entry.clone());
         if let Some(upstream) = &self.shared.upstream {
-            upstream(&entry.msg, st.epoch);
+            upstream(Envelope {
+                topic: topic.name.to_string(),
+                epoch: st.epoch,
+                prev_close: st
+                    .reference
+                    .filter(|_| matches!(entry.msg, ServerMessage::Tick(_))),
+                payload: frame::payload(&entry.msgpack),
+            });
         }
     }
 
