@@ -150,6 +150,7 @@ mod tests {
             close: 1.75,
             volume: 900,
             trades: 12,
+            ..Bar::default()
         });
         assert_eq!(
             pretty_line(&bar),

@@ -29,6 +29,17 @@ pub fn encode<T: Serialize + ?Sized>(encoding: Encoding, msg: &T) -> Result<Byte
     Ok(finish(buf, opcode))
 }
 
+/// The payload of a frame built here: the bytes after its (unmasked) header, shared, not
+/// copied.
+pub fn payload(frame: &Bytes) -> Bytes {
+    let head = match frame.get(1).map(|len| len & 0x7f) {
+        Some(126) => 4,
+        Some(127) => 10,
+        _ => 2,
+    };
+    frame.slice(head.min(frame.len())..)
+}
+
 /// A single unfragmented frame carrying `payload` as is (e.g. an echo).
 pub fn raw(opcode: OpCode, payload: &[u8]) -> Bytes {
     control(opcode, payload)
@@ -66,6 +77,18 @@ pub fn ping() -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payload_is_what_follows_the_header() {
+        for len in [3, 200, 70_000] {
+            let msg = "z".repeat(len);
+            let frame = encode(Encoding::MsgPack, &msg).unwrap();
+            assert_eq!(
+                payload(&frame),
+                tickcast_proto::encode(Encoding::MsgPack, &msg).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn frames_small_and_extended_lengths() {

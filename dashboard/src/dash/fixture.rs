@@ -55,6 +55,8 @@ pub fn bar(symbol: &str, interval: &str, seq: u64, ts_ns: u64, o: f64, c: f64) -
         close: c,
         volume: 1000 + seq * 37 % 900,
         trades: 10,
+        epoch: 1,
+        recovered: None,
     }
 }
 

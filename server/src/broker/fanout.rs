@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use bytes::Bytes;
+use tickcast_proto::nats::Envelope;
 use tickcast_proto::{Encoding, ServerMessage};
 
 use super::replay::latest;
@@ -94,7 +95,15 @@ impl Broker {
         }
         st.last = Some(entry.clone());
         if let Some(upstream) = &self.shared.upstream {
-            upstream(&entry.msg, st.epoch);
+            // The msgpack frame clients got, minus its header: no second encode.
+            upstream(Envelope {
+                topic: topic.name.to_string(),
+                epoch: st.epoch,
+                prev_close: st
+                    .reference_price
+                    .filter(|_| matches!(entry.msg, ServerMessage::Tick(_))),
+                payload: frame::payload(&entry.msgpack),
+            });
         }
     }
 }

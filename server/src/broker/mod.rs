@@ -32,7 +32,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use tickcast_proto::{ErrorCode, ServerMessage};
+use tickcast_proto::ErrorCode;
+use tickcast_proto::nats::Envelope;
 
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
@@ -65,10 +66,11 @@ impl Reject {
     }
 }
 
-/// Receives every message a broker publishes (not what it ingests), with the topic's
-/// epoch: how a cluster node forwards what enters through it. Called under the topic's
-/// lock, so it must not block or take a broker lock.
-pub type Upstream = Arc<dyn Fn(&ServerMessage, u64) + Send + Sync>;
+/// Receives every message a broker publishes (not what it ingests) as its NATS envelope:
+/// the MessagePack map already encoded for clients, the topic's epoch and, on ticks, the
+/// reference price. How a cluster node forwards what enters through it. Called under the
+/// topic's lock, so it must not block or take a broker lock.
+pub type Upstream = Arc<dyn Fn(Envelope) + Send + Sync>;
 
 /// What every clone of a [`Broker`] shares.
 struct Shared {

@@ -4,7 +4,8 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use tickcast_proto::bars::Closed;
-use tickcast_proto::{ServerMessage, Status, Tick};
+use tickcast_proto::nats::Envelope;
+use tickcast_proto::{Encoding, ServerMessage, Status, Tick};
 
 use super::Broker;
 use super::fanout::Frames;
@@ -116,8 +117,13 @@ impl Broker {
             }
         }
         self.shared.metrics.messages_published.fetch_add(1, Relaxed);
-        if let Some(upstream) = &self.shared.upstream {
-            upstream(&msg, st.epoch);
+        if let (Some(upstream), Some(f)) = (&self.shared.upstream, frames.get(Encoding::MsgPack)) {
+            upstream(Envelope {
+                topic: topic.name.to_string(),
+                epoch: st.epoch,
+                prev_close: None,
+                payload: crate::frame::payload(&f),
+            });
         }
     }
 

@@ -1,4 +1,5 @@
-//! `--nats`: feeds a tickcast cluster directly, stamping what a server's ingress would.
+//! `--nats`: feeds a tickcast cluster directly: connects, paces the stamped messages
+//! ([`stamp`]) to the wall clock and publishes them, dropping rather than delaying.
 //!
 //! Each tick keeps the model's `seq` and `volume`, gets `ts` = the wall clock when it is
 //! published, and goes to the NATS subject equal to its topic as the wire MessagePack map,
@@ -16,14 +17,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::HeaderMap;
 use async_nats::connection::State;
-use tickcast_proto::bars::{Bars, Closed};
-use tickcast_proto::clock::unix_ns;
-use tickcast_proto::nats::{EPOCH_HEADER, PREV_CLOSE_HEADER};
-use tickcast_proto::{Encoding, ServerMessage};
+use tickcast_proto::clock::{unix_ns, unix_us};
 use tickcast_simulator::{Event, realtime};
 use tokio::sync::mpsc;
+
+mod stamp;
+
+use stamp::{MessageKind, Stamped, Stamper};
 
 /// Messages waiting for NATS; past this, real-time publishing drops the newest.
 const QUEUE: usize = 16 * 1024;
@@ -32,21 +33,7 @@ const BAR_CLOCK: Duration = Duration::from_millis(100);
 /// How long the end of a run waits for queued messages to reach NATS.
 const FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
-/// One message ready for NATS.
-struct Outgoing {
-    kind: Kind,
-    subject: String,
-    headers: HeaderMap,
-    payload: Vec<u8>,
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Tick,
-    Bar,
-    Status,
-}
-
+/// Counts of what this run handed to NATS, and of what it dropped.
 #[derive(Default)]
 struct Stats {
     ticks: AtomicU64,
@@ -55,118 +42,19 @@ struct Stats {
     dropped: AtomicU64,
 }
 
-/// Stamps events and builds bars: the part of a server's ingress broker this tool plays.
-struct Stamper {
-    epoch: u64,
-    references: HashMap<String, f64>,
-    bars: HashMap<String, Bars>,
-    bar_seq: HashMap<String, u64>,
-}
-
-impl Stamper {
-    fn message(
-        &self,
-        kind: Kind,
-        msg: &ServerMessage,
-        subject: &str,
-        prev_close: Option<f64>,
-    ) -> Option<Outgoing> {
-        let payload = match tickcast_proto::encode(Encoding::MsgPack, msg) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("tickcast-sim: cannot encode a message: {e}");
-                return None;
-            }
+impl Stats {
+    fn published(&self, kind: MessageKind) {
+        let counter = match kind {
+            MessageKind::Tick => &self.ticks,
+            MessageKind::Bar => &self.bars,
+            MessageKind::Status => &self.status,
         };
-        let mut headers = HeaderMap::new();
-        headers.insert(EPOCH_HEADER, self.epoch.to_string());
-        if let Some(price) = prev_close {
-            headers.insert(PREV_CLOSE_HEADER, price.to_string());
-        }
-        Some(Outgoing {
-            kind,
-            subject: subject.to_owned(),
-            headers,
-            payload,
-        })
-    }
-
-    /// The messages of one event, stamped at `now_ns`: a tick and the bars it closed, or
-    /// a status.
-    fn stamp(&mut self, event: Event, now_ns: u64, out: &mut Vec<Outgoing>) {
-        match event {
-            Event::Tick(mut tick) => {
-                tick.ts = now_ns;
-                let mut closed = Vec::new();
-                self.bars.entry(tick.symbol.clone()).or_default().on_trade(
-                    tick.ts,
-                    tick.price,
-                    tick.size,
-                    &mut closed,
-                );
-                let prev_close = self.references.get(&tick.symbol).copied();
-                let symbol = tick.symbol.clone();
-                let topic = tick.topic.clone();
-                out.extend(self.message(
-                    Kind::Tick,
-                    &ServerMessage::Tick(tick),
-                    &topic,
-                    prev_close,
-                ));
-                self.closed_bars(&symbol, closed, out);
-            }
-            Event::Status(mut status) => {
-                status.ts = now_ns;
-                let topic = status.topic.clone();
-                out.extend(self.message(
-                    Kind::Status,
-                    &ServerMessage::Status(status),
-                    &topic,
-                    None,
-                ));
-            }
-        }
-    }
-
-    /// Closes every bar whose interval has ended by `now_ns`.
-    fn close_due(&mut self, now_ns: u64, out: &mut Vec<Outgoing>) {
-        let mut due = Vec::new();
-        for (symbol, bars) in &mut self.bars {
-            let mut closed = Vec::new();
-            bars.close_due(now_ns, &mut closed);
-            if !closed.is_empty() {
-                due.push((symbol.clone(), closed));
-            }
-        }
-        for (symbol, closed) in due {
-            self.closed_bars(&symbol, closed, out);
-        }
-    }
-
-    fn closed_bars(&mut self, symbol: &str, closed: Vec<Closed>, out: &mut Vec<Outgoing>) {
-        for (interval, acc) in closed {
-            let topic = interval.topic(symbol);
-            let seq = self.bar_seq.entry(topic.clone()).or_default();
-            *seq += 1;
-            let bar = acc.to_bar(interval, symbol, *seq);
-            out.extend(self.message(Kind::Bar, &ServerMessage::Bar(bar), &topic, None));
-        }
+        counter.fetch_add(1, Relaxed);
     }
 }
 
 fn lock(stamper: &Mutex<Stamper>) -> MutexGuard<'_, Stamper> {
     stamper.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Stats {
-    fn published(&self, kind: Kind) {
-        let counter = match kind {
-            Kind::Tick => &self.ticks,
-            Kind::Bar => &self.bars,
-            Kind::Status => &self.status,
-        };
-        counter.fetch_add(1, Relaxed);
-    }
 }
 
 /// Publishes `events` on the NATS server at `url` at `speed` (virtual seconds per wall
@@ -194,14 +82,9 @@ pub fn publish(
             .connect(url)
             .await
             .with_context(|| format!("connecting to NATS at {url}"))?;
-        let epoch = unix_ns() / 1_000;
+        let epoch = unix_us();
         eprintln!("tickcast-sim: publishing to {url} with epoch {epoch}");
-        let stamper = Arc::new(Mutex::new(Stamper {
-            epoch,
-            references,
-            bars: HashMap::new(),
-            bar_seq: HashMap::new(),
-        }));
+        let stamper = Arc::new(Mutex::new(Stamper::new(epoch, references)));
         let stats = Arc::new(Stats::default());
         let (queue, outgoing) = mpsc::channel(QUEUE);
         let sender = tokio::spawn(send(client.clone(), outgoing, stats.clone()));
@@ -232,7 +115,7 @@ async fn pace(
     events: impl Iterator<Item = Event>,
     speed: f64,
     stamper: &Mutex<Stamper>,
-    queue: &mpsc::Sender<Outgoing>,
+    queue: &mpsc::Sender<Stamped>,
     stats: &Stats,
 ) {
     let mut out = Vec::new();
@@ -264,7 +147,7 @@ async fn pace(
     .await;
 }
 
-async fn bar_clock(stamper: Arc<Mutex<Stamper>>, queue: mpsc::Sender<Outgoing>, stats: Arc<Stats>) {
+async fn bar_clock(stamper: Arc<Mutex<Stamper>>, queue: mpsc::Sender<Stamped>, stats: Arc<Stats>) {
     let mut interval = tokio::time::interval(BAR_CLOCK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut out = Vec::new();
@@ -281,18 +164,15 @@ async fn bar_clock(stamper: Arc<Mutex<Stamper>>, queue: mpsc::Sender<Outgoing>, 
 
 /// Hands queued messages to NATS; while the connection is down they are dropped, so
 /// stale prices are never delivered late as live ones.
-async fn send(client: async_nats::Client, mut queue: mpsc::Receiver<Outgoing>, stats: Arc<Stats>) {
+async fn send(client: async_nats::Client, mut queue: mpsc::Receiver<Stamped>, stats: Arc<Stats>) {
     while let Some(msg) = queue.recv().await {
         if client.connection_state() != State::Connected {
             stats.dropped.fetch_add(1, Relaxed);
             continue;
         }
-        let kind = msg.kind;
-        match client
-            .publish_with_headers(msg.subject, msg.headers, msg.payload.into())
-            .await
-        {
-            Ok(()) => stats.published(kind),
+        let (subject, headers, payload) = msg.envelope.into_parts();
+        match client.publish_with_headers(subject, headers, payload).await {
+            Ok(()) => stats.published(msg.kind),
             Err(_) => {
                 stats.dropped.fetch_add(1, Relaxed);
             }

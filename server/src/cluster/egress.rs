@@ -1,0 +1,177 @@
+//! What enters through this node, on its way to NATS: the ingress broker's upstream
+//! queues each [`Envelope`] without waiting (a bounded queue, drop-newest), and one task
+//! drains the queue into NATS.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use tickcast_proto::nats::Envelope;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::health::{self, LinkCounters};
+use crate::broker::Upstream;
+
+/// Messages waiting for the NATS publisher; past this they are dropped (drop-newest).
+pub(super) const QUEUE: usize = 16 * 1024;
+/// Most messages handed to async-nats per wakeup of the publisher.
+const BATCH: usize = 512;
+/// How long shutdown waits for queued messages to reach NATS.
+const FLUSH_GRACE: Duration = Duration::from_millis(500);
+
+/// The ingress broker's upstream: queues the envelope without waiting (it runs under the
+/// topic's lock); a full queue drops it and counts it.
+pub(super) fn upstream(queue: mpsc::Sender<Envelope>, counters: Arc<LinkCounters>) -> Upstream {
+    Arc::new(move |envelope: Envelope| {
+        if queue.try_send(envelope).is_err() {
+            counters.dropped.fetch_add(1, Relaxed);
+        }
+    })
+}
+
+/// Drains the queue into NATS until `shutdown`; what is queued while the connection is
+/// down is dropped (delivering it late would replay stale prices as live ones).
+pub(super) async fn run(
+    client: async_nats::Client,
+    mut queue: mpsc::Receiver<Envelope>,
+    counters: Arc<LinkCounters>,
+    shutdown: CancellationToken,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        tokio::select! {
+            n = queue.recv_many(&mut batch, BATCH) => if n == 0 { return },
+            () = shutdown.cancelled() => break,
+        }
+        send(&client, &mut batch, &counters).await;
+    }
+    // Best effort: what entered before shutdown still reaches the others.
+    let _ = tokio::time::timeout(FLUSH_GRACE, async {
+        while let Ok(envelope) = queue.try_recv() {
+            batch.push(envelope);
+        }
+        send(&client, &mut batch, &counters).await;
+        let _ = client.flush().await;
+    })
+    .await;
+}
+
+/// Publishes `batch` (emptying it), or drops and counts it while the connection is down.
+async fn send(client: &async_nats::Client, batch: &mut Vec<Envelope>, counters: &LinkCounters) {
+    if !health::ready(client) {
+        counters.dropped.fetch_add(batch.len() as u64, Relaxed);
+        batch.clear();
+        return;
+    }
+    for envelope in batch.drain(..) {
+        let (subject, headers, payload) = envelope.into_parts();
+        match client.publish_with_headers(subject, headers, payload).await {
+            Ok(()) => counters.published.fetch_add(1, Relaxed),
+            Err(e) => {
+                tracing::debug!(error = &e as &dyn std::error::Error, "NATS publish failed");
+                counters.dropped.fetch_add(1, Relaxed)
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::broker::Broker;
+    use crate::metrics::Metrics;
+    use tickcast_proto::{Encoding, MarketState, ServerMessage, Status, Tick};
+
+    fn tick() -> Tick {
+        Tick {
+            topic: "ticks.AAPL".into(),
+            seq: 1,
+            ts: 1_764_072_005_123_456_789,
+            symbol: "AAPL".into(),
+            price: 187.32,
+            size: 100,
+            bid: 187.31,
+            ask: 187.33,
+            volume: 1_000,
+        }
+    }
+
+    fn envelope() -> Envelope {
+        Envelope::encode(&ServerMessage::Tick(tick()), 1, None).unwrap()
+    }
+
+    /// A NATS message as a subscriber receives `envelope`.
+    fn received(envelope: Envelope) -> async_nats::Message {
+        let (subject, headers, payload) = envelope.into_parts();
+        async_nats::Message {
+            subject: subject.into(),
+            reply: None,
+            length: payload.len(),
+            payload,
+            headers: Some(headers),
+            status: None,
+            description: None,
+        }
+    }
+
+    #[test]
+    fn what_the_upstream_queues_decodes_to_the_same_message() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let ingress = Broker::with_upstream(
+            0,
+            16,
+            Arc::new(Metrics::default()),
+            Some(upstream(tx, Arc::default())),
+        );
+        ingress.set_reference_price("AAPL", 185.5);
+        ingress.publish_tick(tick());
+        let out = rx.try_recv().unwrap();
+        assert_eq!(out.topic, "ticks.AAPL");
+        assert_eq!(
+            out.payload,
+            tickcast_proto::encode(Encoding::MsgPack, &ServerMessage::Tick(tick())).unwrap(),
+            "the payload is the client's MessagePack map, unchanged"
+        );
+        let (incoming, msg) = Envelope::decode(&received(out)).unwrap();
+        assert_eq!(msg, ServerMessage::Tick(tick()));
+        assert_eq!(
+            (incoming.epoch, incoming.prev_close),
+            (ingress.epoch(), Some(185.5))
+        );
+    }
+
+    #[test]
+    fn a_status_goes_upstream_without_a_reference_price() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let ingress = Broker::with_upstream(
+            0,
+            16,
+            Arc::new(Metrics::default()),
+            Some(upstream(tx, Arc::default())),
+        );
+        ingress.set_reference_price("AAPL", 185.5);
+        let status = Status {
+            topic: "ticks.AAPL".into(),
+            state: MarketState::Halted,
+            ts: 5,
+        };
+        ingress.publish_status(status.clone());
+        let (incoming, msg) = Envelope::decode(&received(rx.try_recv().unwrap())).unwrap();
+        assert_eq!(msg, ServerMessage::Status(status));
+        assert_eq!(incoming.prev_close, None);
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_newest_and_counts_it() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let counters = Arc::new(LinkCounters::default());
+        let up = upstream(tx, counters.clone());
+        up(envelope());
+        up(envelope());
+        assert_eq!(counters.dropped.load(Relaxed), 1);
+        assert!(rx.try_recv().is_ok());
+        assert!(rx.try_recv().is_err());
+    }
+}
