@@ -34,6 +34,9 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Subscription patterns per connection. Default: [`Config::DEFAULT_MAX_SUBSCRIPTIONS`].
     pub max_subscriptions: usize,
+    /// Resume positions (`resume`, `since`) one connection may hand over ahead of its
+    /// subscribes. Default: [`Config::DEFAULT_MAX_RESUME_POSITIONS`].
+    pub max_resume_positions: usize,
     /// Quiet time before a `heartbeat` frame; peers silent for 3x this are closed.
     /// Default: [`Config::DEFAULT_HEARTBEAT`].
     pub heartbeat: Duration,
@@ -96,6 +99,8 @@ impl Config {
     pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
     pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
     pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 1000;
+    /// A full equity universe with its bar topics, at some 100 bytes each: 2 MB a connection.
+    pub const DEFAULT_MAX_RESUME_POSITIONS: usize = 20_000;
     pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
     pub const DEFAULT_SOCKET_SEND_BUFFER_BYTES: usize = 64 * 1024;
     pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -116,6 +121,7 @@ impl Default for Config {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
             max_subscriptions: Self::DEFAULT_MAX_SUBSCRIPTIONS,
+            max_resume_positions: Self::DEFAULT_MAX_RESUME_POSITIONS,
             heartbeat: Self::DEFAULT_HEARTBEAT,
             socket_send_buffer: Some(Self::DEFAULT_SOCKET_SEND_BUFFER_BYTES),
             handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,

@@ -93,6 +93,7 @@ pub async fn run(
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let metrics = Arc::new(Metrics::default());
     let broker = Broker::new(config.history, config.max_subscriptions, metrics.clone());
+    broker.set_max_resume_positions(config.max_resume_positions);
     let grace = config.shutdown_grace;
     let tracker = TaskTracker::new();
     let cluster = match &config.nats {

@@ -57,6 +57,10 @@ struct Cli {
     /// Subscription patterns per connection.
     #[arg(long, env = "TICKCAST_MAX_SUBSCRIPTIONS", default_value_t = Config::DEFAULT_MAX_SUBSCRIPTIONS)]
     max_subscriptions: usize,
+    /// Resume positions one connection may hand over (`resume`, `since`) ahead of its
+    /// subscribes.
+    #[arg(long, env = "TICKCAST_MAX_RESUME_POSITIONS", default_value_t = Config::DEFAULT_MAX_RESUME_POSITIONS)]
+    max_resume_positions: usize,
     /// Connections presenting this token may publish (without it, publishing is off).
     #[arg(long, env = "TICKCAST_PUBLISH_TOKEN", hide_env_values = true)]
     publish_token: Option<String>,
@@ -214,6 +218,7 @@ impl Cli {
             max_connections: self.max_connections,
             max_message_bytes: self.max_message_bytes,
             max_subscriptions: self.max_subscriptions,
+            max_resume_positions: self.max_resume_positions,
             heartbeat: Duration::from_millis(self.heartbeat_ms),
             socket_send_buffer: (self.socket_send_buffer > 0).then_some(self.socket_send_buffer),
             publish_token: secret(self.publish_token, self.publish_token_file.as_deref())?,

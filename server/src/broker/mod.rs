@@ -122,17 +122,13 @@ impl Broker {
                 upstream,
                 history,
                 max_subscriptions,
-                max_resume_positions: AtomicUsize::new(Self::DEFAULT_MAX_RESUME_POSITIONS),
+                max_resume_positions: AtomicUsize::new(crate::Config::DEFAULT_MAX_RESUME_POSITIONS),
                 registry: Mutex::default(),
                 topics: RwLock::default(),
                 metrics,
             }),
         }
     }
-
-    /// Resume positions one peer may hold by default (`--max-resume-positions`): a full
-    /// equity universe with its bar topics, at some 100 bytes each (2 MB) per peer.
-    pub const DEFAULT_MAX_RESUME_POSITIONS: usize = 20_000;
 
     /// Sets how many resume positions one peer may hand over (`resume`, `since`).
     pub fn set_max_resume_positions(&self, limit: usize) {

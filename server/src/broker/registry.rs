@@ -136,7 +136,8 @@ impl Broker {
             .values_mut()
             .filter_map(|p| {
                 let rate = effective_rate(&p.subscriptions, name)?;
-                let mut subscriber = Subscriber::new(p.peer.clone(), rate);
+                // A subscriber from the topic's creation has had every message of it.
+                let mut subscriber = Subscriber::new(p.peer.clone(), rate, (0, 0));
                 subscriber.resume_from = p.positions.remove(name);
                 Some(subscriber)
             })
@@ -228,16 +229,22 @@ impl Broker {
             let mut st = topic.lock();
             if let Some(subscriber) = st.subscriber_mut(peer.id) {
                 subscriber.set_rate(rate);
-                if position.is_some() && subscriber.resume_from.is_none() {
-                    // Already being delivered, so it cannot be replayed in order: say so
-                    // rather than skip the resume silently.
+                let skipped = position.is_some_and(|p| p < subscriber.joined_at);
+                if skipped && subscriber.resume_from.is_none() {
+                    // Delivery started after this position (e.g. with a snapshot): what
+                    // lies between cannot be replayed in order. Say so rather than skip
+                    // the resume silently.
                     peer.push_latest(&st, Some(false));
                 }
                 continue;
             }
-            let mut subscriber = Subscriber::new(peer.clone(), rate);
+            let stamped_here = st.epoch == self.shared.epoch;
+            let mut subscriber = Subscriber::new(peer.clone(), rate, (st.epoch, st.seq));
             // Under the topic's lock: no live message overtakes or duplicates the replay.
-            subscriber.resume_from = send_initial(peer, &st, req.snapshot, position);
+            subscriber.resume_from = send_initial(peer, &st, req.snapshot, position, stamped_here);
+            if let Some(from) = subscriber.resume_from {
+                subscriber.joined_at = from;
+            }
             st.subscribers.push(subscriber);
         }
         drop(registry);

@@ -10,12 +10,14 @@ use super::topic::{SessionStats, TopicState};
 /// Queues what a new subscriber of a topic gets before live messages; called under
 /// the topic's lock, so live messages neither overtake nor duplicate it. Returns the
 /// position the subscriber resumes from when this node has not reached it yet (the
-/// subscriber then waits for the topic's next messages: see `Resumed`).
+/// subscriber then waits for the topic's next messages: see `Resumed`). `stamped_here`:
+/// this broker assigns the topic's `seq`s, so a position ahead of it cannot be right.
 pub(super) fn send_initial(
     peer: &Peer,
     st: &TopicState,
     snapshot: bool,
     since: Option<Position>,
+    stamped_here: bool,
 ) -> Option<Position> {
     if st.last.is_none() {
         // No data here yet: the first message to arrive is judged against `since`.
@@ -27,9 +29,12 @@ pub(super) fn send_initial(
         }
         return None;
     };
-    if epoch > st.epoch || (epoch == st.epoch && seq >= st.seq) {
-        // Up to date, or ahead of this node (its backlog is not in yet): wait for it.
-        return (epoch, seq).ne(&(st.epoch, st.seq)).then_some((epoch, seq));
+    if (epoch, seq) == (st.epoch, st.seq) {
+        return None; // up to date: live messages continue from seq + 1
+    }
+    if (epoch, seq) > (st.epoch, st.seq) && !stamped_here {
+        // Ahead of this node (in a cluster, its backlog is not in yet): wait for it.
+        return Some((epoch, seq));
     }
     if epoch == st.epoch && replay(peer, st, seq) {
         return None;

@@ -67,14 +67,19 @@ pub struct Subscriber {
     /// from a node that was ahead, or before this node had the topic): messages up to it
     /// are not sent again, the next one is judged by [`Resumed::judge`].
     pub resume_from: Option<Position>,
+    /// `[epoch, seq]` of the topic when this subscriber joined (after its snapshot or
+    /// replay): it has had every message after it. A later resume position at or past it
+    /// needs nothing; one before it was skipped over and is announced.
+    pub joined_at: Position,
 }
 
 impl Subscriber {
-    pub fn new(peer: Arc<Peer>, max_rate: Option<u32>) -> Self {
+    pub fn new(peer: Arc<Peer>, max_rate: Option<u32>, joined_at: Position) -> Self {
         Self {
             peer,
             gate: max_rate.map(RateGate::new),
             resume_from: None,
+            joined_at,
         }
     }
 
