@@ -33,8 +33,9 @@ def make_observers(args, cluster, lb, workdir):
         SubObserver("sub-A", "pinned", args.bin_dir, cluster.url(a), PATTERNS, workdir),
         RecordObserver("py-lb", "lb", py, lb.url(), PATTERNS, workdir),
         RecordObserver("js-lb", "lb", js, lb.url(), PATTERNS, workdir),
+        RecordObserver("py-A", "pinned", py, cluster.url(a), PATTERNS, workdir),
         RawObserver("hopper", "hopper", [cluster.url(n) for n in (a, b, c)], PATTERNS, hop_every=3),
-        RawObserver("slow", "slow", [lb.url()], PATTERNS, read_delay=0.1),
+        RawObserver("slow", "slow", [lb.url()], PATTERNS, read_delay=0.03),
         RawObserver("stalled", "stalled", [lb.url()], PATTERNS, stalls=(5, [2.5, 6])),
     ]
 
@@ -93,14 +94,15 @@ async def run(args):
         o.dump(os.path.join(art, f"{o.name}.events.jsonl"))
         stats, examples = verdicts.analyze(o.events, lambda p, o=o: o.role in strict_of.get(p, ()))
         for phase in phase_names:
-            st = stats[phase]
-            if st["data"] == 0:
-                st["silent"] = 1
-            rows.append((phase, o.name, st))
-            failed |= bool(verdicts.violations(st))
-        for (phase, what), ex in examples.items():
+            for fam in ("ticks", "bars"):
+                st = stats[(phase, fam)]
+                if st["data"] == 0:
+                    st["silent"] = 1
+                rows.append((phase, o.name, fam, st))
+                failed |= bool(verdicts.violations(st))
+        for (phase, fam, what), ex in examples.items():
             if phase in strict_of:
-                examples_out.setdefault(o.name, {})[f"{phase}/{what}"] = ex
+                examples_out.setdefault(o.name, {})[f"{phase}/{fam}/{what}"] = ex
     table = verdicts.table(rows)
     print(table)
     with open(os.path.join(art, "table.txt"), "w") as f:
@@ -134,7 +136,7 @@ def main():
     p.add_argument("--history", type=int, default=1024, help="each node's --history")
     p.add_argument("--python", default=sys.executable, help="python with websockets and msgpack")
     args = p.parse_args()
-    args.cycles = args.cycles or (3 if args.long else 1)
+    args.cycles = args.cycles if args.cycles is not None else (3 if args.long else 1)
     args.soak = args.soak if args.soak is not None else (10 if args.long else 0)
     sys.exit(asyncio.run(run(args)))
 

@@ -182,9 +182,13 @@ class LoadBalancer:
         t2 = asyncio.create_task(pipe(br, writer))
         self.tasks.update((t1, t2))
         done, pending = await asyncio.wait((t1, t2), return_when=asyncio.FIRST_COMPLETED)
-        await asyncio.sleep(0.2)  # let the other direction finish writing what it has
-        for t in pending:
-            t.cancel()
-        writer.transport.abort()
-        bw.transport.abort()
-        self.tasks.difference_update((t1, t2))
+        try:
+            await asyncio.sleep(0.2)  # let the other direction finish writing what it has
+        except asyncio.CancelledError:
+            pass
+        finally:
+            for t in pending:
+                t.cancel()
+            writer.transport.abort()
+            bw.transport.abort()
+            self.tasks.difference_update((t1, t2))

@@ -20,9 +20,14 @@ COLUMNS = ["data", "dup", "regress", "holes_ann", "holes_unann", "strict_holes",
 VIOLATIONS = ["dup", "regress", "holes_unann", "strict_holes", "epochs_unann", "silent"]
 
 
+def family(topic):
+    return (topic or "?").split(".")[0]  # ticks | bars
+
+
 def analyze(events, is_strict):
     """events: an observer's list; is_strict(phase) -> bool. Returns (stats, examples):
-    stats[phase][column] counts; examples[(phase, violation)] = a few event pairs."""
+    stats[(phase, family)][column] counts, family being ticks or bars;
+    examples[(phase, family, violation)] = a few event pairs."""
     stats = defaultdict(lambda: dict.fromkeys(COLUMNS + ["silent"], 0))
     examples = defaultdict(list)
     lines = {(e["topic"], e["received"]) for e in events if e["kind"] == "gapline"}
@@ -31,12 +36,13 @@ def analyze(events, is_strict):
     last, seen, pending = {}, set(), defaultdict(list)
 
     def bad(phase, what, prev, e):
-        if len(examples[(phase, what)]) < 3:
-            examples[(phase, what)].append({"previous": prev, "this": e})
+        key = (phase, family(e["topic"]), what)
+        if len(examples[key]) < 3:
+            examples[key].append({"previous": prev, "this": e})
 
     for e in events:
         phase = e["phase"]
-        st = stats[phase]
+        st = stats[(phase, family(e["topic"]))]
         if e["kind"] == "gapline":
             st["ann"] += 1
             continue
@@ -90,14 +96,14 @@ def violations(st):
 
 
 def table(rows):
-    """rows: list of (phase, observer, stats). Returns the printable table."""
-    head = ["phase", "observer", *COLUMNS, "verdict"]
+    """rows: list of (phase, observer, family, stats). Returns the printable table."""
+    head = ["phase", "observer", "topics", *COLUMNS, "verdict"]
     body = []
-    for phase, name, st in rows:
+    for phase, name, fam, st in rows:
         v = violations(st)
         verdict = "ok" if not v else "FAIL " + ",".join(f"{k}={n}" for k, n in v.items())
-        body.append([phase, name, *(str(st[c]) for c in COLUMNS), verdict])
+        body.append([phase, name, fam, *(str(st[c]) for c in COLUMNS), verdict])
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    fmt = lambda r: "  ".join(c.ljust(w) if i < 2 or i == len(r) - 1 else c.rjust(w)
+    fmt = lambda r: "  ".join(c.ljust(w) if i < 3 or i == len(r) - 1 else c.rjust(w)
                               for i, (c, w) in enumerate(zip(r, widths)))
     return "\n".join([fmt(head), *(fmt(r) for r in body)])
