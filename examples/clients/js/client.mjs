@@ -1,8 +1,10 @@
 // Minimal tickcast client on the browser WebSocket API. It runs unchanged in Node 20+:
 //   npm install
-//   node --experimental-websocket client.mjs [--url URL] [--token T] [--count N] PATTERN...
+//   node --experimental-websocket client.mjs [--url URL] [--token T] [--count N] [--record FILE] PATTERN...
 // It tracks [epoch, seq] per topic, reports gaps, and after a reconnect subscribes with
-// `since`, so the server replays what was missed.
+// `since`, so the server replays what was missed. --record FILE appends one JSON line per tick,
+// snapshot and bar ({"topic","epoch","seq","type"}) and one per gap the server announced
+// ({"type":"gap","topic","epoch","reason"}).
 import { decode, encode } from "@msgpack/msgpack";
 
 // ts (nanoseconds since 1970) is above 2^53: read 64-bit integers as BigInt. epoch
@@ -10,7 +12,7 @@ import { decode, encode } from "@msgpack/msgpack";
 const options = { useBigInt64: true };
 const giveUp = (code) => [1002, 1003, 1007, 1009].includes(code) || (code >= 4000 && code < 4100);
 
-export function follow(url, patterns, { token, onTick, onFatal }) {
+export function follow(url, patterns, { token, onTick, onFatal, onRecord = () => {} }) {
   const position = {}; // topic -> [epoch, seq] of the last tick or bar we have
   let backoff = 500; // ms, doubled after each failed attempt, at most 30 s
   // A browser cannot set headers on a WebSocket (no Authorization): send the token as ?token=.
@@ -35,21 +37,30 @@ export function follow(url, patterns, { token, onTick, onFatal }) {
         case "tick":
         case "bar":
         case "snapshot": {
-          const seq = BigInt(msg.seq), last = position[msg.topic];
-          // The topic's epoch (section 14): a snapshot names it, a tick keeps its topic's;
-          // a bar, or the tick of a topic not seen yet, has welcome's.
-          let epoch = msg.type === "tick" && last ? last[0] : welcomeEpoch;
-          if (msg.type === "snapshot") epoch = msg.epoch;
+          const seq = BigInt(msg.seq), last = position[msg.topic], topic = msg.topic;
+          // The topic's epoch (section 14): a snapshot names it (so does a bar that carries one),
+          // a tick keeps its topic's; a topic not seen yet has welcome's.
+          const epoch = msg.epoch ?? (last ? last[0] : welcomeEpoch);
+          // Announced gaps: a failed resume, or a new epoch (the source restarted).
+          if (msg.type === "snapshot" && msg.recovered === false) {
+            onRecord({ type: "gap", topic, epoch, reason: "not_recovered" });
+          } else if (msg.type === "snapshot" && last && last[0] !== epoch) {
+            onRecord({ type: "gap", topic, epoch, reason: "new_epoch" });
+          }
           // A new epoch restarts the topic's seqs: that is not a gap.
           if (last && last[0] === epoch && seq !== last[1] + 1n) {
             console.error(`gap ${msg.topic} ${last[1]} -> ${seq}`);
           }
           position[msg.topic] = [epoch, seq];
+          onRecord({ topic, epoch, seq, type: msg.type });
           if (msg.type === "tick") onTick(msg, seq);
           break;
         }
         case "lagged":
           console.error(`lagged: ${msg.dropped} dropped on ${msg.topics.join(" ")}`);
+          for (const topic of msg.topics) {
+            onRecord({ type: "gap", topic, epoch: position[topic]?.[0] ?? null, reason: "lagged" });
+          }
           break;
         case "error":
           console.error(`error ${msg.code}: ${msg.message}`);
@@ -78,17 +89,19 @@ export function follow(url, patterns, { token, onTick, onFatal }) {
 
 // Command line (Node): print ticks, exit 0 after --count of them.
 if (globalThis.process?.argv?.[1] && import.meta.url === new URL(process.argv[1], "file://").href) {
-  let url = "ws://127.0.0.1:8080/ws", token, count = Infinity, ticks = 0;
+  let url = "ws://127.0.0.1:8080/ws", token, record, count = Infinity, ticks = 0;
   const patterns = [];
   for (let args = process.argv.slice(2); args.length; ) {
     const arg = args.shift();
     if (arg === "--url") url = args.shift();
     else if (arg === "--token") token = args.shift();
     else if (arg === "--count") count = Number(args.shift());
+    else if (arg === "--record") record = args.shift();
     else patterns.push(arg);
   }
   follow(url, patterns.length ? patterns : ["ticks.*"], {
     token,
+    onRecord: record && (await recorder(record)),
     onTick(msg, seq) {
       console.log(`tick ${msg.topic} ${seq} ${msg.price} ${msg.size}`);
       if (++ticks >= count) process.exit(0);
@@ -98,4 +111,11 @@ if (globalThis.process?.argv?.[1] && import.meta.url === new URL(process.argv[1]
       process.exit(1);
     },
   });
+}
+
+// --record FILE: one JSON line per call (epoch and seq, BigInts, are below 2^53: written as numbers).
+async function recorder(file) {
+  const { appendFileSync } = await import("node:fs");
+  const json = (fields) => JSON.stringify(fields, (_, v) => (typeof v === "bigint" ? Number(v) : v));
+  return (fields) => appendFileSync(file, json(fields) + "\n");
 }

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Minimal tickcast client: subscribes to topic patterns and prints every tick.
 
-    python client.py [--url ws://127.0.0.1:8080/ws] [--token T] [--count N] PATTERN...
+    python client.py [--url ws://127.0.0.1:8080/ws] [--token T] [--count N] [--record FILE] PATTERN...
 
 It tracks [epoch, seq] per topic, reports gaps, and after a reconnect subscribes with
 `since`, so the server replays what was missed. Needs `pip install websockets msgpack`.
+--record FILE appends one JSON line per tick, snapshot and bar ({"topic","epoch","seq","type"})
+and one per gap the server announced ({"type":"gap","topic","epoch","reason"}).
 """
 
 import argparse
 import asyncio
+import json
 import random
 import sys
 
@@ -22,12 +25,17 @@ def give_up(code):
     return code in (1002, 1003, 1007, 1009) or 4000 <= code <= 4099
 
 
-async def follow(url, patterns, count, token=None):
+async def follow(url, patterns, count, token=None, record=None):
     options = {"subprotocols": ["tickcast.v1.msgpack"]}
     if token:  # (the legacy client, websockets.connect before 14.0, calls it extra_headers)
         options["additional_headers"] = {"Authorization": f"Bearer {token}"}
     position = {}  # topic -> [epoch, seq] of the last tick or bar we have
     printed, backoff, delay = 0, 0.5, 0.0
+
+    def note(**fields):  # --record: one JSON line per message or announced gap
+        if record:
+            print(json.dumps(fields), file=record, flush=True)
+
     while True:
         await asyncio.sleep(delay)
         code, reason, delay = 1006, "", None  # 1006: the connection broke without a close frame
@@ -46,16 +54,19 @@ async def follow(url, patterns, count, token=None):
                     if kind in ("tick", "bar", "snapshot"):
                         topic, seq = msg["topic"], msg["seq"]
                         last = position.get(topic)
-                        # The topic's epoch (section 14): a snapshot names it, a tick keeps its
-                        # topic's; a bar, or the tick of a topic not seen yet, has welcome's.
-                        if kind == "snapshot":
-                            epoch = msg["epoch"]
-                        else:
-                            epoch = last[0] if kind == "tick" and last else welcome["epoch"]
+                        # The topic's epoch (section 14): a snapshot names it (so does a bar that
+                        # carries one), a tick keeps its topic's; a topic not seen yet has welcome's.
+                        epoch = msg.get("epoch") or (last[0] if last else welcome["epoch"])
+                        # Announced gaps: a failed resume, or a new epoch (the source restarted).
+                        if kind == "snapshot" and msg.get("recovered") is False:
+                            note(type="gap", topic=topic, epoch=epoch, reason="not_recovered")
+                        elif kind == "snapshot" and last and last[0] != epoch:
+                            note(type="gap", topic=topic, epoch=epoch, reason="new_epoch")
                         # A new epoch restarts the topic's seqs: that is not a gap.
                         if last and last[0] == epoch and seq != last[1] + 1:
                             print(f"gap {topic} {last[1]} -> {seq}", file=sys.stderr)
                         position[topic] = [epoch, seq]
+                        note(topic=topic, epoch=epoch, seq=seq, type=kind)
                         if kind == "tick":
                             print(f"tick {topic} {seq} {msg['price']} {msg['size']}", flush=True)
                             printed += 1
@@ -63,6 +74,9 @@ async def follow(url, patterns, count, token=None):
                                 return 0
                     elif kind == "lagged":
                         print(f"lagged: {msg['dropped']} dropped on {msg['topics']}", file=sys.stderr)
+                        for topic in msg["topics"]:
+                            epoch = position[topic][0] if topic in position else None
+                            note(type="gap", topic=topic, epoch=epoch, reason="lagged")
                     elif kind == "error":
                         print(f"error {msg['code']}: {msg['message']}", file=sys.stderr)
                         if msg.get("id") == 1:
@@ -93,6 +107,7 @@ if __name__ == "__main__":
     parser.add_argument("--url", default="ws://127.0.0.1:8080/ws")
     parser.add_argument("--token", help="access token, sent as Authorization: Bearer")
     parser.add_argument("--count", type=int, default=0, help="exit 0 after N ticks")
+    parser.add_argument("--record", type=argparse.FileType("a"), help="append JSON lines here")
     parser.add_argument("patterns", nargs="*", default=["ticks.*"])
     args = parser.parse_args()
-    sys.exit(asyncio.run(follow(args.url, args.patterns, args.count, args.token)))
+    sys.exit(asyncio.run(follow(args.url, args.patterns, args.count, args.token, args.record)))
