@@ -1,8 +1,8 @@
 // Minimal tickcast client on the browser WebSocket API. It runs unchanged in Node 20+:
 //   npm install
 //   node --experimental-websocket client.mjs [--url URL] [--token T] [--count N] [--record FILE] PATTERN...
-// It tracks [epoch, seq] per topic, reports gaps, and after a reconnect subscribes with
-// `since`, so the server replays what was missed. --record FILE appends one JSON line per tick,
+// It tracks [epoch, seq] per topic, reports gaps, and after a reconnect hands its positions
+// over (`resume`, in pieces) before subscribing, so the server replays what was missed. --record FILE appends one JSON line per tick,
 // snapshot and bar ({"topic","epoch","seq","type"}) and one per gap the server announced
 // ({"type":"gap","topic","epoch","reason"}).
 import { decode, encode } from "@msgpack/msgpack";
@@ -29,9 +29,12 @@ export function follow(url, patterns, { token, onTick, onFatal, onRecord = () =>
       switch (msg.type) {
         case "welcome": {
           [welcomeEpoch, heartbeatMs, backoff] = [msg.epoch, Number(msg.heartbeat_ms), 500];
-          const request = { type: "subscribe", id: 1, topics: patterns };
-          if (Object.keys(position).length) request.since = position;
-          ws.send(encode(request, options));
+          const pending = Object.entries(position); // in pieces that fit any message size limit
+          for (let i = 0; i < pending.length; i += 1000) {
+            const since = Object.fromEntries(pending.slice(i, i + 1000));
+            ws.send(encode({ type: "resume", since }, options));
+          }
+          ws.send(encode({ type: "subscribe", id: 1, topics: patterns }, options));
           break;
         }
         case "tick":
@@ -41,8 +44,9 @@ export function follow(url, patterns, { token, onTick, onFatal, onRecord = () =>
           // The topic's epoch (section 14): a snapshot names it (so does a bar that carries one),
           // a tick keeps its topic's; a topic not seen yet has welcome's.
           const epoch = msg.epoch ?? (last ? last[0] : welcomeEpoch);
-          // Announced gaps: a failed resume, or a new epoch (the source restarted).
-          if (msg.type === "snapshot" && msg.recovered === false) {
+          // Announced gaps: a failed resume or a loss upstream (recovered: false), or a new
+          // epoch (the source restarted).
+          if (msg.recovered === false) {
             onRecord({ type: "gap", topic, epoch, reason: "not_recovered" });
           } else if (msg.type === "snapshot" && last && last[0] !== epoch) {
             onRecord({ type: "gap", topic, epoch, reason: "new_epoch" });

@@ -3,8 +3,8 @@
 
     python client.py [--url ws://127.0.0.1:8080/ws] [--token T] [--count N] [--record FILE] PATTERN...
 
-It tracks [epoch, seq] per topic, reports gaps, and after a reconnect subscribes with
-`since`, so the server replays what was missed. Needs `pip install websockets msgpack`.
+It tracks [epoch, seq] per topic, reports gaps, and after a reconnect hands its positions
+over (`resume`, in pieces) before subscribing, so the server replays what was missed. Needs `pip install websockets msgpack`.
 --record FILE appends one JSON line per tick, snapshot and bar ({"topic","epoch","seq","type"})
 and one per gap the server announced ({"type":"gap","topic","epoch","reason"}).
 """
@@ -43,10 +43,11 @@ async def follow(url, patterns, count, token=None, record=None):
             async with connect(url, **options) as ws:
                 welcome = msgpack.unpackb(await ws.recv())
                 silence = 3 * welcome["heartbeat_ms"] / 1000
-                request = {"type": "subscribe", "id": 1, "topics": patterns}
-                if position:
-                    request["since"] = position
-                await ws.send(msgpack.packb(request))
+                pending = list(position.items())  # in pieces that fit any message size limit
+                for i in range(0, len(pending), 1000):
+                    piece = dict(pending[i : i + 1000])
+                    await ws.send(msgpack.packb({"type": "resume", "since": piece}))
+                await ws.send(msgpack.packb({"type": "subscribe", "id": 1, "topics": patterns}))
                 backoff = 0.5
                 while True:
                     msg = msgpack.unpackb(await asyncio.wait_for(ws.recv(), silence))
@@ -57,8 +58,9 @@ async def follow(url, patterns, count, token=None, record=None):
                         # The topic's epoch (section 14): a snapshot names it (so does a bar that
                         # carries one), a tick keeps its topic's; a topic not seen yet has welcome's.
                         epoch = msg.get("epoch") or (last[0] if last else welcome["epoch"])
-                        # Announced gaps: a failed resume, or a new epoch (the source restarted).
-                        if kind == "snapshot" and msg.get("recovered") is False:
+                        # Announced gaps: a failed resume or a loss upstream (recovered: false),
+                        # or a new epoch (the source restarted).
+                        if msg.get("recovered") is False:
                             note(type="gap", topic=topic, epoch=epoch, reason="not_recovered")
                         elif kind == "snapshot" and last and last[0] != epoch:
                             note(type="gap", topic=topic, epoch=epoch, reason="new_epoch")
