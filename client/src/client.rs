@@ -7,7 +7,7 @@ use tickcast_proto::{Pattern, ServerMessage, Welcome};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::{ClientError, endpoint::Endpoint, supervisor::Supervisor};
+use crate::{ClientError, GapCause, endpoint::Endpoint, supervisor::Supervisor};
 
 /// The dashboard's default subscription: every tick plus both bar intervals.
 pub const DEFAULT_PATTERNS: [&str; 3] = ["ticks.*", "bars.1s.*", "bars.1m.*"];
@@ -87,11 +87,15 @@ pub enum ClientEvent {
     /// A server message (everything except `welcome`, which comes with `Connected`).
     /// Duplicates (already-seen seqs) are dropped before they get here.
     Message(ServerMessage),
-    /// Seqs `expected..got` of `topic` were missed (and could not be replayed).
+    /// Messages of `topic` were lost to this client and could not be replayed: seqs
+    /// `expected..got` of `epoch` (`expected` is `None` when the count is unknown: the
+    /// topic restarted at a new epoch). Reported before the message that reveals it.
     Gap {
         topic: String,
-        expected: u64,
+        epoch: u64,
+        expected: Option<u64>,
         got: u64,
+        cause: GapCause,
     },
     /// The connection ended. `retry_in: None` means the client gave up for good (e.g. a
     /// close code that says reconnecting will not help, or a certificate the client does

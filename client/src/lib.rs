@@ -37,4 +37,4 @@ pub use backoff::Backoff;
 pub use client::{Client, ClientConfig, ClientEvent, Command, DEFAULT_PATTERNS};
 pub use error::{ClientError, TlsError};
 pub use publisher::{PublishStats, Publisher, PublisherConfig, PublisherState};
-pub use tracker::{SeqVerdict, Tracker};
+pub use tracker::{GapCause, SeqVerdict, Tracker};

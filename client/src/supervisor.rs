@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use tickcast_proto::{
-    ClientMessage, Pattern, ServerMessage, Subscribe, Unsubscribe, Welcome, close,
+    ClientMessage, Pattern, Position, Resume, ServerMessage, Subscribe, Unsubscribe, Welcome, close,
 };
 use tokio::{
     sync::mpsc,
@@ -39,6 +41,8 @@ pub(crate) struct Supervisor {
     retry: Retry,
     events: mpsc::Sender<ClientEvent>,
     commands: mpsc::Receiver<Command>,
+    /// The server's `welcome.max_message_bytes` on the current connection.
+    max_message_bytes: usize,
     /// False once every `Client` handle is gone: stop polling `commands`.
     commands_open: bool,
     cancel: CancellationToken,
@@ -62,6 +66,7 @@ impl Supervisor {
             retry,
             events,
             commands,
+            max_message_bytes: usize::MAX,
             commands_open: true,
             cancel,
         }
@@ -155,6 +160,7 @@ impl Supervisor {
         welcome: Welcome,
     ) -> Result<(String, Next), Stop> {
         let epoch = welcome.epoch;
+        let max_message_bytes = usize::try_from(welcome.max_message_bytes).unwrap_or(usize::MAX);
         let dead_after = dead_after(&welcome);
         self.emit(ClientEvent::Connected {
             server: welcome.server.clone(),
@@ -162,21 +168,11 @@ impl Supervisor {
             welcome,
         })
         .await?;
-        let since = self.tracker.since(&self.patterns);
-        let subscribe = Subscribe {
-            topics: self
-                .patterns
-                .iter()
-                .map(|p| p.as_str().to_owned())
-                .collect(),
-            since: (!since.is_empty()).then_some(since),
-            // `Subscribe::default()` has `snapshot: false`; the protocol default is true.
-            snapshot: true,
-            ..Subscribe::default()
-        };
-        if !conn.send(&ClientMessage::Subscribe(subscribe)).await {
+        let patterns = self.patterns.clone();
+        if !self.subscribe(&conn, &patterns, max_message_bytes).await {
             return Ok(("connection lost".to_owned(), Next::Backoff));
         }
+        self.max_message_bytes = max_message_bytes;
 
         let mut reconnect_after = None;
         let mut deadline = Instant::now() + dead_after;
@@ -226,14 +222,7 @@ impl Supervisor {
         match cmd {
             Command::Subscribe(add) => {
                 self.add_patterns(&add);
-                let since = self.tracker.since(&add);
-                let msg = Subscribe {
-                    topics: add.iter().map(|p| p.as_str().to_owned()).collect(),
-                    since: (!since.is_empty()).then_some(since),
-                    snapshot: true,
-                    ..Subscribe::default()
-                };
-                conn.send(&ClientMessage::Subscribe(msg)).await
+                self.subscribe(conn, &add, self.max_message_bytes).await
             }
             Command::Unsubscribe(drop) => {
                 self.drop_patterns(&drop);
@@ -246,16 +235,58 @@ impl Supervisor {
         }
     }
 
-    async fn on_message(&mut self, epoch: u64, msg: ServerMessage) -> Result<(), Stop> {
+    /// Subscribes to `patterns`, handing over the positions of the topics they match first
+    /// (`resume` messages, each within `max_message_bytes`), so every known topic resumes
+    /// however many there are.
+    async fn subscribe(
+        &self,
+        conn: &Connection,
+        patterns: &[Pattern],
+        max_message_bytes: usize,
+    ) -> bool {
+        for since in pieces(self.tracker.since(patterns), max_message_bytes / 2) {
+            let resume = Resume { id: None, since };
+            if !conn.send(&ClientMessage::Resume(resume)).await {
+                return false;
+            }
+        }
+        let subscribe = Subscribe {
+            topics: patterns.iter().map(|p| p.as_str().to_owned()).collect(),
+            // `Subscribe::default()` has `snapshot: false`; the protocol default is true.
+            snapshot: true,
+            ..Subscribe::default()
+        };
+        conn.send(&ClientMessage::Subscribe(subscribe)).await
+    }
+
+    /// `server_epoch` (`welcome.epoch`) only stands in for a topic's epoch when the topic's
+    /// own messages have not told it yet.
+    async fn on_message(&mut self, server_epoch: u64, msg: ServerMessage) -> Result<(), Stop> {
         let verdict = match &msg {
             ServerMessage::Tick(t) => {
-                Some((t.topic.clone(), self.tracker.on_seq(&t.topic, epoch, t.seq)))
+                let epoch = self.tracker.epoch_of(&t.topic, server_epoch);
+                Some((
+                    t.topic.clone(),
+                    epoch,
+                    self.tracker.on_seq(&t.topic, epoch, t.seq),
+                ))
             }
             ServerMessage::Bar(b) => {
-                Some((b.topic.clone(), self.tracker.on_seq(&b.topic, epoch, b.seq)))
+                let epoch = match b.epoch {
+                    0 => self.tracker.epoch_of(&b.topic, server_epoch),
+                    known => known,
+                };
+                let verdict = match b.recovered {
+                    Some(false) => self
+                        .tracker
+                        .on_snapshot(&b.topic, epoch, b.seq, b.recovered),
+                    _ => self.tracker.on_seq(&b.topic, epoch, b.seq),
+                };
+                Some((b.topic.clone(), epoch, verdict))
             }
             ServerMessage::Snapshot(s) => Some((
                 s.topic.clone(),
+                s.epoch,
                 self.tracker
                     .on_snapshot(&s.topic, s.epoch, s.seq, s.recovered),
             )),
@@ -267,17 +298,77 @@ impl Supervisor {
             _ => None,
         };
         match verdict {
-            Some((_, SeqVerdict::Duplicate)) => return Ok(()),
-            Some((topic, SeqVerdict::Gap { expected, got })) => {
-                self.emit(ClientEvent::Gap {
-                    topic,
+            Some((_, _, SeqVerdict::Duplicate)) => return Ok(()),
+            Some((
+                topic,
+                epoch,
+                SeqVerdict::Gap {
                     expected,
                     got,
+                    cause,
+                },
+            )) => {
+                self.emit(ClientEvent::Gap {
+                    topic,
+                    epoch,
+                    expected,
+                    got,
+                    cause,
                 })
                 .await?;
             }
             _ => {}
         }
         self.emit(ClientEvent::Message(msg)).await
+    }
+}
+
+/// Splits `positions` into maps whose `resume` message stays under `max_bytes` (an
+/// estimate from the topic lengths; MessagePack adds at most 21 bytes a position).
+fn pieces(
+    positions: BTreeMap<String, Position>,
+    max_bytes: usize,
+) -> Vec<BTreeMap<String, Position>> {
+    const PER_POSITION: usize = 24;
+    const ENVELOPE: usize = 32;
+    let mut out = Vec::new();
+    let mut piece = BTreeMap::new();
+    let mut bytes = ENVELOPE;
+    for (topic, position) in positions {
+        let size = topic.len() + PER_POSITION;
+        if !piece.is_empty() && bytes + size > max_bytes {
+            out.push(std::mem::take(&mut piece));
+            bytes = ENVELOPE;
+        }
+        bytes += size;
+        piece.insert(topic, position);
+    }
+    if !piece.is_empty() {
+        out.push(piece);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pieces;
+    use std::collections::BTreeMap;
+    use tickcast_proto::{ClientMessage, Encoding, Resume, encode};
+
+    #[test]
+    fn positions_are_split_into_resumes_that_fit() {
+        let positions: BTreeMap<String, (u64, u64)> = (0..5_000)
+            .map(|i| (format!("ticks.SYM{i:05}"), (u64::MAX, u64::MAX)))
+            .collect();
+        let limit = 4096;
+        let split = pieces(positions.clone(), limit);
+        assert!(split.len() > 1);
+        assert_eq!(split.iter().map(BTreeMap::len).sum::<usize>(), 5_000);
+        for since in split {
+            let msg = ClientMessage::Resume(Resume { id: None, since });
+            let bytes = encode(Encoding::MsgPack, &msg).unwrap();
+            assert!(bytes.len() <= limit, "{} > {limit}", bytes.len());
+        }
+        assert!(pieces(BTreeMap::new(), limit).is_empty());
     }
 }

@@ -1,17 +1,37 @@
-//! Per-topic positions (`[epoch, seq]`) for `since` recovery and gap detection.
+//! Per-topic positions (`[epoch, seq]`) for resuming and for telling every loss apart:
+//! each topic's epoch comes from that topic's own messages (a `snapshot`, a `bar`), never
+//! from the server's `welcome` (in a cluster the two differ).
 
 use std::collections::BTreeMap;
 
 use tickcast_proto::{Pattern, Position};
 
-/// What a message's `seq` means for its topic: in order, after a gap, or already seen.
+/// Why messages of a topic were lost to this client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapCause {
+    /// The server said so: a resume it could not serve, or a loss upstream of it
+    /// (`recovered: false`).
+    NotRecovered,
+    /// The topic restarted with a new epoch (its source restarted): what came after our
+    /// position in the old one is lost, however much it was.
+    NewEpoch,
+    /// The seqs jumped, as they do after `lagged` or under `max_rate`.
+    SeqJump,
+}
+
+/// What a message means for its topic's position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeqVerdict {
-    /// The next message, or the first one seen (or the first of a new server epoch).
+    /// The next message, or the first one of the topic.
     InOrder,
-    /// Messages `expected..got` were skipped.
-    Gap { expected: u64, got: u64 },
-    /// Already seen (e.g. a bar resent after resubscribe): drop it.
+    /// Messages were lost: seqs `expected..got` of the epoch (`expected` is `None` when the
+    /// count is unknown, e.g. a new epoch).
+    Gap {
+        expected: Option<u64>,
+        got: u64,
+        cause: GapCause,
+    },
+    /// Already seen (a seq not above ours, or a message of an older epoch): drop it.
     Duplicate,
 }
 
@@ -26,19 +46,21 @@ impl Tracker {
         Self::default()
     }
 
-    /// A `tick` or `bar` with `seq` arrived on `topic` from a server of `epoch`.
-    pub fn on_seq(&mut self, topic: &str, epoch: u64, seq: u64) -> SeqVerdict {
-        let verdict = match self.last_seq(topic, epoch) {
-            Some(last) if seq <= last => return SeqVerdict::Duplicate,
-            Some(last) => after(last, seq),
-            None => SeqVerdict::InOrder,
-        };
-        self.set(topic, (epoch, seq));
-        verdict
+    /// The epoch of `topic` as far as we know it: the one stored for it, else `fallback`
+    /// (the server's own epoch: right for a topic of a standalone server).
+    pub fn epoch_of(&self, topic: &str, fallback: u64) -> u64 {
+        self.positions
+            .get(topic)
+            .map_or(fallback, |&(epoch, _)| epoch)
     }
 
-    /// A `snapshot` arrived. `recovered == Some(false)` means our `since` could not be
-    /// replayed: a hole, reported as a gap when the epoch is unchanged.
+    /// A `tick` or `bar` with `seq` of `epoch` arrived on `topic`.
+    pub fn on_seq(&mut self, topic: &str, epoch: u64, seq: u64) -> SeqVerdict {
+        self.on_message(topic, (epoch, seq), None)
+    }
+
+    /// A `snapshot` (or a `bar` carrying `recovered`) arrived. `recovered == Some(false)`
+    /// means the server could not send what came between our position and this one.
     pub fn on_snapshot(
         &mut self,
         topic: &str,
@@ -46,20 +68,42 @@ impl Tracker {
         seq: u64,
         recovered: Option<bool>,
     ) -> SeqVerdict {
-        let verdict = match self.last_seq(topic, epoch) {
-            Some(last) if recovered == Some(false) => after(last, seq),
-            _ => SeqVerdict::InOrder,
+        let verdict = self.on_message(topic, (epoch, seq), recovered);
+        // A snapshot is the topic's state: never dropped, even when it tells nothing new.
+        match verdict {
+            SeqVerdict::Duplicate => SeqVerdict::InOrder,
+            other => other,
+        }
+    }
+
+    fn on_message(
+        &mut self,
+        topic: &str,
+        (epoch, seq): Position,
+        recovered: Option<bool>,
+    ) -> SeqVerdict {
+        let verdict = match self.positions.get(topic) {
+            None => SeqVerdict::InOrder,
+            Some(&(e, _)) if epoch < e => return SeqVerdict::Duplicate,
+            Some(&(e, _)) if epoch > e => SeqVerdict::Gap {
+                expected: None,
+                got: seq,
+                cause: GapCause::NewEpoch,
+            },
+            Some(&(_, last)) if seq <= last => return SeqVerdict::Duplicate,
+            Some(&(_, last)) if seq == last + 1 => SeqVerdict::InOrder,
+            Some(&(_, last)) => SeqVerdict::Gap {
+                expected: Some(last + 1),
+                got: seq,
+                cause: if recovered == Some(false) {
+                    GapCause::NotRecovered
+                } else {
+                    GapCause::SeqJump
+                },
+            },
         };
         self.set(topic, (epoch, seq));
         verdict
-    }
-
-    /// The last `seq` seen on `topic` from a server of `epoch` (none after an epoch change).
-    fn last_seq(&self, topic: &str, epoch: u64) -> Option<u64> {
-        match self.positions.get(topic) {
-            Some(&(e, last)) if e == epoch => Some(last),
-            _ => None,
-        }
     }
 
     fn set(&mut self, topic: &str, position: Position) {
@@ -71,7 +115,7 @@ impl Tracker {
         }
     }
 
-    /// The `since` map for a subscribe to `patterns`: every known topic they match.
+    /// The resume positions for a subscribe to `patterns`: every known topic they match.
     pub fn since(&self, patterns: &[Pattern]) -> BTreeMap<String, Position> {
         self.positions
             .iter()
@@ -91,24 +135,20 @@ impl Tracker {
     }
 }
 
-/// What `seq` means after `last` (both of one epoch): a gap if it skips any, else in order.
-fn after(last: u64, seq: u64) -> SeqVerdict {
-    if seq > last + 1 {
-        SeqVerdict::Gap {
-            expected: last + 1,
-            got: seq,
-        }
-    } else {
-        SeqVerdict::InOrder
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pats(list: &[&str]) -> Vec<Pattern> {
         list.iter().map(|p| Pattern::parse(p).unwrap()).collect()
+    }
+
+    fn gap(expected: Option<u64>, got: u64, cause: GapCause) -> SeqVerdict {
+        SeqVerdict::Gap {
+            expected,
+            got,
+            cause,
+        }
     }
 
     #[test]
@@ -125,10 +165,7 @@ mod tests {
         t.on_seq("ticks.A", 1, 5);
         assert_eq!(
             t.on_seq("ticks.A", 1, 9),
-            SeqVerdict::Gap {
-                expected: 6,
-                got: 9
-            }
+            gap(Some(6), 9, GapCause::SeqJump)
         );
         assert_eq!(t.on_seq("ticks.A", 1, 10), SeqVerdict::InOrder);
     }
@@ -139,15 +176,22 @@ mod tests {
         t.on_seq("bars.1m.A", 1, 5);
         assert_eq!(t.on_seq("bars.1m.A", 1, 5), SeqVerdict::Duplicate);
         assert_eq!(t.on_seq("bars.1m.A", 1, 3), SeqVerdict::Duplicate);
+        // A message of an older epoch (a node behind) is stale too.
+        assert_eq!(t.on_seq("bars.1m.A", 0, 99), SeqVerdict::Duplicate);
         assert_eq!(t.position("bars.1m.A"), Some((1, 5)));
     }
 
     #[test]
-    fn a_new_epoch_starts_over_without_a_gap() {
+    fn a_new_epoch_is_a_loss_of_unknown_size() {
         let mut t = Tracker::new();
         t.on_seq("ticks.A", 1, 500);
-        assert_eq!(t.on_seq("ticks.A", 2, 1), SeqVerdict::InOrder);
+        assert_eq!(
+            t.on_snapshot("ticks.A", 2, 1, None),
+            gap(None, 1, GapCause::NewEpoch)
+        );
         assert_eq!(t.position("ticks.A"), Some((2, 1)));
+        assert_eq!(t.epoch_of("ticks.A", 9), 2);
+        assert_eq!(t.epoch_of("ticks.B", 9), 9);
     }
 
     #[test]
@@ -164,24 +208,23 @@ mod tests {
         t.on_seq("ticks.A", 1, 10);
         assert_eq!(
             t.on_snapshot("ticks.A", 1, 50, Some(false)),
-            SeqVerdict::Gap {
-                expected: 11,
-                got: 50
-            }
+            gap(Some(11), 50, GapCause::NotRecovered)
         );
         assert_eq!(t.on_seq("ticks.A", 1, 51), SeqVerdict::InOrder);
     }
 
     #[test]
-    fn plain_snapshots_set_the_position() {
+    fn a_plain_snapshot_that_jumps_is_a_gap_too() {
+        // What an older server sent after a resume it could not serve: never silent.
         let mut t = Tracker::new();
-        assert_eq!(t.on_snapshot("ticks.A", 3, 50, None), SeqVerdict::InOrder);
-        assert_eq!(t.on_seq("ticks.A", 3, 51), SeqVerdict::InOrder);
-        // A snapshot of a new epoch after a restart is not a gap either.
+        t.on_seq("ticks.A", 3, 10);
         assert_eq!(
-            t.on_snapshot("ticks.A", 4, 2, Some(false)),
-            SeqVerdict::InOrder
+            t.on_snapshot("ticks.A", 3, 20, None),
+            gap(Some(11), 20, GapCause::SeqJump)
         );
+        // A snapshot we are already past is kept (it is state) but changes nothing.
+        assert_eq!(t.on_snapshot("ticks.A", 3, 15, None), SeqVerdict::InOrder);
+        assert_eq!(t.position("ticks.A"), Some((3, 20)));
     }
 
     #[test]

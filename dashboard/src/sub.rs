@@ -1,6 +1,64 @@
-//! Output formats of `tickcast-sub`: one JSON object per line, or a compact human line.
+//! Output formats of `tickcast-sub`: one JSON object per line, or a compact human line,
+//! for messages (stdout) and for announced losses (stderr).
 
+use tickcast_client::GapCause;
 use tickcast_proto::{EncodeError, Encoding, MarketState, ServerMessage};
+
+/// Messages of a topic that this client lost, as `tickcast-sub` reports them on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap<'a> {
+    pub topic: &'a str,
+    pub epoch: u64,
+    /// The first seq missed (`None`: unknown, the topic restarted at a new epoch).
+    pub expected: Option<u64>,
+    /// The seq the topic continued with.
+    pub received: u64,
+    pub cause: GapCause,
+}
+
+impl Gap<'_> {
+    fn cause(&self) -> &'static str {
+        match self.cause {
+            GapCause::NotRecovered => "not_recovered",
+            GapCause::NewEpoch => "new_epoch",
+            GapCause::SeqJump => "seq_jump",
+        }
+    }
+
+    /// `{"type":"gap","topic":"ticks.AAPL","epoch":E,"expected":155,"received":158,
+    /// "missed":3,"cause":"not_recovered"}` (`expected` and `missed` null when unknown).
+    pub fn json_line(&self) -> String {
+        serde_json::json!({
+            "type": "gap",
+            "topic": self.topic,
+            "epoch": self.epoch,
+            "expected": self.expected,
+            "received": self.received,
+            "missed": self.expected.map(|e| self.received.saturating_sub(e)),
+            "cause": self.cause(),
+        })
+        .to_string()
+    }
+
+    /// `gap on ticks.AAPL: seqs 155..158 missed (not_recovered)`.
+    pub fn pretty_line(&self) -> String {
+        match self.expected {
+            Some(e) => format!(
+                "gap on {}: seqs {e}..{} missed ({})",
+                self.topic,
+                self.received,
+                self.cause()
+            ),
+            None => format!(
+                "gap on {}: new epoch {} from seq {} ({})",
+                self.topic,
+                self.epoch,
+                self.received,
+                self.cause()
+            ),
+        }
+    }
+}
 
 use crate::dash::ui::{clock_utc, human_count, price};
 
@@ -118,6 +176,33 @@ mod tests {
             ask: 187.24,
             volume: 1_200_000,
         })
+    }
+
+    #[test]
+    fn gaps_are_one_json_line_with_their_size() {
+        let gap = Gap {
+            topic: "ticks.AAPL",
+            epoch: 7,
+            expected: Some(155),
+            received: 158,
+            cause: GapCause::NotRecovered,
+        };
+        assert_eq!(
+            gap.json_line(),
+            r#"{"cause":"not_recovered","epoch":7,"expected":155,"missed":3,"received":158,"topic":"ticks.AAPL","type":"gap"}"#
+        );
+        assert_eq!(
+            gap.pretty_line(),
+            "gap on ticks.AAPL: seqs 155..158 missed (not_recovered)"
+        );
+        let restarted = Gap {
+            expected: None,
+            received: 1,
+            cause: GapCause::NewEpoch,
+            ..gap
+        };
+        assert!(restarted.json_line().contains(r#""expected":null"#));
+        assert!(restarted.json_line().contains(r#""missed":null"#));
     }
 
     #[test]

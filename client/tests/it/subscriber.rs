@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use tickcast_client::{Client, ClientConfig, ClientEvent};
+use tickcast_client::{Client, ClientConfig, ClientEvent, GapCause};
 use tickcast_proto::{ServerMessage, Tick};
 use tokio::time::timeout;
 
@@ -89,7 +89,8 @@ async fn reconnects_and_recovers_missed_ticks_with_since() {
                     topic,
                     expected,
                     got,
-                } => panic!("gap on {topic}: {expected}..{got}"),
+                    ..
+                } => panic!("gap on {topic}: {expected:?}..{got}"),
                 ClientEvent::Disconnected { retry_in, .. } => assert!(retry_in.is_some()),
                 _ => {}
             }
@@ -165,8 +166,13 @@ async fn gaps_are_reported_and_silence_means_dead() {
                     topic,
                     expected,
                     got,
+                    cause,
+                    ..
                 } => {
-                    assert_eq!((topic.as_str(), expected, got), ("ticks.ZZ", 3, 5));
+                    assert_eq!(
+                        (topic.as_str(), expected, got, cause),
+                        ("ticks.ZZ", Some(3), 5, GapCause::SeqJump)
+                    );
                     seqs.push(0);
                 }
                 ClientEvent::Disconnected { reason, retry_in } => {

@@ -33,7 +33,8 @@ struct Args {
     /// Exit after printing this many messages.
     #[arg(long)]
     count: Option<u64>,
-    /// No connection or gap notes on stderr.
+    /// No connection or gap notes on stderr. (Gaps are JSON lines there,
+    /// `{"type":"gap","topic",...}`, or a human line with --pretty.)
     #[arg(long, short)]
     quiet: bool,
     /// Credentials for servers that require them (Authorization: Bearer + ?token=).
@@ -131,12 +132,25 @@ async fn print_events(
             }
             ClientEvent::Gap {
                 topic,
+                epoch,
                 expected,
                 got,
+                cause,
             } => {
-                note(format!(
-                    "gap on {topic}: expected seq {expected}, got {got}"
-                ));
+                if !args.quiet {
+                    let gap = sub::Gap {
+                        topic: &topic,
+                        epoch,
+                        expected,
+                        received: got,
+                        cause,
+                    };
+                    if args.pretty {
+                        eprintln!("tickcast-sub: {}", gap.pretty_line());
+                    } else {
+                        eprintln!("{}", gap.json_line());
+                    }
+                }
             }
             ClientEvent::Message(msg) => {
                 if !args.all && !sub::is_data(&msg) {

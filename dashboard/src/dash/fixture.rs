@@ -3,7 +3,7 @@
 use tickcast_proto::{Ack, Bar, Op, ServerMessage, Snapshot, Tick, Welcome};
 
 use super::{App, theme::Theme};
-use tickcast_client::ClientEvent;
+use tickcast_client::{ClientEvent, GapCause};
 
 pub const T0_NS: u64 = 1_700_000_000_000_000_000;
 const MS: u64 = 1_000_000;
@@ -112,8 +112,10 @@ pub fn app(theme: Theme, size: (u16, u16)) -> App {
             if sym == "AAPL" && i == 80 {
                 app.on_client(ClientEvent::Gap {
                     topic: "ticks.AAPL".into(),
-                    expected: seq,
+                    epoch: 1,
+                    expected: Some(seq),
                     got: seq + 5,
+                    cause: GapCause::SeqJump,
                 });
             }
             let ts = T0_NS + (i + 1) * 250 * MS + k as u64 * MS;

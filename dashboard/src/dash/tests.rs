@@ -104,8 +104,10 @@ fn gaps_mark_the_next_point_and_are_counted() {
     assert_eq!((q.gaps, app.stats.gaps), (1, 1));
     app.on_client(ClientEvent::Gap {
         topic: "bars.1s.MSFT".into(),
-        expected: 41,
+        epoch: 1,
+        expected: Some(41),
         got: 43,
+        cause: tickcast_client::GapCause::NotRecovered,
     });
     msg(
         &mut app,
