@@ -22,11 +22,24 @@ export TICKCAST_REQUIRE_NATS=1
 log "cargo test --workspace"
 cargo test --workspace --locked
 
+log "tickcast-sub builds without the server crate (dashboard feature embedded-server off)"
+cargo build -p tickcast-dashboard --no-default-features --bins --locked
+if cargo tree -p tickcast-dashboard --no-default-features -e normal --locked | grep -q tickcast-server; then
+    echo "FAIL: tickcast-dashboard without default features still links tickcast-server" >&2
+    exit 1
+fi
+
+log "docs: every path the codemaps name exists"
+python3 scripts/check-docs.py
+
 log "example clients of PROTOCOL.md (Python, JavaScript)"
 scripts/test-clients.sh
 
 log "web page in headless Chromium"
 scripts/test-web.sh
+
+log "fault injection: a NATS cluster under faults, every observer's seqs checked (RELIABILITY.md)"
+scripts/faults.sh --bin-dir "${CARGO_TARGET_DIR:-$root/target}/debug"
 
 log "Autobahn|Testsuite (cases 1-10) against the server's connection code"
 scripts/test-autobahn.sh

@@ -103,7 +103,7 @@ class SubObserver(ProcObserver):
             if kind in ("tick", "bar", "snapshot"):
                 known = self.epochs.get(topic)
                 epoch = msg.get("epoch", known)
-                if kind == "snapshot" and msg.get("recovered") is False:
+                if msg.get("recovered") is False:  # a snapshot, or a bar (PROTOCOL.md §8)
                     self.add("ann", topic=topic, epoch=epoch, reason="not_recovered")
                 elif kind == "snapshot" and known is not None and known != epoch:
                     self.add("ann", topic=topic, epoch=epoch, reason="new_epoch")
@@ -235,7 +235,7 @@ class RawObserver(Observer):
             topic, seq = msg["topic"], msg["seq"]
             last = self.position.get(topic)
             epoch = msg.get("epoch") or (last[0] if last else welcome["epoch"])
-            if kind == "snapshot" and msg.get("recovered") is False:
+            if msg.get("recovered") is False:  # a snapshot, or a bar (PROTOCOL.md §8)
                 self.add("ann", topic=topic, epoch=epoch, reason="not_recovered")
             elif kind == "snapshot" and last and last[0] != epoch:
                 self.add("ann", topic=topic, epoch=epoch, reason="new_epoch")

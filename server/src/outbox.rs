@@ -126,6 +126,10 @@ impl Inner {
     }
 }
 
+/// How many queue bounds of replayed messages one connection may hold (see
+/// [`Outbox::replay_room`]): 2 MiB at the default 256 KiB bound.
+pub const REPLAY_ROOM_FACTOR: usize = 8;
+
 /// The outbound side of one connection.
 #[derive(Debug)]
 pub struct Outbox {
@@ -308,6 +312,14 @@ impl Outbox {
     /// Bytes that may still be queued before the bound is reached.
     pub fn room(&self) -> usize {
         self.limit_bytes.saturating_sub(self.lock().queued_bytes)
+    }
+
+    /// What a `since` replay may still add: [`REPLAY_ROOM_FACTOR`] times the queue bound,
+    /// less what is queued. A replay is written once and the client asked for it, so it may
+    /// pass the bound that conflates live messages (which then conflate until it drains).
+    pub fn replay_room(&self) -> usize {
+        (self.limit_bytes.saturating_mul(REPLAY_ROOM_FACTOR))
+            .saturating_sub(self.lock().queued_bytes)
     }
 
     /// Waits while more than the queue bound is waiting to be written (or until closing).

@@ -44,14 +44,17 @@ pub(super) fn send_initial(
 }
 
 /// Replays the messages after `seq` when the ring holds all of them (with no hole: in a
-/// cluster a node may have missed some) and they fit in the peer's queue.
+/// cluster a node may have missed some) and they fit in the peer's replay room.
 fn replay(peer: &Peer, st: &TopicState, seq: u64) -> bool {
+    if seq >= st.seq {
+        return false;
+    }
     let missed = st.ring.iter().filter(|e| e.seq > seq);
     let (count, bytes) = missed
         .clone()
         .fold((0u64, 0usize), |(n, b), e| (n + 1, b + e.msgpack.len()));
     let contiguous = st.ring.front().is_some_and(|e| e.seq <= seq + 1) && count == st.seq - seq;
-    if !contiguous || bytes > peer.outbox.room() {
+    if !contiguous || bytes > peer.outbox.replay_room() {
         return false;
     }
     for e in missed {

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cluster;
+mod contract;
 mod hostile;
 mod http;
 mod lifecycle;
