@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault-injection suite of a tickcast cluster (issue #14): nats-server, one tickcast-sim source,
 # three tickcast-server nodes, observers (tickcast-sub, the Python and JavaScript example
-# clients, a node-hopping, a slow and a stalled reader); kills, stops and restarts nodes,
+# clients, the web page in headless Chromium, a node-hopping, a slow and a stalled reader); kills, stops and restarts nodes,
 # nats-server and the source, and checks that no observer saw a duplicate, a regression or an
 # unannounced hole. See scripts/faults/README.md.
 #
@@ -11,7 +11,8 @@
 #
 # Other flags go to scripts/faults/main.py (--soak MIN, --cycles N, --rate R, --symbols N, ...).
 # Records and process logs: $CARGO_TARGET_DIR/artifacts/faults (default target/artifacts/faults).
-# Installs what it needs: nats-server, a venv in $TARGET/venv, npm packages of examples/clients/js.
+# Installs what it needs: nats-server, a venv in $TARGET/venv, npm packages of examples/clients/js
+# and scripts/web, Chromium.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,6 +54,19 @@ node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.ex
 if [[ ! -d examples/clients/js/node_modules/@msgpack/msgpack ]]; then
     log "installing @msgpack/msgpack into examples/clients/js/node_modules"
     (cd examples/clients/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The web page observer: headless Chromium driven by playwright-core (as scripts/test-web.sh).
+if [[ ! -x /usr/bin/chromium ]]; then
+    log "installing chromium (Debian package)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium >/dev/null \
+        || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+        || { echo "FAIL: could not install chromium" >&2; exit 1; }
+fi
+if [[ ! -d scripts/web/node_modules/playwright-core ]]; then
+    log "installing the npm packages of scripts/web"
+    (cd scripts/web && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 exec "$venv/bin/python" scripts/faults/main.py --bin-dir "$bindir" --python "$venv/bin/python" \

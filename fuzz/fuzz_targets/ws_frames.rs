@@ -1,11 +1,11 @@
 //! Arbitrary bytes sent by a client after a good WebSocket handshake, into the real
-//! server (`tickcast_server::spawn` on loopback, in a background runtime): the session's
+//! server (`tickcast_server::spawn` on loopback, in a background runtime): the connection's
 //! frame reader, fragmentation, control frames, close handling, the decoder, subscribe /
 //! list / publish handling and the rate limiter.
 //!
 //! The first byte picks the connection: bit 0 JSON (else MessagePack), bit 1 presents the
 //! publish token, bit 2 sends the rest as is (else as well-masked frames built from it:
-//! a header byte, a length byte, the payload; so that the fuzzer reaches the session's
+//! a header byte, a length byte, the payload; so that the fuzzer reaches the connection's
 //! state machine, not only the header checks). After the input the client shuts its write
 //! side, as a peer that is done does.
 //!

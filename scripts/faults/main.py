@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from faults import PHASES  # noqa: E402
-from observers import RawObserver, RecordObserver, SubObserver  # noqa: E402
+from observers import RawObserver, RecordObserver, SubObserver, WebObserver  # noqa: E402
 from procs import Cluster, LoadBalancer  # noqa: E402
 import soak  # noqa: E402
 import verdicts  # noqa: E402
@@ -34,6 +34,8 @@ def make_observers(args, cluster, lb, workdir):
         RecordObserver("py-lb", "lb", py, lb.url(), PATTERNS, workdir),
         RecordObserver("js-lb", "lb", js, lb.url(), PATTERNS, workdir),
         RecordObserver("py-A", "pinned", py, cluster.url(a), PATTERNS, workdir),
+        WebObserver("web-lb", "lb", lb.url().replace("ws://", "http://").removesuffix("/ws") + "/",
+                    "ticks.*", workdir),
         RawObserver("hopper", "hopper", [cluster.url(n) for n in (a, b, c)], PATTERNS, hop_every=3),
         RawObserver("slow", "slow", [lb.url()], PATTERNS, read_delay=0.03),
         RawObserver("stalled", "stalled", [lb.url()], PATTERNS, stalls=(5, [2.5, 6])),
@@ -99,7 +101,9 @@ async def run(args):
                 # A slow reader lags its backlog by up to a minute (a queue of ~2,000 frames
                 # read at ~30/s): what it reads during a phase is often older (e.g. a
                 # replay of ticks only), so "silent" says nothing about it.
-                if st["data"] == 0 and o.role != "slow":
+                # The web page charts ticks only: it subscribes to no bars.
+                web_bars = o.name.startswith("web") and fam == "bars"
+                if st["data"] == 0 and o.role != "slow" and not web_bars:
                     st["silent"] = 1
                 rows.append((phase, o.name, fam, st))
                 failed |= bool(verdicts.violations(st))

@@ -149,6 +149,18 @@ class RecordObserver(ProcObserver):
         self.reconnects += sum("reconnecting" in line for line in self.errtail.lines())
 
 
+class WebObserver(RecordObserver):
+    """The web page in headless Chromium (scripts/web/fault-observer.mjs): it prints the
+    page's records ({topic, epoch, seq, type} and announcements) on stdout."""
+
+    def __init__(self, name, role, url, pattern, workdir):
+        web = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
+        ProcObserver.__init__(self, name, role,
+                              ["node", os.path.join(web, "fault-observer.mjs"), url, pattern],
+                              workdir, cwd=web)
+        self.tail, self.errtail = Tail(self.out), Tail(self.err)
+
+
 class RawObserver(Observer):
     """In-process subscriber. hop_every: move to the next of `urls` every so many seconds
     (resuming with since); read_delay: sleep after every message; stalls: (every, [durations])

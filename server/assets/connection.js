@@ -110,10 +110,13 @@ export class Connection {
   subscribe(patterns) {
     const id = this.#nextId++;
     this.#latestSubscribeId = id;
-    const msg = { type: "subscribe", id, topics: patterns, since: this.since(patterns), max_rate: this.maxRate };
-    const limit = toNumber(this.#welcome?.max_message_bytes ?? 0);
-    if (msg.since && limit && encode(msg).length > limit) msg.since = undefined; // fall back to snapshots
-    this.#send(msg);
+    // Positions first, in pieces that fit any message size limit (PROTOCOL.md §6 resume),
+    // so every topic we follow resumes however many there are.
+    const positions = Object.entries(this.since(patterns) ?? {});
+    for (let i = 0; i < positions.length; i += 1000) {
+      this.#send({ type: "resume", since: Object.fromEntries(positions.slice(i, i + 1000)) });
+    }
+    this.#send({ type: "subscribe", id, topics: patterns, max_rate: this.maxRate });
   }
 
   #setStatus(next, text) {

@@ -10,6 +10,7 @@
 import { toNumber } from "./msgpack.js";
 import { serverClock } from "./clock.js";
 import { Connection } from "./connection.js";
+import { RECORD, drainRecords, recordMessage } from "./record.js";
 import { MAX_RATE, applyLagged, applySnapshot, applyStatus, applyTick, sincePositions, state } from "./state.js";
 import { requestSnapshot, resetSnapshotRequests } from "./snapshot-fetch.js";
 import { placeRow, refilterRows, renderRow, updateEmpty } from "./table.js";
@@ -58,6 +59,7 @@ function onWelcome(m) {
 function onMessage(m, recvMs) {
   state.counters.frames++;
   countFrame();
+  const epochBefore = RECORD && m?.topic ? (state.rows.get(m.topic)?.epoch ?? null) : null;
   switch (m?.type) {
     case "tick": onTick(m, recvMs); break;
     case "snapshot": {
@@ -77,6 +79,7 @@ function onMessage(m, recvMs) {
     default:
       console.debug("tickcast: ignoring message", m);
   }
+  if (RECORD && m) recordMessage(m, epochBefore, m.topic ? state.rows.get(m.topic)?.epoch : null);
   scheduleRender();
 }
 
@@ -195,6 +198,8 @@ connection.connect();
 
 // A read-only view for debugging in the console and for the end-to-end test.
 window.tickcast = {
+  /** With ?record=1: what arrived since the last call (see record.js). */
+  drainRecords,
   get conn() { return state.conn; },
   get connLog() { return state.connLog.slice(); },
   get patterns() { return state.patterns.slice(); },

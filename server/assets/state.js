@@ -59,10 +59,6 @@ export function markRowChanged(row) {
   if (row.topic === state.selected) state.headDirty = state.chartDirty = true;
 }
 
-function sameEpoch(a, b) {
-  return a !== null && a !== undefined && b !== null && b !== undefined && String(a) === String(b);
-}
-
 function applyPrice(row, price, tsMs, flash) {
   if (flash && row.last !== undefined && price !== row.last) {
     row.dir = price > row.last ? 1 : -1;
@@ -85,7 +81,9 @@ export function applyTick(m) {
   const row = state.rows.get(m.topic) ?? createRow(m.topic, m.symbol);
   state.counters.ticks++;
   const seq = toNumber(m.seq);
-  if (sameEpoch(row.epoch, state.epoch) && row.seq !== null) {
+  // The topic's epoch is the one its own snapshot named (in a cluster it differs from the
+  // welcome.epoch of the node we are on); a tick keeps it.
+  if (row.epoch !== null && row.seq !== null) {
     if (seq <= row.seq) {
       state.counters.duplicates++;
       return null;
@@ -100,7 +98,7 @@ export function applyTick(m) {
     }
   }
   row.lagged = false;
-  row.epoch = state.epoch;
+  if (row.epoch === null) row.epoch = state.epoch;
   row.seq = seq;
   applyPrice(row, m.price, toNumber(m.ts) / 1e6, true);
   row.bid = m.bid;

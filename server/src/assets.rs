@@ -50,6 +50,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("clock.js", JS),
     asset!("format.js", JS),
     asset!("msgpack.js", JS),
+    asset!("record.js", JS),
 ];
 
 /// The asset served at `path`, if any.

@@ -101,6 +101,7 @@ impl Default for Config {
 
 /// How trade times are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Arrivals {
     /// One Poisson process per symbol (rate proportional to its `weight`), together
     /// `Config::rate` per second: exponential gaps, as in real trade streams.

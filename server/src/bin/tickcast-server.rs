@@ -25,8 +25,8 @@ struct Cli {
     #[arg(long, env = "TICKCAST_RATE", default_value_t = tickcast_simulator::Config::DEFAULT_RATE)]
     rate: f64,
     /// Trade arrivals: poisson (realistic) or constant (evenly spaced, for benchmarks).
-    #[arg(long, env = "TICKCAST_ARRIVALS", value_enum, default_value_t = ArrivalsArg::from(Arrivals::default()))]
-    arrivals: ArrivalsArg,
+    #[arg(long, env = "TICKCAST_ARRIVALS", value_enum, default_value_t = Arrivals::default())]
+    arrivals: Arrivals,
     /// Simulate N synthetic symbols instead of the default 50 US equities.
     #[arg(long, env = "TICKCAST_SYMBOLS", conflicts_with = "universe")]
     symbols: Option<usize>,
@@ -139,12 +139,6 @@ enum SlowConsumerArg {
     Disconnect,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ArrivalsArg {
-    Poisson,
-    Constant,
-}
-
 impl From<SlowConsumer> for SlowConsumerArg {
     fn from(policy: SlowConsumer) -> Self {
         match policy {
@@ -159,24 +153,6 @@ impl From<SlowConsumerArg> for SlowConsumer {
         match arg {
             SlowConsumerArg::Conflate => Self::Conflate,
             SlowConsumerArg::Disconnect => Self::Disconnect,
-        }
-    }
-}
-
-impl From<Arrivals> for ArrivalsArg {
-    fn from(arrivals: Arrivals) -> Self {
-        match arrivals {
-            Arrivals::Poisson => Self::Poisson,
-            Arrivals::Constant => Self::Constant,
-        }
-    }
-}
-
-impl From<ArrivalsArg> for Arrivals {
-    fn from(arg: ArrivalsArg) -> Self {
-        match arg {
-            ArrivalsArg::Poisson => Self::Poisson,
-            ArrivalsArg::Constant => Self::Constant,
         }
     }
 }
@@ -201,7 +177,7 @@ impl Cli {
                 seed: self.seed,
                 rate: self.rate,
                 universe,
-                arrivals: self.arrivals.into(),
+                arrivals: self.arrivals,
                 ..tickcast_simulator::Config::default()
             };
             if self.halts {

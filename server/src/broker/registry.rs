@@ -43,6 +43,26 @@ impl PeerSubscriptions {
             positions: HashMap::new(),
         }
     }
+
+    /// `bad_request` when adding `since` would take the peer past `limit` positions.
+    fn check_position_room(
+        &self,
+        since: &BTreeMap<String, Position>,
+        limit: usize,
+    ) -> Result<(), Reject> {
+        let added = since
+            .keys()
+            .filter(|t| !self.positions.contains_key(*t))
+            .count();
+        let wanted = self.positions.len() + added;
+        if wanted > limit {
+            return Err(Reject::new(
+                ErrorCode::BadRequest,
+                format!("{wanted} resume positions would exceed the limit of {limit}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The broker's first lock: every peer's subscriptions, and reference prices by symbol.
@@ -180,11 +200,8 @@ impl Broker {
             .peers
             .entry(peer.id)
             .or_insert_with(|| PeerSubscriptions::new(peer));
-        let new_positions = since
-            .keys()
-            .filter(|t| !entry.positions.contains_key(*t))
-            .count();
-        self.check_position_room(entry.positions.len() + new_positions)?;
+        let limit = self.max_resume_positions();
+        entry.check_position_room(&since, limit)?;
         let mut subscriptions = entry.subscriptions.clone();
         for pattern in &patterns {
             let new = Subscription {
@@ -259,25 +276,10 @@ impl Broker {
             .peers
             .entry(peer.id)
             .or_insert_with(|| PeerSubscriptions::new(peer));
-        let new_positions = req
-            .since
-            .keys()
-            .filter(|t| !entry.positions.contains_key(*t))
-            .count();
-        self.check_position_room(entry.positions.len() + new_positions)?;
+        let limit = self.max_resume_positions();
+        entry.check_position_room(&req.since, limit)?;
         entry.positions.extend(req.since);
         peer.push_message(&ack(req.id, Op::Resume, Vec::new(), &entry.subscriptions));
-        Ok(())
-    }
-
-    fn check_position_room(&self, wanted: usize) -> Result<(), Reject> {
-        let limit = self.max_resume_positions();
-        if wanted > limit {
-            return Err(Reject::new(
-                ErrorCode::BadRequest,
-                format!("{wanted} resume positions would exceed the limit of {limit}"),
-            ));
-        }
         Ok(())
     }
 

@@ -48,8 +48,8 @@ struct Args {
     #[arg(long, env = "TICKCAST_SIM_RATE", default_value_t = Config::DEFAULT_RATE, value_parser = positive)]
     rate: f64,
     /// Trade times: Poisson (exponential gaps) or constant (evenly spaced, round-robin).
-    #[arg(long, env = "TICKCAST_SIM_ARRIVALS", value_enum, default_value_t = ArrivalsArg::from(Arrivals::default()))]
-    arrivals: ArrivalsArg,
+    #[arg(long, env = "TICKCAST_SIM_ARRIVALS", value_enum, default_value_t = Arrivals::default())]
+    arrivals: Arrivals,
     /// Trade N synthetic symbols (SYN0000...) instead of the 50 built-in equities.
     #[arg(long, env = "TICKCAST_SIM_SYMBOLS", conflicts_with = "universe",
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -119,33 +119,9 @@ struct Args {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum ArrivalsArg {
-    Poisson,
-    Constant,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
 enum ModelArg {
     Stochastic,
     Gbm,
-}
-
-impl From<Arrivals> for ArrivalsArg {
-    fn from(arrivals: Arrivals) -> Self {
-        match arrivals {
-            Arrivals::Poisson => Self::Poisson,
-            Arrivals::Constant => Self::Constant,
-        }
-    }
-}
-
-impl From<ArrivalsArg> for Arrivals {
-    fn from(arg: ArrivalsArg) -> Self {
-        match arg {
-            ArrivalsArg::Poisson => Self::Poisson,
-            ArrivalsArg::Constant => Self::Constant,
-        }
-    }
 }
 
 impl From<&Model> for ModelArg {
@@ -196,7 +172,7 @@ fn config(args: &Args) -> anyhow::Result<Config> {
     Ok(Config {
         seed: args.seed,
         rate: args.rate,
-        arrivals: args.arrivals.into(),
+        arrivals: args.arrivals,
         universe,
         rho: args.rho,
         jumps: args.jumps,
