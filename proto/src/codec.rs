@@ -74,9 +74,9 @@ pub struct UnsupportedSubprotocol(pub String);
 /// A message could not be encoded.
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
-    #[error("msgpack encode: {0}")]
+    #[error("msgpack encode")]
     MsgPack(#[from] rmp_serde::encode::Error),
-    #[error("json encode: {0}")]
+    #[error("json encode")]
     Json(#[from] serde_json::Error),
 }
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 
 COLUMNS = ["data", "dup", "regress", "holes_ann", "holes_unann", "strict_holes", "missed_unann",
            "new_epochs", "epochs_unann", "ann", "multi_ann"]
-VIOLATIONS = ["dup", "regress", "holes_unann", "strict_holes", "epochs_unann", "silent"]
+VIOLATIONS = ["dup", "regress", "holes_unann", "strict_holes", "epochs_unann", "multi_ann", "silent"]
 
 
 def family(topic):

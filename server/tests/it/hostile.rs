@@ -440,6 +440,9 @@ async fn slowloris_connections_are_closed_after_the_handshake_timeout() {
             "{what}: {reply}"
         );
     }
+    // PROTOCOL.md §16: handshakes that timed out count as refused connections.
+    let rejected = metric(addr, "tickcast_rejected_connections_total").await;
+    assert!(rejected >= 3, "3 timed-out handshakes, {rejected} counted");
 
     // An idle keep-alive connection after a complete request is closed as well.
     let (head, mut idle) = http_raw(
