@@ -100,10 +100,11 @@ async def run(args):
                 st = stats[(phase, fam)]
                 # A slow reader lags its backlog by up to a minute (a queue of ~2,000 frames
                 # read at ~30/s): what it reads during a phase is often older (e.g. a
-                # replay of ticks only), so "silent" says nothing about it.
+                # replay of ticks only); a stalled one stops reading for 6 s, longer than
+                # the 4 s baseline. For them "silent" says nothing.
                 # The web page charts ticks only: it subscribes to no bars.
                 web_bars = o.name.startswith("web") and fam == "bars"
-                if st["data"] == 0 and o.role != "slow" and not web_bars:
+                if st["data"] == 0 and o.role not in ("slow", "stalled") and not web_bars:
                     st["silent"] = 1
                 rows.append((phase, o.name, fam, st))
                 failed |= bool(verdicts.violations(st))

@@ -1,0 +1,291 @@
+// Type declarations of the tickcast JavaScript client (index.js). They are its API
+// reference: `npx typedoc index.d.ts` renders them as HTML (see README.md).
+
+/** The subprotocol this client offers: MessagePack frames (PROTOCOL.md §2). */
+export declare const SUBPROTOCOL: "tickcast.v1.msgpack";
+
+/** HTTP answers to the upgrade after which the feed stops: 400, 401, 403, 405, 426. */
+export declare const FATAL_HTTP_STATUSES: readonly number[];
+
+/** `[epoch, seq]`: the position of the last tick or bar you have of a topic. */
+export type Position = [epoch: number | bigint, seq: number | bigint];
+
+/** Positions by topic, as in `subscribe.since` (PROTOCOL.md §6). */
+export type Positions = Record<string, Position>;
+
+/** A `tick` (PROTOCOL.md §7): one trade on `ticks.SYM`. */
+export interface Tick {
+  type: "tick";
+  topic: string;
+  /** Position in the topic (exact as a Number below 2^53). */
+  seq: number;
+  /** The topic's epoch: filled in by this library from the topic's snapshot (ticks carry none). */
+  epoch: number;
+  /** Nanoseconds since 1970 (beyond 2^53: a BigInt). */
+  ts: bigint;
+  symbol: string;
+  price: number;
+  size: number;
+  bid: number;
+  ask: number;
+  volume: number;
+}
+
+/** A `snapshot`: the latest state of a trades topic; starts every topic's history. */
+export interface Snapshot extends Omit<Tick, "type"> {
+  type: "snapshot";
+  /** `false`: a resume could not be served and this snapshot replaces what was missed. */
+  recovered?: boolean;
+  open: number;
+  high: number;
+  low: number;
+  prev_close: number;
+  state?: "open" | "halted" | "closed" | string;
+}
+
+/** A `bar` on `bars.1s.SYM` or `bars.1m.SYM`. */
+export interface Bar {
+  type: "bar";
+  topic: string;
+  seq: number;
+  epoch: number;
+  /** Start of the interval, ns since 1970. */
+  ts: bigint;
+  interval_ms: number;
+  symbol: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  trades: number;
+  recovered?: boolean;
+}
+
+/** The market state of a symbol changed (no `seq`). */
+export interface Status {
+  type: "status";
+  topic: string;
+  state: "open" | "halted" | "closed" | string;
+  ts: bigint;
+  /** status has no seq (declared so that `msg.seq` type-checks on any item) */
+  seq?: undefined;
+}
+
+/** The server conflated this client's queue (PROTOCOL.md §10); seq jumps (gap items) follow. */
+export interface Lagged {
+  type: "lagged";
+  topics: string[];
+  dropped: number;
+  /** lagged names `topics` instead (declared so that `msg.topic` type-checks on any item) */
+  topic?: undefined;
+  seq?: undefined;
+}
+
+/** An `error` without a request id (`rate_limited`, `bad_frame`), given to every subscription. */
+export interface ServerError {
+  type: "error";
+  id?: number | string;
+  code: string;
+  message: string;
+  topic?: undefined;
+  seq?: undefined;
+}
+
+/** Why messages of a topic are missing. */
+export type GapCause =
+  /** the server said so: `recovered: false` (a resume it could not serve, a loss upstream) */
+  | "not_recovered"
+  /** the topic restarted with a new epoch (e.g. the server restarted): the count is unknown */
+  | "new_epoch"
+  /** the seqs jumped: after `lagged`, or under `max_rate` (see the flags) */
+  | "seq_jump"
+  /** this library dropped them: the reader fell more than `maxBuffered` items behind */
+  | "client_buffer";
+
+/**
+ * A loss, delivered in the stream right before the message that reveals it. Every message of a
+ * topic is delivered exactly once unless a gap item for the topic says otherwise.
+ */
+export interface Gap {
+  type: "gap";
+  topic: string;
+  /** The epoch of the message that follows. */
+  epoch: number;
+  /** The first seq missed (null when unknown: a new epoch). */
+  expected: number | null;
+  /** The seq of the message that follows. */
+  received: number;
+  /** How many messages were missed (null when unknown). */
+  missed: number | null;
+  cause: GapCause;
+  /** Gap items have no seq of their own (see expected/received). */
+  seq?: undefined;
+  /** The topic's epoch before (cause "new_epoch"). */
+  previous_epoch?: number;
+  /** `false` when the server marked the message `recovered: false`. */
+  recovered?: false;
+  /** A `lagged` naming this topic came before it. */
+  lagged: boolean;
+  /** A subscription matching this topic has `max_rate`: jumps are expected. */
+  max_rate: boolean;
+  /** Whether the loss has a reason (anything but a seq jump nobody announced). */
+  announced: boolean;
+}
+
+/** Everything a subscription's stream yields. */
+export type Item = Tick | Snapshot | Bar | Status | Lagged | Gap | ServerError;
+
+export interface Welcome {
+  type: "welcome";
+  protocol: number;
+  server: string;
+  epoch: number;
+  heartbeat_ms: number;
+  max_message_bytes: number;
+  max_subscriptions: number;
+  ts: bigint;
+}
+
+export interface Ack {
+  type: "ack";
+  id?: number | string;
+  op: "subscribe" | "resume" | "unsubscribe" | "publish";
+  topics: string[];
+  subscriptions: string[];
+}
+
+export interface Pong {
+  type: "pong";
+  id?: number | string;
+  ts: bigint;
+}
+
+/** Options of one subscription (override the feed's). */
+export interface SubscribeOptions {
+  /** At most this many messages per second per topic (newest wins; seq jumps become gap items). */
+  max_rate?: number;
+  /** `false`: no snapshot for topics without a position (default true). */
+  snapshot?: boolean;
+  /** Initial positions: resume these topics from there (replay of what came after). */
+  since?: Positions;
+  /** Passed through to the server; NOT YET SERVED by tickcast-server (ignored there). */
+  rewind?: number;
+  /** Passed through to the server; NOT YET SERVED by tickcast-server (ignored there). */
+  depth?: number;
+}
+
+/** What a WebSocket factory must return: the browser WebSocket API, or one like it. */
+export interface WebSocketLike {
+  binaryType: string;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code?: number; reason?: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+export type FeedState = "connecting" | "open" | "reconnecting" | "closed";
+
+export interface ConnectOptions extends Omit<SubscribeOptions, "since"> {
+  /** Access token. Node: `Authorization: Bearer`; browsers: `?token=` (see tokenIn). */
+  token?: string;
+  /** Where the token goes: "header" (Node's default) or "query" (browsers' default and only way). */
+  tokenIn?: "header" | "query";
+  /** Initial positions of topics, for every subscription of this feed. */
+  since?: Positions;
+  /** Reject connect() when no `welcome` arrived within this long (default 30,000; 0: wait forever). */
+  connectTimeoutMs?: number;
+  /** Silence after which a connection is taken for dead (default 3 x welcome.heartbeat_ms). */
+  livenessTimeoutMs?: number;
+  /** Longest reconnect backoff (default 30,000 ms). */
+  maxBackoffMs?: number;
+  /** Timeout of publish/list/ping (default 10,000 ms). */
+  requestTimeoutMs?: number;
+  /** Items a subscription may buffer before the library conflates them (default 100,000; 0: no bound). */
+  maxBuffered?: number;
+  /** Called on every state change (e.g. to show "reconnecting in 2 s"). */
+  onState?: (state: FeedState, detail?: Record<string, unknown>) => void;
+  /** Makes the WebSocket (e.g. from the `ws` package, for a custom CA). Default: the global WebSocket. */
+  webSocketFactory?: (url: string, protocols: string[], headers: Record<string, string>) => WebSocketLike;
+  /** MessagePack codec (default: the built-in ./msgpack.js). */
+  codec?: { encode(value: unknown): Uint8Array; decode(bytes: ArrayBuffer | ArrayBufferView): any };
+}
+
+/** Why a feed, subscription or request ended; `message` says why and what to do. */
+export declare class TickcastError extends Error {
+  constructor(message: string, details?: Partial<Pick<TickcastError, "kind" | "status" | "closeCode" | "code" | "reason">>);
+  kind: "http" | "close" | "server" | "timeout" | "connection" | "environment" | "closed";
+  /** HTTP status of a refused upgrade (Node only: browsers hide it). */
+  status?: number;
+  /** WebSocket close code. */
+  closeCode?: number;
+  /** The server's `error.code`: bad_topic, forbidden, bad_request, too_many_subscriptions, ... */
+  code?: string;
+  /** The server's own words: HTTP body, close reason or `error.message`. */
+  reason?: string;
+}
+
+/** A subscription: `for await (const item of sub)`. Leaving the loop unsubscribes. */
+export declare class Subscription implements AsyncIterableIterator<Item> {
+  readonly patterns: string[];
+  readonly options: SubscribeOptions;
+  /** Id of the latest `subscribe` sent for it. */
+  readonly id: number | undefined;
+  /** The latest `ack`. */
+  readonly ack: Ack | undefined;
+  /** Resolves with the first `ack`; rejects when the server refused the subscribe. */
+  readonly ready: Promise<Ack>;
+  /** Items waiting to be read. */
+  readonly buffered: number;
+  /** Whether the stream has ended. */
+  readonly ended: boolean;
+  [Symbol.asyncIterator](): Subscription;
+  next(): Promise<IteratorResult<Item, undefined>>;
+  return(): Promise<IteratorResult<Item, undefined>>;
+  /** Unsubscribes and ends the stream. */
+  close(): void;
+}
+
+/** One logical connection that reconnects and resumes by itself. Made by connect(). */
+export declare class Feed {
+  constructor(url: string | URL, options?: ConnectOptions);
+  readonly url: string;
+  readonly options: ConnectOptions;
+  /** The latest `welcome` (undefined while disconnected). */
+  readonly welcome: Welcome | undefined;
+  /** Connections opened so far. */
+  readonly connections: number;
+  readonly state: FeedState;
+  /** Why the last attempt failed or ended, for people. */
+  readonly lastError: string | undefined;
+  /** Resolves with the feed at the first `welcome`. */
+  readonly opened: Promise<Feed>;
+  /** Resolves on close(); rejects with the TickcastError that ended the feed. */
+  readonly done: Promise<void>;
+  /** Subscribes to one pattern or several (NATS wildcards `*`, `>`). */
+  subscribe(patterns: string | string[], options?: SubscribeOptions): Subscription;
+  /** Every topic's position: pass it as `since` to a later feed. */
+  positions(): Record<string, [epoch: number, seq: number]>;
+  /** Publishes a trade (needs the publisher role); resolves with the ack, rejects on error. */
+  publish(topic: string, price: number, size: number, bid?: number | null, ask?: number | null): Promise<Ack>;
+  /** The topics that exist, optionally only those matching `pattern`. */
+  list(pattern?: string): Promise<string[]>;
+  /** An application-level round trip. */
+  ping(): Promise<Pong>;
+  /** Closes the feed; every subscription ends. */
+  close(): void;
+}
+
+/**
+ * Connects to `url` (`ws://HOST:PORT/ws` or `wss://`): resolves at the first `welcome`,
+ * rejects with a TickcastError on a final refusal or after `connectTimeoutMs`.
+ */
+export declare function connect(url: string | URL, options?: ConnectOptions): Promise<Feed>;
+
+/** Whether `topic` matches `pattern` (`*`: one token, `>`: the rest). */
+export declare function matches(pattern: string, topic: string): boolean;
+
+/** What to do after close code `code` (PROTOCOL.md §12). */
+export declare function closeAdvice(code: number): "stop" | "now" | "backoff";

@@ -1,0 +1,35 @@
+// Compiled by `tsc --noEmit` (never run): the README's examples type-check against index.d.ts.
+import { connect, matches, closeAdvice, TickcastError, type Item, type Gap } from "../index.js";
+
+export async function readme(): Promise<void> {
+  const feed = await connect("ws://127.0.0.1:8080/ws", { token: "t", max_rate: 4, since: { "ticks.AAPL": [1764072000123456, 41] } });
+  for await (const msg of feed.subscribe("ticks.AAPL")) console.log(msg.type, msg.topic, msg.seq);
+  for await (const item of feed.subscribe(["ticks.*", "bars.1m.*"], { snapshot: false })) {
+    switch (item.type) {
+      case "tick": {
+        const ts: bigint = item.ts;
+        const seq: number = item.seq;
+        console.log(item.price, item.epoch, ts, seq);
+        break;
+      }
+      case "gap": {
+        const gap: Gap = item;
+        console.log(gap.cause, gap.expected, gap.received, gap.missed, gap.announced);
+        break;
+      }
+      case "lagged":
+        console.log(item.dropped);
+        break;
+    }
+  }
+  const ack = await feed.publish("fx.EURUSD", 1.08, 100, 1.07, null);
+  console.log(ack.op, await feed.list("ticks.*"), (await feed.ping()).ts, feed.positions());
+  try {
+    await feed.done;
+  } catch (e) {
+    if (e instanceof TickcastError) console.log(e.kind, e.status, e.closeCode, e.code, e.reason);
+  }
+  const items: Item[] = [];
+  console.log(items, matches("ticks.*", "ticks.AAPL"), closeAdvice(4001));
+  feed.close();
+}

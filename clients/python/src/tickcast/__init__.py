@@ -1,0 +1,89 @@
+"""tickcast: subscribe to a tickcast server from Python, and lose nothing silently.
+
+    import asyncio, tickcast
+
+    async def main():
+        async with tickcast.connect("ws://127.0.0.1:8080/ws") as feed:
+            async for msg in feed.subscribe("ticks.AAPL", "bars.1m.*"):
+                print(msg.type, msg.topic, msg.seq)
+
+    asyncio.run(main())
+
+`connect` gives a `Feed`: one WebSocket (MessagePack, protocol v1) that reconnects with
+backoff and jitter, hands every topic's ``(epoch, seq)`` over before subscribing again (so the
+server replays what was missed), watches the server's heartbeats, and drops duplicates.
+`Feed.subscribe` gives a `Subscription` yielding typed messages (`Tick`, `Snapshot`, `Bar`,
+`Status`, `Lagged`) and a `Gap` item before any message that follows a loss: every topic's
+messages arrive exactly once, in order, or with an announced gap. Final refusals end the
+stream with an exception (`HandshakeRejected`, `ClosedByServer`, `SubscribeError`).
+
+Modules: `tickcast.client` (the connection), `tickcast.messages` (message classes),
+`tickcast.recovery` (positions and verdicts), `tickcast.codes` (close codes),
+`tickcast.errors` (exceptions).
+"""
+
+from .client import Feed, Subscription, connect
+from .codes import advice, explain_close, explain_http
+from .errors import (
+    ClosedByServer,
+    ConnectionLost,
+    HandshakeRejected,
+    PublishError,
+    RequestError,
+    SubscribeError,
+    TickcastError,
+)
+from .messages import (
+    Ack,
+    Bar,
+    Error,
+    Gap,
+    GapCause,
+    Heartbeat,
+    Item,
+    Lagged,
+    Pong,
+    ServerMessage,
+    Shutdown,
+    Snapshot,
+    Status,
+    Tick,
+    Topics,
+    Welcome,
+)
+from .recovery import Position
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Ack",
+    "Bar",
+    "ClosedByServer",
+    "ConnectionLost",
+    "Error",
+    "Feed",
+    "Gap",
+    "GapCause",
+    "HandshakeRejected",
+    "Heartbeat",
+    "Item",
+    "Lagged",
+    "Pong",
+    "Position",
+    "PublishError",
+    "RequestError",
+    "ServerMessage",
+    "Shutdown",
+    "Snapshot",
+    "Status",
+    "Subscription",
+    "SubscribeError",
+    "Tick",
+    "TickcastError",
+    "Topics",
+    "Welcome",
+    "advice",
+    "connect",
+    "explain_close",
+    "explain_http",
+]

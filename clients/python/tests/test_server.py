@@ -1,0 +1,318 @@
+"""Against the real tickcast-server binary: subscribe, wildcards, restart, reconnect through a
+cut proxy, heartbeat liveness, slow consumer, tokens, publish, final close codes, `since`.
+Every wait is bounded by a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import signal
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+import pytest
+
+import tickcast
+from tickcast import Gap, Item, Lagged, Snapshot, Tick
+
+from conftest import Proxy, Server
+
+SYMBOLS = [f"SYN000{i}" for i in range(5)]  # what --symbols 5 makes
+
+
+class Seen:
+    """Everything a subscription yielded, checked as it arrives: per topic, no seq twice
+    in an epoch and no jump without a `Gap` item just before it."""
+
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        self.gaps: list[Gap] = []
+        self.lagged: list[Lagged] = []
+        self.last: dict[str, tuple[int, int]] = {}
+        self.count: dict[str, int] = defaultdict(int)
+        self._gap_pending: dict[str, Gap] = {}
+
+    def add(self, item: Item) -> None:
+        self.items.append(item)
+        if isinstance(item, Gap):
+            self.gaps.append(item)
+            self._gap_pending[item.topic] = item
+            return
+        if isinstance(item, Lagged):
+            self.lagged.append(item)
+            return
+        if item.seq is None:
+            return
+        epoch = getattr(item, "epoch", 0)
+        last = self.last.get(item.topic)
+        gap = self._gap_pending.pop(item.topic, None)
+        if last is not None and last[0] == epoch:
+            assert item.seq > last[1], f"duplicate {item.topic} {item.seq} after {last}"
+            if item.seq != last[1] + 1:
+                assert gap is not None, f"silent jump {item.topic} {last} -> {item.seq}"
+        elif last is not None:
+            assert gap is not None and gap.cause in ("new_epoch",), f"silent new epoch {item}"
+        if gap is not None:
+            assert gap.received == item.seq
+        self.last[item.topic] = (epoch, item.seq)
+        self.count[item.topic] += 1
+
+
+async def read_until(
+    sub: tickcast.Subscription, seen: Seen, done: Callable[[], bool], timeout: float = 20
+) -> None:
+    async def run() -> None:
+        async for item in sub:
+            seen.add(item)
+            if done():
+                return
+        raise AssertionError("the subscription ended")
+
+    try:
+        await asyncio.wait_for(run(), timeout)
+    except asyncio.TimeoutError:
+        raise AssertionError(
+            f"timed out; counts {dict(seen.count)}, gaps {seen.gaps[:5]}, "
+            f"lagged {seen.lagged[:3]}"
+        ) from None
+
+
+async def test_subscribe_and_wildcards(server: Server) -> None:
+    url = await server.start()
+    async with tickcast.connect(url) as feed:
+        assert feed.welcome is not None and feed.welcome.protocol == 1
+        seen = Seen()
+        sub = feed.subscribe("ticks.SYN0001", "bars.1s.*")
+        await read_until(
+            sub,
+            seen,
+            lambda: seen.count["ticks.SYN0001"] >= 20
+            and sum(1 for t in seen.count if t.startswith("bars.1s.")) >= 3,
+        )
+        topics = {i.topic for i in seen.items}
+        assert topics <= {"ticks.SYN0001"} | {f"bars.1s.{s}" for s in SYMBOLS}
+        assert seen.gaps == [] and seen.lagged == []
+        first = next(i for i in seen.items if i.topic == "ticks.SYN0001")
+        assert isinstance(first, Snapshot) and first.recovered is None
+        ticks = [i for i in seen.items if isinstance(i, Tick)]
+        assert ticks and all(t.epoch == first.epoch for t in ticks)
+        assert sub.ack is not None and sub.ack.subscriptions == ["bars.1s.*", "ticks.SYN0001"]
+
+
+async def test_readme_example_runs_as_written(server: Server) -> None:
+    url = await server.start("--seed", "7", base=False)  # 50 US equities: AAPL exists
+    code = (
+        "import asyncio, tickcast\n\n"
+        "async def main():\n"
+        '    async with tickcast.connect("ws://127.0.0.1:8080/ws") as feed:\n'
+        '        async for msg in feed.subscribe("ticks.AAPL", "bars.1m.*"):\n'
+        "            print(msg.type, msg.topic, msg.seq)\n\n"
+        "asyncio.run(main())\n"
+    ).replace("ws://127.0.0.1:8080/ws", url)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-u", "-c", code, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    try:
+        lines = [
+            (await asyncio.wait_for(proc.stdout.readline(), 15)).decode().split()
+            for _ in range(5)
+        ]
+    finally:
+        proc.kill()
+        await proc.wait()
+    assert lines[0][:2] == ["snapshot", "ticks.AAPL"], lines
+    ticks = [int(seq) for kind, topic, seq in lines if topic == "ticks.AAPL"]
+    assert ticks == list(range(ticks[0], ticks[0] + len(ticks))), lines
+
+
+async def test_server_restart_is_one_new_epoch_gap_per_topic(server: Server) -> None:
+    url = await server.start()
+    async with tickcast.connect(url) as feed:
+        seen = Seen()
+        sub = feed.subscribe("ticks.*")
+        await read_until(sub, seen, lambda: all(seen.count[f"ticks.{s}"] >= 5 for s in SYMBOLS))
+        old_epoch = {t: p[0] for t, p in feed.positions.items()}
+        addr = server.addr
+        await server.stop(signal.SIGTERM)  # shutdown + close 1001
+        await server.start(listen=addr)
+        before = dict(seen.count)
+        await read_until(
+            sub,
+            seen,
+            lambda: all(seen.count[f"ticks.{s}"] >= before[f"ticks.{s}"] + 5 for s in SYMBOLS),
+            timeout=30,
+        )
+        assert feed.connections == 2
+        by_topic = defaultdict(list)
+        for g in seen.gaps:
+            by_topic[g.topic].append(g)
+        assert sorted(by_topic) == [f"ticks.{s}" for s in SYMBOLS], seen.gaps
+        for topic, gaps in by_topic.items():
+            assert len(gaps) == 1, gaps
+            assert gaps[0].cause == "new_epoch" and gaps[0].previous_epoch == old_epoch[topic]
+            assert gaps[0].epoch != old_epoch[topic]
+
+
+async def test_reconnect_through_a_cut_connection_resumes_with_no_hole(
+    server: Server, proxy_factory: list[Proxy]
+) -> None:
+    await server.start()
+    proxy = Proxy(server.addr)
+    proxy_factory.append(proxy)
+    url = await proxy.start()
+    async with tickcast.connect(url) as feed:
+        seen = Seen()
+        sub = feed.subscribe("ticks.*", "bars.1s.*")
+        await read_until(sub, seen, lambda: all(seen.count[f"ticks.{s}"] >= 10 for s in SYMBOLS))
+        for _ in range(2):
+            proxy.cut()
+            before = dict(seen.count)
+            await read_until(
+                sub,
+                seen,
+                lambda: all(seen.count[f"ticks.{s}"] >= before[f"ticks.{s}"] + 10 for s in SYMBOLS),
+            )
+        assert feed.connections == 3
+        assert seen.gaps == [] and seen.lagged == []
+
+
+async def test_a_silent_connection_is_closed_and_resumed(
+    server: Server, proxy_factory: list[Proxy]
+) -> None:
+    await server.start("--heartbeat-ms", "500")
+    proxy = Proxy(server.addr)
+    proxy_factory.append(proxy)
+    url = await proxy.start()
+    async with tickcast.connect(url) as feed:
+        seen = Seen()
+        sub = feed.subscribe("ticks.*")
+        await read_until(sub, seen, lambda: all(seen.count[f"ticks.{s}"] >= 5 for s in SYMBOLS))
+        proxy.freeze()
+        started = time.monotonic()
+        before = dict(seen.count)
+        await read_until(
+            sub,
+            seen,
+            lambda: all(seen.count[f"ticks.{s}"] >= before[f"ticks.{s}"] + 5 for s in SYMBOLS),
+            timeout=15,
+        )
+        assert feed.connections == 2
+        assert time.monotonic() - started >= 1.4  # 3 x 500 ms of silence first
+        assert seen.gaps == []
+
+
+async def test_slow_consumer_sees_lagged_and_a_gap(server: Server) -> None:
+    await server.start("--queue-bytes", "4096", "--rate", "2000", "--heartbeat-ms", "5000")
+    async with tickcast.connect(server.url, buffer=1) as feed:
+        seen = Seen()
+        sub = feed.subscribe("ticks.*")
+        deadline = time.monotonic() + 30
+        slept = False
+        async for item in sub:
+            seen.add(item)
+            if not slept:
+                await asyncio.sleep(4)  # stop reading: the server's queue overflows
+                slept = True
+            if seen.lagged and any(g.lagged for g in seen.gaps):
+                break
+            assert time.monotonic() < deadline, f"no lagged+gap in 30 s: {seen.gaps[:3]}"
+        lagged_topics = {t for lag in seen.lagged for t in lag.topics}
+        assert all(g.cause == "seq_jump" for g in seen.gaps if g.lagged)
+        assert {g.topic for g in seen.gaps if g.lagged} <= lagged_topics
+
+
+async def test_tokens(server: Server) -> None:
+    url = await server.start("--subscribe-token", "s3cret")
+    for token in ("wrong", None):
+        with pytest.raises(tickcast.HandshakeRejected) as refused:
+            async with asyncio.timeout(10):
+                async with tickcast.connect(url, token=token):
+                    pass
+        assert refused.value.status == 401
+        assert "HTTP 401" in str(refused.value) and "token" in str(refused.value)
+    async with tickcast.connect(url, token="s3cret") as feed:
+        seen = Seen()
+        await read_until(feed.subscribe("ticks.SYN0002"), seen, lambda: len(seen.items) >= 3)
+        assert isinstance(seen.items[0], Snapshot)
+
+
+async def test_publish(server: Server) -> None:
+    url = await server.start("--publish-token", "pub")
+    async with tickcast.connect(url) as reader, tickcast.connect(url, token="pub") as pub:
+        sub = reader.subscribe("fx.*")
+        await asyncio.sleep(0)  # the subscribe goes out first
+        while sub.ack is None:  # wait for the ack, bounded
+            async with asyncio.timeout(5):
+                await asyncio.sleep(0.01)
+        ack = await pub.publish("fx.EURUSD", 1.08, 1000, bid=1.0799, ask=1.0801)
+        assert ack.op == "publish" and ack.topics == ["fx.EURUSD"]
+        await pub.publish("fx.EURUSD", 1.09, 500)
+        seen = Seen()
+        await read_until(sub, seen, lambda: len(seen.items) >= 2, timeout=5)
+        first, second = seen.items
+        assert isinstance(first, Snapshot) and (first.seq, first.price, first.bid) == (1, 1.08, 1.0799)
+        assert isinstance(second, Tick) and (second.seq, second.price, second.bid) == (2, 1.09, 1.09)
+        with pytest.raises(tickcast.PublishError) as bad:
+            await pub.publish("fx.EURUSD", 0.0, 1)
+        assert bad.value.code == "bad_request"
+        with pytest.raises(tickcast.PublishError) as forbidden:
+            await reader.publish("fx.EURUSD", 1.0, 1)
+        assert forbidden.value.code == "forbidden" and "publish token" in str(forbidden.value)
+
+
+def _jwt(secret: str, claims: dict[str, object]) -> str:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    sig = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(sig)}"
+
+
+async def test_token_expiry_ends_the_stream_with_4001(server: Server) -> None:
+    url = await server.start("--jwt-secret", "k")
+    token = _jwt("k", {"exp": int(time.time()) + 2})
+    async with tickcast.connect(url, token=token) as feed:
+        seen = Seen()
+        with pytest.raises(tickcast.ClosedByServer) as closed:
+            await read_until(feed.subscribe("ticks.*"), seen, lambda: False, timeout=10)
+        assert closed.value.code == 4001
+        assert "new token" in str(closed.value)
+        assert seen.count  # it did get ticks before expiry
+
+
+async def test_bad_subscribe_ends_that_subscription(server: Server) -> None:
+    url = await server.start()
+    async with tickcast.connect(url) as feed:
+        with pytest.raises(tickcast.SubscribeError) as refused:
+            async with asyncio.timeout(5):
+                async for _ in feed.subscribe("ticks..AAPL"):
+                    pass
+        assert refused.value.code == "bad_topic"
+
+
+async def test_since_resumes_a_later_feed(server: Server) -> None:
+    url = await server.start()
+    async with tickcast.connect(url) as feed:
+        seen = Seen()
+        await read_until(
+            feed.subscribe("ticks.*"), seen, lambda: all(seen.count[f"ticks.{s}"] >= 3 for s in SYMBOLS)
+        )
+        positions = feed.positions
+    async with tickcast.connect(url) as feed:
+        later = Seen()
+        later.last = dict(positions)  # continuity is checked from the old positions on
+        await read_until(
+            feed.subscribe("ticks.*", since=positions),
+            later,
+            lambda: all(later.count[f"ticks.{s}"] >= 3 for s in SYMBOLS),
+        )
+        assert later.gaps == []
+        assert not any(isinstance(i, Snapshot) for i in later.items)
