@@ -90,7 +90,8 @@ impl Hasher for AddrHasher {
 
 #[derive(Debug, Default)]
 struct Lag {
-    latest: HashMap<TopicKey, Bytes, BuildHasherDefault<AddrHasher>>,
+    /// The newest frame of each topic, and whether it replaced an older one (a loss).
+    latest: HashMap<TopicKey, (Bytes, bool), BuildHasherDefault<AddrHasher>>,
     dropped: u64,
 }
 
@@ -191,7 +192,16 @@ impl Outbox {
             return Pushed::Dropped;
         }
         if let Some(lag) = inner.lag.as_mut() {
-            let replaced = lag.latest.insert(TopicKey(topic.clone()), frame).is_some();
+            let replaced = match lag.latest.entry(TopicKey(topic.clone())) {
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    *e.get_mut() = (frame, true);
+                    true
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert((frame, false));
+                    false
+                }
+            };
             lag.dropped += u64::from(replaced);
             return Pushed::Conflated { replaced };
         }
@@ -202,7 +212,7 @@ impl Outbox {
         match self.policy {
             SlowConsumer::Conflate => {
                 let mut lag = Lag::default();
-                lag.latest.insert(TopicKey(topic.clone()), frame);
+                lag.latest.insert(TopicKey(topic.clone()), (frame, false));
                 inner.lag = Some(lag);
                 Pushed::Conflated { replaced: false }
             }
@@ -362,14 +372,23 @@ impl Outbox {
         if let Some(lag) = inner.lag.take() {
             let mut latest: Vec<_> = lag.latest.into_iter().map(|(k, f)| (k.0, f)).collect();
             latest.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            let lagged = ServerMessage::Lagged(Lagged {
-                topics: latest.iter().map(|(t, _)| t.to_string()).collect(),
-                dropped: lag.dropped,
-            });
-            if let Ok(f) = frame::encode(self.encoding, &lagged) {
-                batch.frames.push(f);
+            // `lagged` names the topics that lost messages; none lost (every topic had one
+            // frame waiting), no notice: nothing to announce.
+            let topics: Vec<String> = latest
+                .iter()
+                .filter(|(_, (_, replaced))| *replaced)
+                .map(|(t, _)| t.to_string())
+                .collect();
+            if !topics.is_empty() {
+                let lagged = ServerMessage::Lagged(Lagged {
+                    topics,
+                    dropped: lag.dropped,
+                });
+                if let Ok(f) = frame::encode(self.encoding, &lagged) {
+                    batch.frames.push(f);
+                }
             }
-            batch.frames.extend(latest.into_iter().map(|(_, f)| f));
+            batch.frames.extend(latest.into_iter().map(|(_, (f, _))| f));
             batch.oldest.get_or_insert(now);
         }
         batch.close = inner.close.take();
@@ -384,6 +403,21 @@ mod tests {
 
     fn topic(s: &str) -> Arc<str> {
         Arc::from(s)
+    }
+
+    #[test]
+    fn a_lag_that_lost_nothing_sends_no_lagged() {
+        let out = Outbox::new(Encoding::MsgPack, 10, SlowConsumer::Conflate);
+        let a = topic("ticks.A");
+        out.push_data(&a, Bytes::from_static(b"0123456789"), Instant::now());
+        assert_eq!(
+            out.push_data(&a, Bytes::from_static(b"a1"), Instant::now()),
+            Pushed::Conflated { replaced: false }
+        );
+        let mut batch = Batch::default();
+        out.take(&mut batch);
+        let frames: Vec<&[u8]> = batch.frames.iter().map(|f| &f[..]).collect();
+        assert_eq!(frames, [&b"0123456789"[..], &b"a1"[..]]);
     }
 
     #[test]
@@ -413,7 +447,8 @@ mod tests {
         // frames[1] is the lagged frame: skip its 2-byte header.
         match decode_server(Encoding::MsgPack, &batch.frames[1][2..]).unwrap() {
             ServerMessage::Lagged(l) => {
-                assert_eq!(l.topics, vec!["ticks.A", "ticks.B"]);
+                // B lost nothing (its one frame is delivered): only A is named.
+                assert_eq!(l.topics, vec!["ticks.A"]);
                 assert_eq!(l.dropped, 1);
             }
             other => panic!("expected lagged, got {other:?}"),

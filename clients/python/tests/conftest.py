@@ -32,7 +32,12 @@ class Server:
     async def start(self, *flags: str, listen: str = "127.0.0.1:0", base: bool = True) -> str:
         if not SERVER_BIN.exists():
             raise RuntimeError(f"{SERVER_BIN} is missing: run `cargo build -p tickcast-server`")
-        args = [*(BASE_FLAGS if base else []), *flags]
+        given = {f for f in flags if f.startswith("--")}
+        defaults = [
+            x for name, value in zip(BASE_FLAGS[::2], BASE_FLAGS[1::2]) if name not in given
+            for x in (name, value)
+        ]
+        args = [*(defaults if base else []), *flags]
         self.proc = await asyncio.create_subprocess_exec(
             str(SERVER_BIN),
             "--listen",

@@ -9,11 +9,13 @@ import base64
 import hashlib
 import hmac
 import json
+import shutil
 import signal
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -316,3 +318,33 @@ async def test_since_resumes_a_later_feed(server: Server) -> None:
         )
         assert later.gaps == []
         assert not any(isinstance(i, Snapshot) for i in later.items)
+
+
+async def test_wss_with_a_private_ca(server: Server, tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    ca_key, ca, key, csr, cert = (str(tmp_path / n) for n in ("ca.key", "ca.pem", "k.pem", "c.csr", "c.pem"))
+    ext = tmp_path / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    for cmd in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+         "-days", "1", "-subj", "/CN=tickcast test CA"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+         "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "1", "-extfile", str(ext)],
+    ):
+        proc = await asyncio.create_subprocess_exec(
+            "openssl", *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()
+    url = await server.start("--tls-cert", cert, "--tls-key", key)
+    assert url.startswith("wss://")
+    feed = await tickcast.connect(url, ca_file=ca)
+    try:
+        seen = Seen()
+        await read_until(feed.subscribe("ticks.SYN0003"), seen, lambda: len(seen.items) >= 3)
+        assert isinstance(seen.items[0], Snapshot)
+    finally:
+        await feed.close()

@@ -300,11 +300,13 @@ class Feed:
         self._closing = True
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+            # Cancel until it ends: Python before 3.12 can lose a cancellation that meets a
+            # finishing asyncio.wait_for; the loop also stops by itself once _closing is set.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait([task], timeout=0.5)
+            if not task.cancelled():
+                task.exception()  # retrieved: _run already ended everything with it
         self._end_all(None)
 
     async def __aenter__(self) -> Feed:
@@ -420,7 +422,7 @@ class Feed:
         if self._first is not None and not self._first.done():
             self._first.set_result(None)
         shutdown_delay: float | None = None
-        while True:
+        while not self._closing:
             try:
                 data = await asyncio.wait_for(ws.recv(), silence)
             except asyncio.TimeoutError:
@@ -437,6 +439,7 @@ class Feed:
             delay = await self._on_message(msg)
             if delay is not None:
                 shutdown_delay = delay
+        return None
 
     async def _send_subscribe(
         self, ws: ClientConnection, sub: Subscription, since: dict[str, Position]

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Tests the Python client library (clients/python/, package `tickcast`) against the real
+# tickcast-server: builds the server (debug), makes a venv in $TARGET/venv-pylib, installs
+# ./clients/python[test] into it (websockets, msgpack, pytest, pytest-asyncio, pytest-timeout,
+# mypy), type-checks the package with mypy --strict, checks `python -m pydoc tickcast`, and
+# runs pytest. Any failure exits non-zero with the failing step named.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+target=${CARGO_TARGET_DIR:-$root/target}
+venv=$target/venv-pylib
+
+log() { printf '== %s\n' "$*" >&2; }
+fail() { printf 'FAIL: test-python-client: %s\n' "$*" >&2; exit 1; }
+
+log "building tickcast-server"
+cargo build -p tickcast-server --bin tickcast-server || fail "cargo build -p tickcast-server"
+export TICKCAST_SERVER=$target/debug/tickcast-server
+
+if [[ ! -x $venv/bin/python ]]; then
+    log "creating $venv"
+    python3 -m venv "$venv" || { apt-get install -y python3-venv && python3 -m venv "$venv"; } \
+        || fail "python3 -m venv $venv"
+fi
+log "installing ./clients/python[test] into $venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps ./clients/python \
+    || fail "pip install ./clients/python"
+"$venv/bin/pip" install --quiet --disable-pip-version-check './clients/python[test]' \
+    || fail "pip install ./clients/python[test]"
+
+log "mypy --strict"
+"$venv/bin/python" -m mypy --config-file clients/python/pyproject.toml clients/python/src/tickcast \
+    || fail "mypy --strict found type errors"
+
+log "python -m pydoc tickcast"
+"$venv/bin/python" -m pydoc tickcast >/dev/null || fail "python -m pydoc tickcast"
+
+log "pytest clients/python/tests"
+(cd clients/python && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests) \
+    || fail "pytest (clients/python/tests)"
+echo "test-python-client: all passed"
