@@ -41,7 +41,7 @@ cargo build -q -p tickcast-server --bin tickcast-server
 
 mkdir -p "$target/artifacts"
 
-log "unit tests: server/assets/msgpack.js against @msgpack/msgpack"
+log "unit tests: clients/js/msgpack.js (served at /msgpack.js) against @msgpack/msgpack"
 (cd "$web" && timeout 300 node --test --test-reporter=spec test/msgpack.test.js) || fail "msgpack unit tests"
 
 log "end-to-end: the page in headless Chromium against tickcast-server"

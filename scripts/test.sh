@@ -35,6 +35,10 @@ python3 scripts/check-docs.py
 log "example clients of PROTOCOL.md (Python, JavaScript)"
 scripts/test-clients.sh
 
+log "client libraries (clients/python, clients/js) against the real server"
+scripts/test-python-client.sh
+scripts/test-js-client.sh
+
 log "web page in headless Chromium"
 scripts/test-web.sh
 

@@ -1,6 +1,8 @@
-// MessagePack for the tickcast JavaScript client: a small, dependency-free encoder and decoder
-// of the subset protocol v1 uses (a copy of server/assets/msgpack.js, the web page's codec,
-// which scripts/web/ checks against @msgpack/msgpack). One ES module, no dependencies.
+// MessagePack for tickcast in JavaScript: a small, dependency-free encoder and decoder of
+// the subset protocol v1 uses. One ES module, the only copy: the client library (clients/js/)
+// imports it, the server embeds this same file and serves it at /msgpack.js to its web page
+// (`import { decode, encode } from "/msgpack.js"`; see server/src/assets.rs), and the Node
+// unit tests in scripts/web/ check it against @msgpack/msgpack.
 //
 // Decoding (wire -> JS):
 //   nil -> null; true/false -> boolean

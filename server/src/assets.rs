@@ -1,5 +1,7 @@
-//! The web page's files (`server/assets/`), embedded in the binary: the one table of URL
-//! path, content type and bytes that `http.rs` serves. Adding a file is one line here.
+//! The web page's files (`server/assets/`, plus `msgpack.js` from `clients/js/`, the one
+//! MessagePack codec the page and the JavaScript client share), embedded in the binary: the
+//! one table of URL path, content type and bytes that `http.rs` serves. Adding a file is one
+//! line here.
 
 /// One embedded file of the web page.
 pub struct Asset {
@@ -7,7 +9,7 @@ pub struct Asset {
     pub path: &'static str,
     /// The `Content-Type` header value.
     pub content_type: &'static str,
-    /// The file's bytes, as in `server/assets/`.
+    /// The file's bytes, as in `server/assets/` (or `clients/js/`).
     pub body: &'static [u8],
 }
 
@@ -18,12 +20,25 @@ const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// `asset!("name.ext", TYPE)`: `server/assets/name.ext` served at `/name.ext`.
+/// `asset!(client "name.js", TYPE)`: `clients/js/name.js`, a module the page shares with the
+/// JavaScript client library (one file, not a copy), served at `/name.js`.
 macro_rules! asset {
     ($file:literal, $content_type:expr) => {
         Asset {
             path: concat!("/", $file),
             content_type: $content_type,
             body: include_bytes!(concat!("../assets/", $file)),
+        }
+    };
+    (client $file:literal, $content_type:expr) => {
+        Asset {
+            path: concat!("/", $file),
+            content_type: $content_type,
+            body: include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../clients/js/",
+                $file
+            )),
         }
     };
 }
@@ -49,7 +64,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("frame.js", JS),
     asset!("clock.js", JS),
     asset!("format.js", JS),
-    asset!("msgpack.js", JS),
+    asset!(client "msgpack.js", JS),
     asset!("record.js", JS),
 ];
 
@@ -68,6 +83,13 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
     }
 
+    /// The files served from `clients/js/` (`asset!(client ...)`), shared with the client.
+    const FROM_CLIENT: &[&str] = &["msgpack.js"];
+
+    fn client_dir() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/js")
+    }
+
     /// The URL path each file in `server/assets/` is served at.
     fn served_path(file_name: &str) -> String {
         if file_name == "index.html" {
@@ -79,10 +101,16 @@ mod tests {
 
     #[test]
     fn every_file_in_the_assets_folder_is_served_once() {
-        let on_disk: BTreeSet<String> = std::fs::read_dir(assets_dir())
+        let mut on_disk: BTreeSet<String> = std::fs::read_dir(assets_dir())
             .unwrap()
             .map(|entry| served_path(&entry.unwrap().file_name().to_string_lossy()))
             .collect();
+        for file in FROM_CLIENT {
+            assert!(
+                on_disk.insert(served_path(file)),
+                "{file} is in server/assets and clients/js: keep one copy (clients/js)"
+            );
+        }
         let table: Vec<&str> = ASSETS.iter().map(|a| a.path).collect();
         let served: BTreeSet<String> = table.iter().map(|p| p.to_string()).collect();
         assert_eq!(
@@ -91,6 +119,16 @@ mod tests {
             "a path twice in the table: {table:?}"
         );
         assert_eq!(served, on_disk);
+    }
+
+    /// A shared module is served with the bytes of its one file in `clients/js/`.
+    #[test]
+    fn shared_modules_are_served_from_clients_js() {
+        for file in FROM_CLIENT {
+            let on_disk = std::fs::read(client_dir().join(file)).unwrap();
+            let asset = find(&served_path(file)).unwrap();
+            assert_eq!(asset.body, on_disk.as_slice(), "{file}");
+        }
     }
 
     #[test]

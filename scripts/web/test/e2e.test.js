@@ -21,10 +21,11 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
 const SERVER = process.env.TICKCAST_SERVER || path.join(REPO, "target/debug/tickcast-server");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const ARTIFACTS = process.env.TICKCAST_ARTIFACTS || path.join(REPO, "target/artifacts");
-// The page's files: every file in server/assets/ (index.html at "/"), each loaded exactly
+// The page's files: every file in server/assets/ (index.html at "/") and msgpack.js, which
+// the server serves from clients/js/ (shared with the client library), each loaded exactly
 // once (server/src/assets.rs serves the same set; its unit test checks that).
 const ASSETS = new Set(fs.readdirSync(path.join(REPO, "server/assets"))
-  .map((f) => (f === "index.html" ? "/" : `/${f}`)));
+  .map((f) => (f === "index.html" ? "/" : `/${f}`)).concat(["/msgpack.js"]));
 
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 const serverLog = fs.createWriteStream(path.join(ARTIFACTS, "web-server.log"));

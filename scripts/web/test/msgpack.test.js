@@ -1,4 +1,5 @@
-// Unit tests for server/assets/msgpack.js against the reference implementation
+// Unit tests for clients/js/msgpack.js (the one codec: the client library's, served to the web
+// page at /msgpack.js) against the reference implementation
 // @msgpack/msgpack: fixed vectors at every format boundary, random values both ways
 // (reference encode -> our decode, our encode -> reference decode, and byte equality
 // where both pick the smallest format), protocol-shaped messages with u64 nanosecond
@@ -6,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as ref from "@msgpack/msgpack";
-import { decode, encode, toNumber, DecodeError, MAX_DEPTH } from "../../../server/assets/msgpack.js";
+import { decode, encode, toNumber, DecodeError, MAX_DEPTH } from "../../../clients/js/msgpack.js";
 
 const refDecode = (bytes) => ref.decode(bytes, { useBigInt64: true });
 const refEncode = (value) => ref.encode(value, { useBigInt64: true });

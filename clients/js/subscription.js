@@ -1,0 +1,138 @@
+// One subscription's stream: the async iterable a caller reads with `for await`, its buffer
+// of items (messages, `gap`, `lagged`, `error`), the conflation of that buffer when the reader
+// falls behind (cause "client_buffer"), and how it ends. feed.js fills it; it only asks the
+// feed for `options.maxBuffered` and to `_unsubscribe` it.
+
+import { TickcastError } from "./errors.js";
+
+/** One subscription: an async iterable of messages and `gap` items of the topics it matches. */
+export class Subscription {
+  #feed;
+  #queue = [];
+  #waiters = [];
+  #error = null;
+  #done = false;
+  #resolveReady;
+  #rejectReady;
+
+  constructor(feed, patterns, options) {
+    this.#feed = feed;
+    /** The patterns, as given. */
+    this.patterns = patterns;
+    /** `max_rate`, `snapshot`, `since`, `rewind`, `depth` as given. */
+    this.options = options;
+    /** Id of the latest `subscribe` sent for it (a new one after every reconnect). */
+    this.id = undefined;
+    /** The latest `ack` of its `subscribe`. */
+    this.ack = undefined;
+    /** Resolves with the first `ack`; rejects when the server refused the subscribe. */
+    this.ready = new Promise((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    this.ready.catch(() => {}); // reported through the iterator as well
+  }
+
+  /** Items waiting to be read. */
+  get buffered() {
+    return this.#queue.length;
+  }
+
+  /** Whether the stream has ended (closed, failed or the feed closed). */
+  get ended() {
+    return this.#done;
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /** The next item (async iterator protocol). */
+  next() {
+    if (this.#queue.length) return Promise.resolve({ value: this.#queue.shift(), done: false });
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Called when a `for await` loop is left: unsubscribes. */
+  return() {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** Unsubscribes and ends the stream (items already buffered are dropped). */
+  close() {
+    if (this.#done) return;
+    this.#feed._unsubscribe(this);
+    this._end();
+  }
+
+  _acked(ack) {
+    this.ack = ack;
+    this.#resolveReady(ack);
+  }
+
+  _push(item) {
+    if (this.#done) return;
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      waiter.resolve({ value: item, done: false });
+      return;
+    }
+    this.#queue.push(item);
+    const max = this.#feed.options.maxBuffered ?? 100_000;
+    if (max > 0 && this.#queue.length > max) this.#conflate();
+  }
+
+  // The reader is too slow: keep only the newest tick/bar of each topic, and put a `gap`
+  // item in front of it for what was dropped here (cause "client_buffer"). Everything
+  // else (snapshots, gaps, status, lagged, errors) is kept.
+  #conflate() {
+    const newest = new Map();
+    this.#queue.forEach((item, i) => {
+      if (item.type === "tick" || item.type === "bar") newest.set(item.topic, i);
+    });
+    const dropped = new Map(); // topic -> first dropped item
+    const kept = [];
+    this.#queue.forEach((item, i) => {
+      if ((item.type === "tick" || item.type === "bar") && newest.get(item.topic) !== i) {
+        if (!dropped.has(item.topic)) dropped.set(item.topic, item);
+        return;
+      }
+      const first = dropped.get(item.topic);
+      if (first && (item.type === "tick" || item.type === "bar")) {
+        kept.push({
+          type: "gap",
+          topic: item.topic,
+          epoch: item.epoch,
+          expected: first.seq,
+          received: item.seq,
+          missed: item.seq - first.seq,
+          cause: "client_buffer",
+          announced: true,
+          lagged: false,
+          max_rate: false,
+        });
+      }
+      kept.push(item);
+    });
+    this.#queue = kept;
+  }
+
+  _fail(error) {
+    if (this.#done) return;
+    this.#done = true;
+    this.#error = error;
+    this.#rejectReady(error);
+    for (const w of this.#waiters.splice(0)) w.reject(error);
+  }
+
+  _end() {
+    if (this.#done) return;
+    this.#done = true;
+    this.#queue = [];
+    this.#rejectReady(new TickcastError("the subscription was closed before the server acknowledged it", { kind: "closed" }));
+    for (const w of this.#waiters.splice(0)) w.resolve({ value: undefined, done: true });
+  }
+}
