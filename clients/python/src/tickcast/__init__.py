@@ -17,12 +17,14 @@ server replays what was missed), watches the server's heartbeats, and drops dupl
 messages arrive exactly once, in order, or with an announced gap. Final refusals end the
 stream with an exception (`HandshakeRejected`, `ClosedByServer`, `SubscribeError`).
 
-Modules: `tickcast.client` (the connection), `tickcast.messages` (message classes),
-`tickcast.recovery` (positions and verdicts), `tickcast.codes` (close codes),
-`tickcast.errors` (exceptions).
+Modules: `tickcast.client` (`connect`), `tickcast.feed` (the reconnecting `Feed`),
+`tickcast.subscription` (a `Subscription`'s iterator and buffer), `tickcast.transport` (one
+connection attempt, and how it ended), `tickcast.pending` (requests awaiting answers),
+`tickcast.messages` (message classes), `tickcast.recovery` (positions and verdicts),
+`tickcast.codes` (close codes), `tickcast.errors` (exceptions).
 """
 
-from .client import Feed, Subscription, connect
+from .client import connect
 from .codes import advice, explain_close, explain_http
 from .errors import (
     ClosedByServer,
@@ -33,6 +35,7 @@ from .errors import (
     SubscribeError,
     TickcastError,
 )
+from .feed import Feed
 from .messages import (
     Ack,
     Bar,
@@ -52,6 +55,7 @@ from .messages import (
     Welcome,
 )
 from .recovery import Position
+from .subscription import Subscription
 
 __version__ = "0.1.0"
 
