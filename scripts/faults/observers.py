@@ -179,12 +179,11 @@ class RawObserver(Observer):
         self.task = asyncio.create_task(self.run())
 
     async def stop(self):
-        if self.task:
+        # Python 3.11's asyncio.wait_for can swallow a cancellation that arrives as its inner
+        # wait completes, so one cancel() may be lost: repeat it until the task has ended.
+        while self.task and not self.task.done():
             self.task.cancel()
-            try:
-                await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
+            await asyncio.wait({self.task}, timeout=1)
 
     async def run(self):
         i = 0
