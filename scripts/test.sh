@@ -23,7 +23,7 @@ log "cargo test --workspace"
 cargo test --workspace --locked
 
 log "tickcast-sub builds without the server crate (dashboard feature embedded-server off)"
-cargo build -p tickcast-dashboard --no-default-features --bins --locked
+cargo check -p tickcast-dashboard --no-default-features --bins --locked  # check: keeps target/debug binaries the full ones
 if cargo tree -p tickcast-dashboard --no-default-features -e normal --locked | grep -q tickcast-server; then
     echo "FAIL: tickcast-dashboard without default features still links tickcast-server" >&2
     exit 1
