@@ -15,12 +15,14 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from faults import PHASES  # noqa: E402
-from observers import RawObserver, RecordObserver, SubObserver, WebObserver  # noqa: E402
+from observers import (  # noqa: E402
+    LibObserver, RawObserver, RecordObserver, SubObserver, WebObserver)
 from procs import Cluster, LoadBalancer  # noqa: E402
 import soak  # noqa: E402
 import verdicts  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 PATTERNS = ["ticks.*", "bars.1s.*"]
 
 
@@ -34,6 +36,11 @@ def make_observers(args, cluster, lb, workdir):
         RecordObserver("py-lb", "lb", py, lb.url(), PATTERNS, workdir),
         RecordObserver("js-lb", "lb", js, lb.url(), PATTERNS, workdir),
         RecordObserver("py-A", "pinned", py, cluster.url(a), PATTERNS, workdir),
+        LibObserver("pylib-lb", "lb", [args.python, os.path.join(HERE, "lib_observer.py")],
+                    lb.url(), PATTERNS, workdir),
+        LibObserver("jslib-lb", "lb",
+                    ["node", "--experimental-websocket", os.path.join(HERE, "lib_observer.mjs")],
+                    lb.url(), PATTERNS, workdir),
         WebObserver("web-lb", "lb", lb.url().replace("ws://", "http://").removesuffix("/ws") + "/",
                     "ticks.*", workdir),
         RawObserver("hopper", "hopper", [cluster.url(n) for n in (a, b, c)], PATTERNS, hop_every=3),

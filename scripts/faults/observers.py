@@ -161,6 +161,15 @@ class WebObserver(RecordObserver):
         self.tail, self.errtail = Tail(self.out), Tail(self.err)
 
 
+class LibObserver(RecordObserver):
+    """A client library (clients/python or clients/js) through scripts/faults/lib_observer.*:
+    the records come on its stdout, in the --record format of the example clients."""
+
+    def __init__(self, name, role, argv, url, patterns, workdir):
+        ProcObserver.__init__(self, name, role, [*argv, url, *patterns], workdir)
+        self.tail, self.errtail = Tail(self.out), Tail(self.err)
+
+
 class RawObserver(Observer):
     """In-process subscriber. hop_every: move to the next of `urls` every so many seconds
     (resuming with since); read_delay: sleep after every message; stalls: (every, [durations])
