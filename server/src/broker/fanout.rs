@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tickcast_proto::nats::Envelope;
 use tickcast_proto::{Encoding, ServerMessage};
 
-use super::replay::latest;
+use super::replay::state_of;
 use super::subscriber::Resumed;
 use super::topic::{Entry, Topic, TopicState};
 use super::{Broker, Peer};
@@ -43,7 +43,7 @@ impl Broker {
         // Subscribers that resumed from a position this node had not reached (rare): they
         // get this message itself, nothing, or an announcement (see `Resumed`).
         let resuming = st.subscribers.iter().any(|s| s.resume_from.is_some());
-        let lost = resuming.then(|| latest_after(st, &msg)).flatten();
+        let lost = resuming.then(|| state_of(&msg, st, Some(false)));
         let mut lost_frames = lost.as_ref().map(Frames::new);
         let mut own_frames = Frames::with_msgpack(&msg, msgpack.clone());
         let (epoch, seq) = (st.epoch, st.seq);
@@ -105,20 +105,6 @@ impl Broker {
                 payload: frame::payload(&entry.msgpack),
             });
         }
-    }
-}
-
-/// The announcement a resuming subscriber gets when `msg` (already stamped into `st`)
-/// leaves a hole after its position: the topic's latest state with `recovered: false`.
-fn latest_after(st: &TopicState, msg: &ServerMessage) -> Option<ServerMessage> {
-    match msg {
-        ServerMessage::Tick(t) => Some(super::replay::snapshot_of(t, st, Some(false))),
-        ServerMessage::Bar(b) => {
-            let mut bar = b.clone();
-            bar.recovered = Some(false);
-            Some(ServerMessage::Bar(bar))
-        }
-        _ => latest(st, Some(false)),
     }
 }
 

@@ -9,7 +9,7 @@ use tickcast_proto::{Encoding, ServerMessage, Status, Tick};
 
 use super::Broker;
 use super::fanout::Frames;
-use super::replay::snapshot_of;
+use super::replay::{snapshot_of, state_of};
 use super::topic::{Topic, TopicState};
 use crate::unix_ns;
 
@@ -156,35 +156,18 @@ impl Broker {
         if hole {
             self.shared.metrics.ingest_holes.fetch_add(1, Relaxed);
         }
-        match msg {
-            ServerMessage::Tick(tick) => {
-                st.update_session(tick.price);
-                st.volume = tick.volume;
-                if hole {
-                    let announcement = snapshot_of(&tick, &st, Some(false));
-                    self.fan_out_as(
-                        &topic,
-                        &mut st,
-                        ServerMessage::Tick(tick),
-                        Some(&announcement),
-                    );
-                } else {
-                    self.fan_out_trade(&topic, &mut st, tick);
-                }
+        if let ServerMessage::Tick(tick) = &msg {
+            st.update_session(tick.price);
+            st.volume = tick.volume;
+        }
+        if hole {
+            let announcement = state_of(&msg, &st, Some(false));
+            self.fan_out_as(&topic, &mut st, msg, Some(&announcement));
+        } else {
+            match msg {
+                ServerMessage::Tick(tick) => self.fan_out_trade(&topic, &mut st, tick),
+                msg => self.fan_out(&topic, &mut st, msg),
             }
-            ServerMessage::Bar(bar) if hole => {
-                let announcement = ServerMessage::Bar(tickcast_proto::Bar {
-                    recovered: Some(false),
-                    ..bar.clone()
-                });
-                self.fan_out_as(
-                    &topic,
-                    &mut st,
-                    ServerMessage::Bar(bar),
-                    Some(&announcement),
-                );
-            }
-            msg => self.fan_out(&topic, &mut st, msg),
         }
     }
 }

@@ -74,15 +74,25 @@ impl Peer {
 }
 
 /// The latest state of the topic as one message (see [`Peer::push_latest`]).
-pub(super) fn latest(st: &TopicState, recovered: Option<bool>) -> Option<ServerMessage> {
-    match &st.last.as_ref()?.msg {
-        ServerMessage::Tick(t) => Some(snapshot_of(t, st, recovered)),
-        ServerMessage::Bar(b) => {
-            let mut bar = b.clone();
-            bar.recovered = recovered;
-            Some(ServerMessage::Bar(bar))
-        }
-        other => Some(other.clone()),
+fn latest(st: &TopicState, recovered: Option<bool>) -> Option<ServerMessage> {
+    st.last.as_ref().map(|e| state_of(&e.msg, st, recovered))
+}
+
+/// The topic's state as of `msg` (already stamped into `st`): a trade as the topic's
+/// snapshot, a bar as itself, with `recovered` as given (`Some(false)` announces that
+/// messages before it are lost to the receiver).
+pub(super) fn state_of(
+    msg: &ServerMessage,
+    st: &TopicState,
+    recovered: Option<bool>,
+) -> ServerMessage {
+    match msg {
+        ServerMessage::Tick(t) => snapshot_of(t, st, recovered),
+        ServerMessage::Bar(b) => ServerMessage::Bar(tickcast_proto::Bar {
+            recovered,
+            ..b.clone()
+        }),
+        other => other.clone(),
     }
 }
 
