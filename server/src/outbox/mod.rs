@@ -9,18 +9,19 @@
 //! newest message per topic, or close with 1008), so a stalled client never grows server
 //! memory and never delays anyone else.
 
-use std::collections::HashMap;
+mod lag;
+
 use std::future::Future;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tickcast_proto::{Encoding, Lagged, ServerMessage, close};
+use tickcast_proto::{Encoding, close};
 
 use crate::config::SlowConsumer;
 use crate::frame;
+use lag::Lag;
 
 /// What happened to a data frame handed to [`Outbox::push_data`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,53 +47,6 @@ pub struct Batch {
     pub close: Option<Bytes>,
     /// The earliest `max_rate` deadline still waiting, read under the same lock.
     pub next_due: Option<Instant>,
-}
-
-/// A topic compared and hashed by identity: the broker hands every push of a topic the
-/// same `Arc` (its `Topic::name`), so the conflation path hashes no strings. (Under
-/// overload every client conflates, and SipHash of the name was a tenth of the server.)
-#[derive(Debug, Clone)]
-struct TopicKey(Arc<str>);
-
-impl PartialEq for TopicKey {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for TopicKey {}
-
-impl Hash for TopicKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_usize(Arc::as_ptr(&self.0).cast::<u8>().addr());
-    }
-}
-
-/// Spreads an address over all 64 bits (Fibonacci hashing); other input is FNV-1a.
-#[derive(Debug, Default)]
-struct AddrHasher(u64);
-
-impl Hasher for AddrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-#[derive(Debug, Default)]
-struct Lag {
-    /// The newest frame of each topic, and whether it replaced an older one (a loss).
-    latest: HashMap<TopicKey, (Bytes, bool), BuildHasherDefault<AddrHasher>>,
-    dropped: u64,
 }
 
 #[derive(Debug)]
@@ -192,17 +146,7 @@ impl Outbox {
             return Pushed::Dropped;
         }
         if let Some(lag) = inner.lag.as_mut() {
-            let replaced = match lag.latest.entry(TopicKey(topic.clone())) {
-                std::collections::hash_map::Entry::Occupied(mut e) => {
-                    *e.get_mut() = (frame, true);
-                    true
-                }
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert((frame, false));
-                    false
-                }
-            };
-            lag.dropped += u64::from(replaced);
+            let replaced = lag.hold(topic, frame);
             return Pushed::Conflated { replaced };
         }
         if inner.queued_bytes + frame.len() <= self.limit_bytes {
@@ -212,7 +156,7 @@ impl Outbox {
         match self.policy {
             SlowConsumer::Conflate => {
                 let mut lag = Lag::default();
-                lag.latest.insert(TopicKey(topic.clone()), (frame, false));
+                lag.hold(topic, frame);
                 inner.lag = Some(lag);
                 Pushed::Conflated { replaced: false }
             }
@@ -235,7 +179,7 @@ impl Outbox {
         let mut inner = self.lock();
         inner.delayed.retain(|d| d.topic != *topic);
         if let Some(lag) = inner.lag.as_mut() {
-            lag.latest.remove(&TopicKey(topic.clone()));
+            lag.forget(topic);
         }
     }
 
@@ -370,25 +314,7 @@ impl Outbox {
             batch.oldest.get_or_insert(now);
         }
         if let Some(lag) = inner.lag.take() {
-            let mut latest: Vec<_> = lag.latest.into_iter().map(|(k, f)| (k.0, f)).collect();
-            latest.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            // `lagged` names the topics that lost messages; none lost (every topic had one
-            // frame waiting), no notice: nothing to announce.
-            let topics: Vec<String> = latest
-                .iter()
-                .filter(|(_, (_, replaced))| *replaced)
-                .map(|(t, _)| t.to_string())
-                .collect();
-            if !topics.is_empty() {
-                let lagged = ServerMessage::Lagged(Lagged {
-                    topics,
-                    dropped: lag.dropped,
-                });
-                if let Ok(f) = frame::encode(self.encoding, &lagged) {
-                    batch.frames.push(f);
-                }
-            }
-            batch.frames.extend(latest.into_iter().map(|(_, (f, _))| f));
+            lag.drain_into(self.encoding, &mut batch.frames);
             batch.oldest.get_or_insert(now);
         }
         batch.close = inner.close.take();
@@ -399,7 +325,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tickcast_proto::decode_server;
+    use tickcast_proto::{ServerMessage, decode_server};
 
     fn topic(s: &str) -> Arc<str> {
         Arc::from(s)

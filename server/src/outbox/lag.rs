@@ -1,0 +1,107 @@
+//! The conflation state of a lagging connection: the newest frame of each topic, keyed by
+//! the topic's identity, and the `lagged` notice that ends it.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tickcast_proto::{Encoding, Lagged, ServerMessage};
+
+use crate::frame;
+
+/// A topic compared and hashed by identity: the broker hands every push of a topic the
+/// same `Arc` (its `Topic::name`), so the conflation path hashes no strings. (Under
+/// overload every client conflates, and SipHash of the name was a tenth of the server.)
+#[derive(Debug, Clone)]
+struct TopicKey(Arc<str>);
+
+impl PartialEq for TopicKey {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TopicKey {}
+
+impl Hash for TopicKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(Arc::as_ptr(&self.0).cast::<u8>().addr());
+    }
+}
+
+/// Spreads an address over all 64 bits (Fibonacci hashing); other input is FNV-1a.
+#[derive(Debug, Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// What a lagging connection holds instead of its queue: the newest frame of each topic.
+#[derive(Debug, Default)]
+pub(super) struct Lag {
+    /// The newest frame of each topic, and whether it replaced an older one (a loss).
+    latest: HashMap<TopicKey, (Bytes, bool), BuildHasherDefault<AddrHasher>>,
+    /// Frames replaced (lost to the client) since the lag began.
+    dropped: u64,
+}
+
+impl Lag {
+    /// Holds `frame` as the newest of `topic`; true when it replaced one (a loss).
+    pub(super) fn hold(&mut self, topic: &Arc<str>, frame: Bytes) -> bool {
+        let replaced = match self.latest.entry(TopicKey(topic.clone())) {
+            Entry::Occupied(mut e) => {
+                *e.get_mut() = (frame, true);
+                true
+            }
+            Entry::Vacant(e) => {
+                e.insert((frame, false));
+                false
+            }
+        };
+        self.dropped += u64::from(replaced);
+        replaced
+    }
+
+    /// Drops what is held of `topic`.
+    pub(super) fn forget(&mut self, topic: &Arc<str>) {
+        self.latest.remove(&TopicKey(topic.clone()));
+    }
+
+    /// Ends the lag: `lagged` (naming the topics that lost messages; none when nothing was
+    /// lost, as there is nothing to announce), then the newest frame of every topic, in
+    /// topic order.
+    pub(super) fn drain_into(self, encoding: Encoding, frames: &mut Vec<Bytes>) {
+        let mut latest: Vec<_> = self.latest.into_iter().map(|(k, f)| (k.0, f)).collect();
+        latest.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let topics: Vec<String> = latest
+            .iter()
+            .filter(|(_, (_, replaced))| *replaced)
+            .map(|(t, _)| t.to_string())
+            .collect();
+        if !topics.is_empty() {
+            let lagged = ServerMessage::Lagged(Lagged {
+                topics,
+                dropped: self.dropped,
+            });
+            if let Ok(f) = frame::encode(encoding, &lagged) {
+                frames.push(f);
+            }
+        }
+        frames.extend(latest.into_iter().map(|(_, (f, _))| f));
+    }
+}
