@@ -219,6 +219,7 @@ class RawObserver(Observer):
             raise
         slow = bool(self.read_delay or self.stalls)
         async with connect(url, sock=sock, subprotocols=["tickcast.v1.msgpack"], open_timeout=3,
+                           close_timeout=1,
                            ping_interval=None, max_queue=4 if slow else 64) as ws:
             welcome = msgpack.unpackb(await asyncio.wait_for(ws.recv(), 3))
             self.sessions[url] = self.sessions.get(url, 0) + 1

@@ -26,7 +26,8 @@ def give_up(code):
 
 
 async def follow(url, patterns, count, token=None, record=None):
-    options = {"subprotocols": ["tickcast.v1.msgpack"]}
+    # close_timeout: a server presumed dead will not answer our close frame; don't wait 10 s.
+    options = {"subprotocols": ["tickcast.v1.msgpack"], "close_timeout": 1}
     if token:  # (the legacy client, websockets.connect before 14.0, calls it extra_headers)
         options["additional_headers"] = {"Authorization": f"Bearer {token}"}
     position = {}  # topic -> [epoch, seq] of the last tick or bar we have
