@@ -10,17 +10,32 @@ pub enum BarInterval {
     S1,
     /// One minute: `bars.1m.SYM`.
     M1,
+    /// Five minutes: `bars.5m.SYM`.
+    M5,
+    /// Fifteen minutes: `bars.15m.SYM`.
+    M15,
+    /// One hour: `bars.1h.SYM`.
+    H1,
 }
 
 impl BarInterval {
     /// Every interval the service builds, shortest first.
-    pub const ALL: [BarInterval; 2] = [BarInterval::S1, BarInterval::M1];
+    pub const ALL: [BarInterval; 5] = [
+        BarInterval::S1,
+        BarInterval::M1,
+        BarInterval::M5,
+        BarInterval::M15,
+        BarInterval::H1,
+    ];
 
-    /// The topic token: `"1s"`, `"1m"`.
+    /// The topic token: `"1s"`, `"1m"`, `"5m"`, `"15m"`, `"1h"`.
     pub const fn token(self) -> &'static str {
         match self {
             Self::S1 => "1s",
             Self::M1 => "1m",
+            Self::M5 => "5m",
+            Self::M15 => "15m",
+            Self::H1 => "1h",
         }
     }
 
@@ -29,6 +44,9 @@ impl BarInterval {
         match self {
             Self::S1 => 1_000,
             Self::M1 => 60_000,
+            Self::M5 => 300_000,
+            Self::M15 => 900_000,
+            Self::H1 => 3_600_000,
         }
     }
 
@@ -83,5 +101,11 @@ mod tests {
         }
         assert_eq!(BarInterval::M1.topic("AAPL"), "bars.1m.AAPL");
         assert_eq!(BarInterval::from_token("2s"), None);
+        assert_eq!(BarInterval::from_token("15m"), Some(BarInterval::M15));
+        assert!(
+            BarInterval::ALL
+                .windows(2)
+                .all(|w| w[0].len_ms() < w[1].len_ms())
+        );
     }
 }

@@ -76,10 +76,14 @@ pub struct Subscribe {
     /// At most this many updates per second per topic; newest value wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rate: Option<u32>,
+    /// History first: for each matching topic without a position, up to this many of its
+    /// latest messages (in `seq` order, then live). `None` or 0: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewind: Option<u32>,
 }
 
 impl Default for Subscribe {
-    /// No topics, `snapshot: true` (the protocol default), no `since`, no `max_rate`.
+    /// No topics, `snapshot: true` (the protocol default), no `since`, `max_rate` or `rewind`.
     fn default() -> Self {
         Self {
             id: None,
@@ -87,6 +91,7 @@ impl Default for Subscribe {
             snapshot: true,
             since: None,
             max_rate: None,
+            rewind: None,
         }
     }
 }

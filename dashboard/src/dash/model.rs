@@ -87,8 +87,8 @@ pub struct Quote {
     pub updated_at_ns: u64,
     pub flash: Option<(Direction, u64)>,
     pub ticks: Series<Point>,
-    pub bars_1s: Series<Candle>,
-    pub bars_1m: Series<Candle>,
+    /// Candles of every interval, indexed by [`BarInterval::index`].
+    pub bars: [Series<Candle>; BarInterval::ALL.len()],
     pub gaps: u64,
     pub alert: Option<Alert>,
 }
@@ -125,17 +125,11 @@ impl Quote {
     }
 
     pub fn bars(&self, interval: BarInterval) -> &Series<Candle> {
-        match interval {
-            BarInterval::S1 => &self.bars_1s,
-            BarInterval::M1 => &self.bars_1m,
-        }
+        &self.bars[interval.index()]
     }
 
     fn bars_mut(&mut self, interval: BarInterval) -> &mut Series<Candle> {
-        match interval {
-            BarInterval::S1 => &mut self.bars_1s,
-            BarInterval::M1 => &mut self.bars_1m,
-        }
+        &mut self.bars[interval.index()]
     }
 
     fn push_point(&mut self, ts_ns: u64, price: f64, size: u64) {
@@ -305,8 +299,9 @@ impl Market {
     pub fn mark_all_gaps(&mut self) {
         for q in self.quotes.values_mut() {
             q.ticks.pending_gap = true;
-            q.bars_1s.pending_gap = true;
-            q.bars_1m.pending_gap = true;
+            for series in &mut q.bars {
+                series.pending_gap = true;
+            }
         }
     }
 

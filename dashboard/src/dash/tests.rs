@@ -3,7 +3,7 @@
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use tickcast_proto::{MarketState, ServerMessage, Status};
+use tickcast_proto::{BarInterval, MarketState, ServerMessage, Status};
 
 use super::{
     App,
@@ -83,9 +83,14 @@ fn bars_are_upserted_by_interval_start() {
     m.apply_bar(&bar("X", "1m", 1, 60, 9.0, 9.0)); // older: ignored
     m.apply_bar(&bar("X", "1s", 1, 60, 5.0, 5.0));
     let q = &m.quotes["X"];
-    let closes: Vec<f64> = q.bars_1m.items.iter().map(|c| c.close).collect();
+    let closes: Vec<f64> = q
+        .bars(BarInterval::M1)
+        .items
+        .iter()
+        .map(|c| c.close)
+        .collect();
     assert_eq!(closes, [2.0, 2.5]);
-    assert_eq!(q.bars_1s.items.len(), 1);
+    assert_eq!(q.bars(BarInterval::S1).items.len(), 1);
 }
 
 #[test]
@@ -115,7 +120,7 @@ fn gaps_mark_the_next_point_and_are_counted() {
     );
     assert!(
         app.market.quotes["MSFT"]
-            .bars_1s
+            .bars(BarInterval::S1)
             .items
             .back()
             .is_some_and(|c| c.gap_before)

@@ -245,6 +245,7 @@ fn unknown_keys_are_ignored() {
                 snapshot: true,
                 since: None,
                 max_rate: None,
+                rewind: None,
             })),
             "{encoding:?}"
         );
@@ -340,6 +341,7 @@ fn a_map_from_a_generic_msgpack_writer_decodes() {
             snapshot: false,
             since: Some([("ticks.AAPL".to_owned(), (1_764_072_000_000_000_000, 17))].into()),
             max_rate: Some(4),
+            rewind: None,
         }))
     );
 
