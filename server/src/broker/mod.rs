@@ -21,6 +21,7 @@
 //! and its topic's lock.
 
 mod fanout;
+mod history;
 mod introspect;
 mod preroll;
 mod publish;
@@ -40,6 +41,7 @@ use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::retention::Retention;
 use crate::unix_ns;
+pub use history::{History, HistoryQuery};
 pub use introspect::TopicInfo;
 pub use preroll::Past;
 use registry::Registry;

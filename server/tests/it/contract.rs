@@ -843,12 +843,7 @@ async fn contract_bars_carry_the_topic_epoch() {
 // --- 11. signed tokens ------------------------------------------------------------------------
 
 fn jwt(claims: serde_json::Value) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
-    )
-    .unwrap()
+    crate::support::jwt(JWT_SECRET, claims)
 }
 
 fn bearer(token: &str) -> String {

@@ -4,6 +4,7 @@
 mod bad_input;
 mod cluster;
 mod contract;
+mod history_http;
 mod hostile;
 mod http;
 mod lifecycle;

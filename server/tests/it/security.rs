@@ -23,15 +23,6 @@ fn now_s() -> u64 {
     tickcast_server::unix_ns() / 1_000_000_000
 }
 
-fn jwt(secret: &str, claims: serde_json::Value) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
-
 async fn connect_with_header(addr: std::net::SocketAddr, header: &str) -> Client {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (head, stream) = http_raw_on(stream, &with_token(addr, header)).await;

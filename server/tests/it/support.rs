@@ -282,6 +282,16 @@ pub async fn connect_with_headers(
     }
 }
 
+/// An HS256 token signed with `secret`.
+pub fn jwt(secret: &str, claims: serde_json::Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
 /// Subscribes with `topics` and returns the ack's subscription list.
 pub async fn subscribe(c: &mut Client, topics: &[&str]) -> Vec<String> {
     c.send(tickcast_proto::Subscribe {
@@ -426,9 +436,15 @@ pub use tickcast_testkit::{NatsServer, nats_server_bin};
 
 /// `GET path` (connection closed after it): the status code and the body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (status, _, body) = http_get_with(addr, path, "").await;
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// `GET path` with extra request headers (each ending in CRLF): status, head, raw body.
+pub async fn http_get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
     let (head, mut stream) = http_raw(
         addr,
-        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"),
     )
     .await;
     let status = head
@@ -436,10 +452,10 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status in {head:?}"));
-    let mut body = String::new();
-    timeout(WAIT, stream.read_to_string(&mut body))
+    let mut body = Vec::new();
+    timeout(WAIT, stream.read_to_end(&mut body))
         .await
         .expect("the body in time")
         .unwrap();
-    (status, body)
+    (status, head, body)
 }

@@ -1,5 +1,8 @@
 //! HTTP on hyper 1.x: the WebSocket upgrade on `/ws` (with the handshake checks
-//! fastwebsockets leaves to us), the web page, and `/healthz`, `/metrics`, `/topics`.
+//! fastwebsockets leaves to us), the web page, `/healthz`, `/metrics`, `/topics`, and
+//! `/history/{topic}` (in `history`).
+
+mod history;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -104,7 +107,9 @@ fn route(req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Response<B
         }
         return upgrade(req, app, peer);
     }
-    let known = assets::find(path).is_some() || matches!(path, "/healthz" | "/metrics" | "/topics");
+    let known = assets::find(path).is_some()
+        || matches!(path, "/healthz" | "/metrics" | "/topics")
+        || path.starts_with(history::PREFIX);
     if !known {
         return text(StatusCode::NOT_FOUND, format!("no such path: {path}\n"));
     }
@@ -129,6 +134,7 @@ fn route(req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Response<B
             resp
         }
         "/topics" => json(&app.broker.describe()),
+        _ if path.starts_with(history::PREFIX) => history::serve(&req, app, path),
         _ => match assets::find(path) {
             Some(asset) => {
                 let mut resp = Response::new(Full::new(Bytes::from_static(asset.body)));
