@@ -2,8 +2,9 @@
 # Tests the JavaScript client library (clients/js/) against the real tickcast-server:
 # installs its devDependencies (npm ci: TypeScript), type-checks index.d.ts and the README's
 # examples (tsc --noEmit), then runs `node --test` in clients/js/test/ (subscribe and
-# wildcards, since, a cut connection, a dead peer, server restarts, a slow consumer, tokens,
-# publish, final close codes, wss:// with a private CA). Needs Node 20.10 or newer; builds the
+# wildcards, since, pattern changes and reconnect on request, a cut connection, a dead peer,
+# server restarts, a slow consumer, tokens, publish, final close codes, wss:// with a
+# private CA). Needs Node 20.10 or newer; builds the
 # server if it is missing.
 set -euo pipefail
 

@@ -1,13 +1,16 @@
 // The feed: one logical connection to a tickcast server and its supervisor. It opens the
 // WebSocket, waits for `welcome`, hands positions over (resume) and subscribes again after
 // every reconnect, watches liveness (PROTOCOL.md §9), reconnects with backoff and jitter or
-// stops for good (§12), routes each message to the subscriptions it matches, and answers
-// requests (publish, list, ping). Positions and gap verdicts live in recovery.js, the stream
-// in subscription.js, error texts in errors.js.
+// stops for good (§12), dispatches each message, and sends requests (publish, list, ping).
+// Positions and gap verdicts live in recovery.js, the subscriptions and their subscribe
+// messages in routing.js, the stream in subscription.js, pending requests in requests.js,
+// error texts in errors.js.
 
 import { TickcastError, FATAL_HTTP_STATUSES, closeAdvice, closeMessage, httpMessage } from "./errors.js";
-import { SUBPROTOCOL, defaultCodec, matchesAny, frameBytes, asMessage, subscribeMessage } from "./messages.js";
+import { SUBPROTOCOL, defaultCodec, frameBytes, asMessage } from "./messages.js";
 import { Recovery, resumePieces } from "./recovery.js";
+import { Requests } from "./requests.js";
+import { Router } from "./routing.js";
 import { Subscription } from "./subscription.js";
 import { IS_NODE, defaultWebSocketFactory, probeUpgrade } from "./transport.js";
 
@@ -34,10 +37,9 @@ export class Feed {
   #factory;
   #conn = null; // { ws, opened, welcome }
   #recovery = new Recovery();
-  #subs = new Set();
-  #bySubscribeId = new Map();
-  #requests = new Map(); // id -> { resolve, reject, timer }
   #nextId = 1;
+  #router = new Router(this.#recovery, () => this.#nextId++);
+  #requests = new Requests();
   #backoff = BACKOFF_FIRST_MS;
   #shutdownDelay = null;
   #lastFrameAt = 0;
@@ -73,6 +75,10 @@ export class Feed {
     this.connections = 0;
     /** "connecting" | "open" | "reconnecting" | "closed" */
     this.state = "connecting";
+    /** The connection's patterns as the server last acknowledged them (empty while disconnected). */
+    this.subscriptions = [];
+    /** Counters over the feed's life: frames received, frames that did not decode, duplicates dropped. */
+    this.stats = { frames: 0, undecodable: 0, duplicates: 0 };
     this.opened = new Promise((resolve, reject) => {
       this.#resolveOpened = resolve;
       this.#rejectOpened = reject;
@@ -123,19 +129,8 @@ export class Feed {
       sub._end();
       return sub;
     }
-    this.#subs.add(sub);
     if (options.since) this.#recovery.addPositions(options.since);
-    const conn = this.#conn;
-    if (conn?.welcome) {
-      // Hand over the positions of the topics this subscription adds (none of another
-      // subscription's, which are being delivered already), then subscribe.
-      const others = [...this.#subs].filter((s) => s !== sub);
-      const entries = this.#recovery.entries(
-        (topic) => matchesAny(list, topic) && !others.some((s) => matchesAny(s.patterns, topic)),
-      );
-      this.#sendResume(conn, entries);
-      this.#sendSubscribe(conn, sub);
-    }
+    this.#router.add(sub);
     return sub;
   }
 
@@ -158,13 +153,27 @@ export class Feed {
     return this.#request({ type: "ping" });
   }
 
+  /**
+   * Reconnects now: the open connection (or the attempt under way) is closed and a new one
+   * opened at once, which resumes every topic where it stopped; while waiting out a backoff,
+   * the wait ends. E.g. when the network is back. Does nothing once the feed is closed.
+   */
+  reconnect() {
+    if (this.#closed || this.#fatal) return;
+    clearTimeout(this.#retryTimer);
+    this.lastError = "reconnect requested";
+    if (this.#conn) this.#detach(this.#conn, `the connection was closed to reconnect`, [1000, "reconnect requested"]);
+    this.#shutdownDelay = null;
+    this.#setState(this.connections ? "reconnecting" : "connecting", { code: 1000, delayMs: 0, lastError: this.lastError });
+    this.#open();
+  }
+
   /** Closes the feed: every subscription ends, nothing reconnects. */
   close() {
     if (this.#closed) return;
     this.#closed = true;
     this.#teardown(new TickcastError("the feed was closed", { kind: "closed" }));
-    for (const sub of this.#subs) sub._end();
-    this.#subs.clear();
+    this.#router.endAll(null);
     this.#setState("closed");
     this.#rejectOpened(new TickcastError("the feed was closed before it connected", { kind: "closed" }));
     this.#resolveDone();
@@ -173,20 +182,11 @@ export class Feed {
   // ---- internals ----
 
   _unsubscribe(sub) {
-    if (!this.#subs.delete(sub)) return;
-    if (sub.id !== undefined) this.#bySubscribeId.delete(sub.id);
-    // Patterns still wanted by another subscription stay; topics nobody follows are forgotten,
-    // so a later subscribe starts fresh instead of resuming from an old position.
-    const still = new Set([...this.#subs].flatMap((s) => s.patterns));
-    const gone = sub.patterns.filter((p) => !still.has(p));
-    const conn = this.#conn;
-    if (gone.length && conn?.welcome) this.#send(conn, { type: "unsubscribe", id: this.#nextId++, topics: gone });
-    this.#recovery.forget((topic) => this.#followed(topic));
+    this.#router.remove(sub);
   }
 
-  /** Whether some subscription matches `topic`. */
-  #followed(topic) {
-    return [...this.#subs].some((s) => matchesAny(s.patterns, topic));
+  _changePatterns(sub, patterns) {
+    return this.#router.change(sub, patterns);
   }
 
   #setState(state, detail) {
@@ -223,18 +223,25 @@ export class Feed {
     ws.onerror = () => this.#lost(conn, 1006, "connection failed");
   }
 
-  #lost(conn, code, reason) {
-    if (this.#conn !== conn) return;
+  // Lets go of connection `conn` (closing it with `closeArgs`); its requests fail with `why`.
+  #detach(conn, why, closeArgs = []) {
     this.#conn = null;
     this.welcome = undefined;
+    this.subscriptions = [];
     clearInterval(this.#watchdog);
     conn.ws.onopen = conn.ws.onmessage = conn.ws.onclose = conn.ws.onerror = null;
     try {
-      conn.ws.close();
+      conn.ws.close(...closeArgs);
     } catch {
       /* already closed */
     }
-    this.#rejectRequests(new TickcastError(`the connection closed (${code}${reason ? ` ${reason}` : ""}) before the server answered; the request may or may not have been carried out`, { kind: "connection", closeCode: code }));
+    this.#requests.rejectAll(new TickcastError(`${why} before the server answered; the request may or may not have been carried out`, { kind: "connection", closeCode: closeArgs[0] }));
+    this.#router.disconnected();
+  }
+
+  #lost(conn, code, reason) {
+    if (this.#conn !== conn) return;
+    this.#detach(conn, `the connection closed (${code}${reason ? ` ${reason}` : ""})`);
     if (this.#closed || this.#fatal) return;
     this.lastError = `closed with ${code}${reason ? ` (${reason})` : ""}`;
     if (!conn.welcome && !conn.opened && IS_NODE && !this.options.webSocketFactory) {
@@ -273,8 +280,7 @@ export class Feed {
     if (this.#closed || this.#fatal) return;
     this.#fatal = error;
     this.#teardown(error);
-    for (const sub of this.#subs) sub._fail(error);
-    this.#subs.clear();
+    this.#router.endAll(error);
     this.#setState("closed", { error });
     this.#rejectOpened(error);
     this.#rejectDone(error);
@@ -294,16 +300,8 @@ export class Feed {
         /* already closed */
       }
     }
-    this.#rejectRequests(error);
+    this.#requests.rejectAll(error);
     for (const w of this.#openWaiters.splice(0)) w.reject(error);
-  }
-
-  #rejectRequests(error) {
-    for (const [id, r] of this.#requests) {
-      clearTimeout(r.timer);
-      r.reject(error);
-      this.#requests.delete(id);
-    }
   }
 
   #send(conn, msg) {
@@ -318,20 +316,14 @@ export class Feed {
     for (const msg of resumePieces(entries, (m) => this.#codec.encode(m), max)) this.#send(conn, msg);
   }
 
-  #sendSubscribe(conn, sub) {
-    const id = this.#nextId++;
-    if (sub.id !== undefined) this.#bySubscribeId.delete(sub.id);
-    sub.id = id;
-    this.#bySubscribeId.set(id, sub);
-    this.#send(conn, subscribeMessage(id, sub.patterns, sub.options));
-  }
-
   #onFrame(conn, data) {
     this.#lastFrameAt = Date.now();
+    this.stats.frames++;
     let msg;
     try {
       msg = this.#codec.decode(frameBytes(data));
     } catch (e) {
+      this.stats.undecodable++;
       this.lastError = `undecodable frame from the server: ${e.message}`;
       return;
     }
@@ -345,34 +337,22 @@ export class Feed {
       case "snapshot":
         return this.#onData(msg);
       case "status":
-        return this.#route(msg.topic, msg);
-      case "lagged": {
+        return this.#router.route(msg.topic, msg);
+      case "lagged":
         this.#recovery.markLagged(msg.topics);
-        for (const sub of this.#subs) {
-          if (msg.topics.some((t) => matchesAny(sub.patterns, t))) sub._push(msg);
-        }
-        return;
-      }
-      case "ack": {
-        const sub = this.#bySubscribeId.get(msg.id);
-        if (sub && msg.op === "subscribe") return sub._acked(msg);
-        return this.#answer(msg);
-      }
-      case "error": {
-        const sub = this.#bySubscribeId.get(msg.id);
-        if (sub) {
-          this.#bySubscribeId.delete(msg.id);
-          this.#subs.delete(sub);
-          return sub._fail(new TickcastError(`the server refused subscribe ${JSON.stringify(sub.patterns)}: ${msg.code}: ${msg.message}`, { kind: "server", code: msg.code, reason: msg.message }));
-        }
-        if (msg.id !== undefined && this.#requests.has(msg.id)) return this.#answer(msg);
+        return this.#router.routeLagged(msg);
+      case "ack":
+        if (Array.isArray(msg.subscriptions)) this.subscriptions = msg.subscriptions;
+        if (msg.op === "subscribe" && this.#router.acked(msg)) return;
+        return this.#requests.answer(msg);
+      case "error":
+        if (this.#router.refused(msg)) return;
+        if (msg.id !== undefined && this.#requests.has(msg.id)) return this.#requests.answer(msg);
         // No id (rate_limited, bad_frame): tell every subscription.
-        for (const sub of this.#subs) sub._push(msg);
-        return;
-      }
+        return this.#router.broadcast(msg);
       case "pong":
       case "topics":
-        return this.#answer(msg);
+        return this.#requests.answer(msg);
       case "shutdown":
         conn.shutdown = true;
         this.#shutdownDelay = Number(msg.reconnect_after_ms ?? 0) + Math.random() * 1000;
@@ -391,8 +371,7 @@ export class Feed {
     this.#shutdownDelay = null;
     clearTimeout(this.#connectTimer);
     // Every position of a topic some subscription follows, then every subscribe.
-    this.#sendResume(conn, this.#recovery.entries((topic) => this.#followed(topic)));
-    for (const sub of this.#subs) this.#sendSubscribe(conn, sub);
+    this.#router.connected({ send: (m) => this.#send(conn, m), resume: (entries) => this.#sendResume(conn, entries) });
     // Liveness: the server speaks at least every heartbeat_ms; 3 of them silent = dead.
     const heartbeat = Number(msg.heartbeat_ms) || 1000;
     const limit = this.options.livenessTimeoutMs ?? 3 * heartbeat;
@@ -407,30 +386,14 @@ export class Feed {
     this.#resolveOpened(this);
   }
 
-  // A tick, bar or snapshot: recovery.js decides (duplicate, gap first, or in order).
+  // A tick, bar or snapshot: recovery.js decides (duplicate, gap first, or in order). A message
+  // of a topic nobody follows (in flight after an unsubscribe) leaves no position behind.
   #onData(msg) {
-    const maxRate = (topic) => [...this.#subs].some((s) => s.options.max_rate && matchesAny(s.patterns, topic));
-    const { gap, deliver } = this.#recovery.accept(msg, this.welcome?.epoch, maxRate);
-    if (gap) this.#route(msg.topic, gap);
-    if (deliver) this.#route(msg.topic, msg);
-  }
-
-  #route(topic, item) {
-    for (const sub of this.#subs) {
-      if (matchesAny(sub.patterns, topic)) sub._push(item);
-    }
-  }
-
-  #answer(msg) {
-    const r = this.#requests.get(msg.id);
-    if (!r) return;
-    this.#requests.delete(msg.id);
-    clearTimeout(r.timer);
-    if (msg.type === "error") {
-      r.reject(new TickcastError(`the server refused ${r.what}: ${msg.code}: ${msg.message}`, { kind: "server", code: msg.code, reason: msg.message }));
-    } else {
-      r.resolve(msg);
-    }
+    if (!this.#router.followed(msg.topic)) return;
+    const { gap, deliver } = this.#recovery.accept(msg, this.welcome?.epoch, (topic) => this.#router.maxRate(topic));
+    if (gap) this.#router.route(msg.topic, gap);
+    if (deliver) this.#router.route(msg.topic, msg);
+    else this.stats.duplicates++;
   }
 
   async #whenOpen() {
@@ -451,13 +414,8 @@ export class Feed {
       }),
     ]).finally(() => clearTimeout(waited));
     const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#requests.delete(id);
-        reject(new TickcastError(`${what}: no answer within ${timeoutMs} ms`, { kind: "timeout" }));
-      }, timeoutMs);
-      this.#requests.set(id, { resolve, reject, timer, what });
-      this.#send(conn, { ...msg, id });
-    });
+    const answer = this.#requests.wait(id, what, timeoutMs);
+    this.#send(conn, { ...msg, id });
+    return answer;
   }
 }

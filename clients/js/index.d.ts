@@ -188,6 +188,30 @@ export interface WebSocketLike {
 
 export type FeedState = "connecting" | "open" | "reconnecting" | "closed";
 
+/** The server is about to close the connection to restart (PROTOCOL.md §7). */
+export interface Shutdown {
+  type: "shutdown";
+  reason: string;
+  /** How long to wait before reconnecting; the feed waits this long plus up to 1 s. */
+  reconnect_after_ms: number;
+}
+
+/** What `onState` says along with a state. */
+export interface StateDetail {
+  /** "connecting" / "reconnecting": the close code of what ended (1006: no connection made). */
+  code?: number;
+  /** "connecting" / "reconnecting": the wait before the next attempt (0: at once). */
+  delayMs?: number;
+  /** "connecting" / "reconnecting": why the last attempt failed or ended, for people. */
+  lastError?: string;
+  /** "open": the new connection's welcome. */
+  welcome?: Welcome;
+  /** "open": the server announced a restart; the connection closes soon and the feed reconnects. */
+  shutdown?: Shutdown;
+  /** "closed": the error that ended the feed (none after close()). */
+  error?: TickcastError;
+}
+
 export interface ConnectOptions extends Omit<SubscribeOptions, "since"> {
   /** Access token. Node: `Authorization: Bearer`; browsers: `?token=` (see tokenIn). */
   token?: string;
@@ -205,8 +229,8 @@ export interface ConnectOptions extends Omit<SubscribeOptions, "since"> {
   requestTimeoutMs?: number;
   /** Items a subscription may buffer before the library conflates them (default 100,000; 0: no bound). */
   maxBuffered?: number;
-  /** Called on every state change (e.g. to show "reconnecting in 2 s"). */
-  onState?: (state: FeedState, detail?: Record<string, unknown>) => void;
+  /** Called on every state change (e.g. to show "reconnecting in 2 s"), and with `shutdown` while open. */
+  onState?: (state: FeedState, detail?: StateDetail) => void;
   /** Makes the WebSocket (e.g. from the `ws` package, for a custom CA). Default: the global WebSocket. */
   webSocketFactory?: (url: string, protocols: string[], headers: Record<string, string>) => WebSocketLike;
   /** MessagePack codec (default: the built-in ./msgpack.js). */
@@ -229,6 +253,7 @@ export declare class TickcastError extends Error {
 
 /** A subscription: `for await (const item of sub)`. Leaving the loop unsubscribes. */
 export declare class Subscription implements AsyncIterableIterator<Item> {
+  /** The patterns it follows: as given, then as setPatterns() changed them once acknowledged. */
   readonly patterns: string[];
   readonly options: SubscribeOptions;
   /** Id of the latest `subscribe` sent for it. */
@@ -244,8 +269,26 @@ export declare class Subscription implements AsyncIterableIterator<Item> {
   [Symbol.asyncIterator](): Subscription;
   next(): Promise<IteratorResult<Item, undefined>>;
   return(): Promise<IteratorResult<Item, undefined>>;
+  /**
+   * Follows other patterns from now on, without a gap: the new ones are subscribed first and,
+   * once acknowledged, the old ones nobody else wants are unsubscribed (the stream keeps the
+   * old ones until then). Resolves with the ack. A refusal rejects with a TickcastError
+   * (`kind` "server", `code`) and changes nothing; the stream goes on. Without a connection the
+   * new patterns replace the old ones at once and the next connection subscribes them.
+   */
+  setPatterns(patterns: string | string[]): Promise<Ack>;
   /** Unsubscribes and ends the stream. */
   close(): void;
+}
+
+/** Counters over a feed's life (`feed.stats`). */
+export interface FeedStats {
+  /** WebSocket frames received, over every connection. */
+  frames: number;
+  /** Frames that did not decode as a message; they are ignored (the server sends none). */
+  undecodable: number;
+  /** Ticks and bars dropped as duplicates (a seq already delivered; the server sends none). */
+  duplicates: number;
 }
 
 /** One logical connection that reconnects and resumes by itself. Made by connect(). */
@@ -260,6 +303,10 @@ export declare class Feed {
   readonly state: FeedState;
   /** Why the last attempt failed or ended, for people. */
   readonly lastError: string | undefined;
+  /** The connection's patterns as the server last acknowledged them (`ack.subscriptions`); empty while disconnected. */
+  readonly subscriptions: string[];
+  /** Frames received, undecodable frames ignored, duplicates dropped (live counters). */
+  readonly stats: Readonly<FeedStats>;
   /** Resolves with the feed at the first `welcome`. */
   readonly opened: Promise<Feed>;
   /** Resolves on close(); rejects with the TickcastError that ended the feed. */
@@ -274,6 +321,12 @@ export declare class Feed {
   list(pattern?: string): Promise<string[]>;
   /** An application-level round trip. */
   ping(): Promise<Pong>;
+  /**
+   * Reconnects now: closes the connection (or the attempt under way) and opens a new one at
+   * once, which resumes every topic; while waiting out a backoff, ends the wait (e.g. when the
+   * network is back). Nothing happens once the feed is closed.
+   */
+  reconnect(): void;
   /** Closes the feed; every subscription ends. */
   close(): void;
 }

@@ -7,9 +7,11 @@
 //
 // This file owns only the public API: it re-exports it from the modules that implement it
 // (proto/PROTOCOL.md sections 8, 9, 12, 13 and 14):
-//   feed.js          connect() and Feed: the connection, reconnect, liveness and routing
+//   feed.js          connect() and Feed: the connection, reconnect, liveness, dispatch
+//   routing.js       the feed's subscriptions: routing, subscribe/unsubscribe, pattern changes
 //   subscription.js  Subscription: the async-iterable stream and its buffer
 //   recovery.js      per-topic [epoch, seq], duplicate/gap verdicts, `resume` pieces
+//   requests.js      publish/list/ping in flight: ids, answers, timeouts
 //   errors.js        TickcastError, close-code and HTTP-status advice
 //   messages.js      subprotocol, topic patterns, frame decoding, outgoing messages
 //   transport.js     opening a WebSocket in browsers and Node, probing a refused upgrade

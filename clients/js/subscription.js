@@ -1,7 +1,7 @@
 // One subscription's stream: the async iterable a caller reads with `for await`, its buffer
 // of items (messages, `gap`, `lagged`, `error`), the conflation of that buffer when the reader
 // falls behind (cause "client_buffer"), and how it ends. feed.js fills it; it only asks the
-// feed for `options.maxBuffered` and to `_unsubscribe` it.
+// feed for `options.maxBuffered`, to `_unsubscribe` it and to `_changePatterns` (routing.js).
 
 import { TickcastError } from "./errors.js";
 
@@ -14,10 +14,11 @@ export class Subscription {
   #done = false;
   #resolveReady;
   #rejectReady;
+  #changing = null; // settles with the latest setPatterns while that is pending
 
   constructor(feed, patterns, options) {
     this.#feed = feed;
-    /** The patterns, as given. */
+    /** The patterns it follows: as given, then as setPatterns() changed them once acked. */
     this.patterns = patterns;
     /** `max_rate`, `snapshot`, `since`, `rewind`, `depth` as given. */
     this.options = options;
@@ -59,6 +60,27 @@ export class Subscription {
   return() {
     this.close();
     return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /**
+   * Follows `patterns` (a string or an array) from now on, without a gap: the new patterns are
+   * subscribed first and, once the server acknowledged them, the old ones no other subscription
+   * wants are unsubscribed; until then the stream keeps the old ones. Resolves with the `ack`.
+   * When the server refuses them, rejects with a TickcastError (`code`) and nothing changes:
+   * the stream goes on. Without a connection they replace the old ones at once and the next
+   * connection subscribes them (a refusal then ends the stream, as for any subscribe). Calls
+   * made before an earlier one settled take their turn after it.
+   */
+  setPatterns(patterns) {
+    const list = typeof patterns === "string" ? [patterns] : [...patterns];
+    const run = () => this.#feed._changePatterns(this, list);
+    const change = this.#changing ? this.#changing.then(run) : run();
+    const settled = change.then(() => {}, () => {});
+    this.#changing = settled;
+    settled.then(() => {
+      if (this.#changing === settled) this.#changing = null;
+    });
+    return change;
   }
 
   /** Unsubscribes and ends the stream (items already buffered are dropped). */

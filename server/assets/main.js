@@ -1,21 +1,21 @@
-// The tickcast live board's entry point: wires the connection's hooks to the model
-// (state.js) and the views (table, chart, stats, pattern box), runs the per-frame render,
-// and exposes window.tickcast for the console and the end-to-end test.
+// The tickcast live board's entry point: wires the live feed's hooks (live.js, built on the
+// JavaScript client library) to the model (state.js) and the views (table, chart, stats,
+// pattern box), runs the per-frame render, and exposes window.tickcast for the console and
+// the end-to-end test.
 //
-// Data flow: every frame is decoded and applied to plain JS state at once (cheap, O(1));
+// Data flow: every item of the stream is applied to plain JS state at once (cheap, O(1));
 // the DOM and the canvases are only touched in requestAnimationFrame, once per frame,
 // for the rows that changed, so thousands of ticks per second cost one render per frame.
 // The page makes no HTTP request after loading: everything live comes over the socket.
-// Protocol use: see connection.js and proto/PROTOCOL.md.
 import { toNumber } from "./msgpack.js";
 import { serverClock } from "./clock.js";
-import { Connection } from "./connection.js";
-import { RECORD, drainRecords, recordMessage } from "./record.js";
-import { MAX_RATE, applyLagged, applySnapshot, applyStatus, applyTick, sincePositions, state } from "./state.js";
+import { Live } from "./live.js";
+import { drainRecords, recordItem } from "./record.js";
+import { applyGap, applyLagged, applySnapshot, applyStatus, applyTick, state } from "./state.js";
 import { requestSnapshot, resetSnapshotRequests } from "./snapshot-fetch.js";
 import { placeRow, refilterRows, renderRow, updateEmpty } from "./table.js";
 import { chartCanvas, drawChart, drawSparkline, renderChartHead } from "./chart.js";
-import { STATS_EVERY_MS, countFrame, recordLatency, showRoundTrip, updateFooter, updateStats } from "./stats.js";
+import { STATS_EVERY_MS, recordLatency, showRoundTrip, updateFooter, updateStats } from "./stats.js";
 import { initPatternBox, markPatternInvalid, setPatternMsg } from "./pattern-box.js";
 import { onFrame, scheduleRender } from "./frame.js";
 
@@ -26,7 +26,7 @@ const OFFSCREEN_EVERY_MS = 1000; // table rows scrolled out of view
 const connIndicator = document.getElementById("conn");
 const connText = document.getElementById("conn-text");
 
-// ---------------------------------------------------------------- connection -> model
+// ---------------------------------------------------------------- feed -> model
 
 function setConn(next, text) {
   if (state.conn !== next) {
@@ -56,11 +56,9 @@ function onWelcome(m) {
   updateEmpty();
 }
 
-function onMessage(m, recvMs) {
-  state.counters.frames++;
-  countFrame();
-  const epochBefore = RECORD && m?.topic ? (state.rows.get(m.topic)?.epoch ?? null) : null;
-  switch (m?.type) {
+/** One item of the stream: a message, or the library's `gap` right before the one it concerns. */
+function onItem(m, recvMs) {
+  switch (m.type) {
     case "tick": onTick(m, recvMs); break;
     case "snapshot": {
       const row = applySnapshot(m);
@@ -69,58 +67,48 @@ function onMessage(m, recvMs) {
     }
     case "status": applyStatus(m); break;
     case "lagged": applyLagged(m); break;
-    case "welcome": onWelcome(m); break;
-    case "ack":
-      state.subscriptions = connection.subscriptions;
-      updateFooter();
-      break;
-    case "heartbeat": case "error": case "pong": case "topics": case "shutdown": break; // connection.js
+    case "gap": applyGap(m); break;
+    case "error": console.warn("tickcast: server error", m); break; // rate_limited, bad_frame
     case "bar": break; // the board charts ticks; bars.* topics are accepted but not drawn
     default:
-      console.debug("tickcast: ignoring message", m);
+      console.debug("tickcast: ignoring item", m);
   }
-  if (RECORD && m) recordMessage(m, epochBefore, m.topic ? state.rows.get(m.topic)?.epoch : null);
+  recordItem(m);
   scheduleRender();
 }
 
-const connection = new Connection({
-  wanted: () => state.patterns,
-  since: sincePositions,
-  maxRate: MAX_RATE,
-  hooks: {
-    state: setConn,
-    message: onMessage,
-    badFrame(e) {
-      state.counters.frames++;
-      countFrame();
-      state.counters.badFrames++;
-      console.warn("tickcast: undecodable frame", e);
-    },
-    subscribed(patterns) {
-      setPatternMsg(`subscribed to ${patterns.join(" ")}`, "ok");
-    },
-    rejected(m, subscriptions) {
-      // The server changed nothing: go back to what it has.
-      setPatternMsg(`${m.code}: ${m.message}`, "error");
-      markPatternInvalid(true);
-      if (subscriptions.length) {
-        state.patterns = [...subscriptions];
-        refilterRows();
-      }
-    },
-    roundTrip(sentMs, recvMs, serverTsMs) {
-      showRoundTrip(serverClock.addRoundTrip(sentMs, recvMs, serverTsMs));
-    },
-    disconnected() {
-      for (const row of state.rows.values()) row.hist.markBreak();
-      state.welcome = null;
-    },
-    retryScheduled() {
-      state.counters.reconnects++;
-      updateEmpty();
-    },
+// The Topics box sets the first patterns (?topics= or its default) and applies later ones.
+initPatternBox((patterns) => live.setPatterns(patterns));
+
+const live = new Live(state.patterns, {
+  state: setConn,
+  welcome: onWelcome,
+  item: onItem,
+  subscribed(patterns) {
+    if (patterns.join(" ") === state.patterns.join(" ")) setPatternMsg(`subscribed to ${patterns.join(" ")}`, "ok");
+  },
+  rejected(e, following) {
+    // The server changed nothing: go back to what the stream follows.
+    setPatternMsg(`${e.code}: ${e.reason}`, "error");
+    markPatternInvalid(true);
+    if (following.length) {
+      state.patterns = [...following];
+      refilterRows();
+    }
+  },
+  roundTrip(sentMs, recvMs, serverTsMs) {
+    showRoundTrip(serverClock.addRoundTrip(sentMs, recvMs, serverTsMs));
+  },
+  disconnected() {
+    for (const row of state.rows.values()) row.hist.markBreak();
+    state.welcome = null;
+  },
+  retryScheduled() {
+    state.counters.reconnects++;
+    updateEmpty();
   },
 });
+state.feed = live.feed;
 
 // ---------------------------------------------------------------- rendering
 
@@ -166,7 +154,6 @@ onFrame((now) => {
 
 // ---------------------------------------------------------------- start
 
-initPatternBox((patterns) => connection.subscribe(patterns));
 
 for (const b of document.querySelectorAll(".range button")) {
   b.addEventListener("click", () => {
@@ -187,14 +174,13 @@ new ResizeObserver(() => {
 }).observe(chartCanvas);
 
 // Waiting out a backoff makes no sense once the network is back or the user looks again.
-window.addEventListener("online", () => connection.reconnectNow());
+window.addEventListener("online", () => live.reconnectNow());
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") connection.reconnectNow();
+  if (document.visibilityState === "visible") live.reconnectNow();
 });
 
 setInterval(updateStats, STATS_EVERY_MS);
 updateFooter();
-connection.connect();
 
 // A read-only view for debugging in the console and for the end-to-end test.
 window.tickcast = {
@@ -203,11 +189,14 @@ window.tickcast = {
   get conn() { return state.conn; },
   get connLog() { return state.connLog.slice(); },
   get patterns() { return state.patterns.slice(); },
-  get subscriptions() { return state.subscriptions.slice(); },
-  get counters() { return { ...state.counters }; },
+  get subscriptions() { return live.feed.subscriptions.slice(); },
+  get counters() {
+    const fs = live.feed.stats;
+    return { ...state.counters, frames: fs.frames, badFrames: fs.undecodable, duplicates: fs.duplicates };
+  },
   get epoch() { return state.epoch === null ? null : String(state.epoch); },
-  /** Drops the connection as a network blip would; the page reconnects and resumes with `since`. */
-  reconnect() { connection.drop(); },
+  /** Drops the connection as a network blip would; the page reconnects and resumes every topic. */
+  reconnect() { live.drop(); },
   rows() {
     return [...state.rows.values()].filter((r) => r.visible).map((r) => ({
       topic: r.topic, symbol: r.symbol, seq: r.seq, last: r.last, prevClose: r.prevClose, volume: toNumber(r.volume),

@@ -24,7 +24,8 @@ export function markPatternInvalid(invalid) {
 
 /**
  * Sets state.patterns from `?topics=` or the box, and applies what the user enters:
- * `subscribe(patterns)` is called for valid new patterns while live.
+ * `subscribe(patterns)` is called for valid new patterns (while disconnected, the next
+ * connection subscribes them).
  */
 export function initPatternBox(subscribe) {
   state.patterns = parsePatterns(new URLSearchParams(location.search).get("topics") || input.value);
@@ -53,12 +54,9 @@ export function initPatternBox(subscribe) {
     url.searchParams.set("topics", patterns.join(" "));
     history.replaceState(null, "", url);
     refilterRows();
-    if (state.conn === "live") {
-      setPatternMsg(`subscribing to ${patterns.join(" ")}…`, "ok");
-      subscribe(patterns);
-    } else {
-      setPatternMsg(`will subscribe to ${patterns.join(" ")} when connected`, "ok");
-    }
+    if (state.conn === "live") setPatternMsg(`subscribing to ${patterns.join(" ")}…`, "ok");
+    else setPatternMsg(`will subscribe to ${patterns.join(" ")} when connected`, "ok");
+    subscribe(patterns);
   };
 
   form.addEventListener("submit", (e) => {

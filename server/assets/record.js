@@ -1,27 +1,34 @@
 // Opt-in record of what the page receives, for the fault-injection suite (RELIABILITY.md):
 // with `?record=1`, every tick and snapshot is noted as {topic, epoch, seq, type} and every
-// announced loss (recovered: false, a new epoch, lagged) as {type: "gap", ...}, and
-// window.tickcast.drainRecords() hands them over (and forgets them). Off by default: the
-// page then keeps nothing.
+// loss the *server* announced (a failed resume or a loss upstream: recovered: false; a new
+// epoch; a lagged) as {type: "gap", topic, epoch, reason}, and window.tickcast.drainRecords()
+// hands them over (and forgets them). A gap the client library found by a bare seq jump is
+// not noted: the suite's verdicts must see it as the unannounced hole it is (as
+// scripts/faults/lib_observer.mjs does with the same library). Off by default: the page then
+// keeps nothing.
 export const RECORD = new URLSearchParams(location.search).get("record") === "1";
 
 let records = [];
-const num = (v) => (v === null || v === undefined ? null : Number(v)); // epochs and seqs < 2^53
 
-/** Notes message `m`; `epochBefore` is its topic's epoch before the page applied it. */
-export function recordMessage(m, epochBefore, epochAfter) {
+/** Notes an item of the stream (the library gives ticks their topic's epoch). */
+export function recordItem(item) {
   if (!RECORD) return;
-  if (m.type === "lagged") {
-    for (const topic of m.topics ?? []) records.push({ type: "gap", topic, epoch: null, reason: "lagged" });
-    return;
+  switch (item.type) {
+    case "gap":
+      if (item.cause === "not_recovered" || item.cause === "new_epoch") {
+        records.push({ type: "gap", topic: item.topic, epoch: item.epoch, reason: item.cause });
+      }
+      break;
+    case "lagged":
+      for (const topic of item.topics) records.push({ type: "gap", topic, epoch: null, reason: "lagged" });
+      break;
+    case "tick":
+    case "snapshot":
+      records.push({ topic: item.topic, epoch: item.epoch, seq: item.seq, type: item.type });
+      break;
+    default:
+      break;
   }
-  if (m.type !== "tick" && m.type !== "snapshot") return;
-  const epoch = num(m.epoch ?? epochAfter ?? epochBefore);
-  if (m.recovered === false) records.push({ type: "gap", topic: m.topic, epoch, reason: "not_recovered" });
-  else if (m.type === "snapshot" && epochBefore !== null && epochBefore !== undefined && String(epochBefore) !== String(m.epoch)) {
-    records.push({ type: "gap", topic: m.topic, epoch, reason: "new_epoch" });
-  }
-  records.push({ topic: m.topic, epoch, seq: num(m.seq), type: m.type });
 }
 
 /** What was recorded since the last call. */

@@ -1,11 +1,12 @@
-// Session fields (prev_close, open, high, low) for topics that got no snapshot: a topic
-// that had no data yet when we subscribed (a server that just started) starts with a
-// plain tick. The server sends snapshots only to new subscribers of a topic, so they are
-// fetched over a short-lived second connection (subscribe to the exact topics, take the
+// Session fields (prev_close, open, high, low) for topics whose stream began with a plain
+// tick and no snapshot. A topic's first trade normally arrives as a snapshot (PROTOCOL.md §8),
+// but under `max_rate` or a server's conflation (lagged) a newer tick can replace it. The
+// server sends snapshots only to new subscribers of a topic, so they are fetched with a
+// short-lived second feed of the client library (subscribe to the exact topics, take the
 // snapshots, close); seq and prices keep coming from the main stream.
-// Batched per 250 ms, one such connection at a time.
-import { decode, encode, toNumber } from "./msgpack.js";
-import { SUBPROTOCOL, wsUrl } from "./connection.js";
+// Batched per 250 ms, one such feed at a time.
+import { toNumber } from "./msgpack.js";
+import { openFeed } from "./live.js";
 import { markRowChanged, state } from "./state.js";
 import { scheduleRender } from "./frame.js";
 
@@ -19,7 +20,7 @@ export function requestSnapshot(row) {
   row.snapshotRequested = true;
   row.snapshotTries++;
   state.snapshotWanted.add(row.topic);
-  if (!state.snapshotFlush && !state.snapshotSocket) state.snapshotFlush = setTimeout(fetchSnapshots, BATCH_MS);
+  if (!state.snapshotFlush && !state.snapshotFeed) state.snapshotFlush = setTimeout(fetchSnapshots, BATCH_MS);
 }
 
 /** A new main connection: nothing requested yet, every row may try again. */
@@ -31,37 +32,25 @@ export function resetSnapshotRequests() {
   }
 }
 
-function fetchSnapshots() {
+async function fetchSnapshots() {
   state.snapshotFlush = 0;
-  if (state.snapshotSocket || state.conn !== "live") return;
+  if (state.snapshotFeed || state.conn !== "live") return;
   const limit = Math.max(1, toNumber(state.welcome?.max_subscriptions ?? 64));
   const topics = [...state.snapshotWanted].slice(0, limit);
   if (topics.length === 0) return;
   for (const t of topics) state.snapshotWanted.delete(t);
   state.counters.snapshotFetches++;
   const left = new Set(topics);
-  const ws = new WebSocket(wsUrl(), SUBPROTOCOL);
-  ws.binaryType = "arraybuffer";
-  state.snapshotSocket = ws;
-  const finish = () => {
-    clearTimeout(timer);
-    ws.onmessage = ws.onclose = null;
-    try { ws.close(1000); } catch { /* closing already */ }
-    if (state.snapshotSocket === ws) state.snapshotSocket = null;
-    for (const t of left) { // not answered: try again on the next tick
-      const row = state.rows.get(t);
-      if (row && row.prevClose === undefined) row.snapshotRequested = false;
-    }
-    if (state.snapshotWanted.size) state.snapshotFlush = setTimeout(fetchSnapshots, BATCH_MS);
-  };
-  const timer = setTimeout(finish, FETCH_TIMEOUT_MS);
-  ws.onclose = finish;
-  ws.onmessage = (ev) => {
-    let m;
-    try { m = decode(ev.data); } catch { finish(); return; }
-    if (m.type === "welcome") {
-      ws.send(encode({ type: "subscribe", id: 1, topics }));
-    } else if (m.type === "snapshot") {
+  // One attempt (a retry being scheduled ends it), and the whole fetch within FETCH_TIMEOUT_MS.
+  const feed = openFeed({
+    connectTimeoutMs: FETCH_TIMEOUT_MS,
+    onState: (s) => (s === "connecting" || s === "reconnecting") && queueMicrotask(() => feed.close()),
+  });
+  state.snapshotFeed = feed;
+  const timer = setTimeout(() => feed.close(), FETCH_TIMEOUT_MS);
+  try {
+    for await (const m of feed.subscribe(topics)) {
+      if (m.type !== "snapshot") continue;
       left.delete(m.topic);
       const row = state.rows.get(m.topic);
       if (row && row.prevClose === undefined) {
@@ -73,9 +62,18 @@ function fetchSnapshots() {
         markRowChanged(row);
         scheduleRender();
       }
-      if (left.size === 0) finish();
-    } else if (m.type === "error") {
-      finish();
+      if (left.size === 0) break;
     }
-  };
+  } catch {
+    /* refused, or no connection: what is left is asked for again on its next tick */
+  } finally {
+    clearTimeout(timer);
+    feed.close();
+    state.snapshotFeed = null;
+    for (const t of left) { // not answered: try again on the next tick
+      const row = state.rows.get(t);
+      if (row && row.prevClose === undefined) row.snapshotRequested = false;
+    }
+    if (state.snapshotWanted.size) state.snapshotFlush = setTimeout(fetchSnapshots, BATCH_MS);
+  }
 }

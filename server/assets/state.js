@@ -1,29 +1,29 @@
 // The page's model, plain JS and no DOM: one row per topic seen (prices, session
 // statistics, [epoch, seq] position, history), the wanted patterns, the selection, the
-// counters, and the dirty flags the frame render reads. Messages are applied here at once.
+// counters, and the dirty flags the frame render reads. The stream's items are applied here
+// at once; the client library has already put them in order, without duplicates, with a
+// `gap` item before every loss.
 import { toNumber } from "./msgpack.js";
 import { History, HISTORY_POINTS } from "./history.js";
 import { patternMatches } from "./patterns.js";
 
-/** `?max_rate=N`: ask the server to conflate to at most N messages/s per topic. */
-export const MAX_RATE = Number(new URLSearchParams(location.search).get("max_rate")) || undefined;
-
 export const state = {
-  // the connection as connection.js last reported it
+  // the connection as live.js last reported it
   conn: "connecting",
   connLog: [], // [wall ms, state] transitions, for humans and the e2e test
+  feed: null, // the library's Feed (stats, the server's patterns), set by main.js
   welcome: null, // of the current connection
-  epoch: null, // welcome.epoch of the current connection (BigInt: exact)
+  epoch: null, // welcome.epoch of the current connection
   patterns: [], // what we subscribe to (set by pattern-box.js)
-  subscriptions: [], // as the server last acked them
   matchCache: new Map(), // topic -> matches state.patterns
   snapshotWanted: new Set(), // topics to fetch a snapshot for (snapshot-fetch.js)
   snapshotFlush: 0,
-  snapshotSocket: null,
+  snapshotFeed: null,
   rows: new Map(), // topic -> row (kept while hidden, so history survives pattern changes)
   selected: null, // topic
   chartRangeMs: 300000,
-  counters: { frames: 0, ticks: 0, snapshots: 0, gaps: 0, conflated: 0, duplicates: 0, lagged: 0, badFrames: 0, reconnects: 0, recoveredFalse: 0, snapshotFetches: 0 },
+  // frames, undecodable frames and duplicates are the library's: state.feed.stats
+  counters: { ticks: 0, snapshots: 0, gaps: 0, conflated: 0, lagged: 0, reconnects: 0, recoveredFalse: 0, snapshotFetches: 0 },
   chartDirty: true,
   headDirty: true,
 };
@@ -31,7 +31,7 @@ export const state = {
 function createRow(topic, symbol) {
   const row = {
     topic, symbol,
-    epoch: null, seq: null, lagged: false, snapshotRequested: false, snapshotTries: 0,
+    epoch: null, seq: null, snapshotRequested: false, snapshotTries: 0,
     last: undefined, prevClose: undefined, open: undefined, high: undefined, low: undefined,
     bid: undefined, ask: undefined, volume: undefined, size: undefined, state: "open",
     dir: 0, flashToggle: 0, flashPending: false,
@@ -72,34 +72,15 @@ function applyPrice(row, price, tsMs, flash) {
 }
 
 /**
- * A `tick`: per topic, seq must grow by one; jumps are counted as gaps (or as conflation
- * after a `lagged` notice or with max_rate), repeats are dropped as duplicates. Returns
- * the row it updated, or null (a duplicate, or in flight from a pattern we just dropped).
+ * A `tick` (the library gives it its topic's epoch). Returns the row it updated, or null (in
+ * flight from a pattern we just dropped).
  */
 export function applyTick(m) {
   if (!rowMatches(m.topic)) return null; // in flight from a pattern we just dropped
   const row = state.rows.get(m.topic) ?? createRow(m.topic, m.symbol);
   state.counters.ticks++;
-  const seq = toNumber(m.seq);
-  // The topic's epoch is the one its own snapshot named (in a cluster it differs from the
-  // welcome.epoch of the node we are on); a tick keeps it.
-  if (row.epoch !== null && row.seq !== null) {
-    if (seq <= row.seq) {
-      state.counters.duplicates++;
-      return null;
-    }
-    if (seq > row.seq + 1) {
-      const missed = seq - row.seq - 1;
-      if (row.lagged || MAX_RATE) state.counters.conflated += missed;
-      else {
-        state.counters.gaps += missed;
-        console.warn(`tickcast: gap on ${m.topic}: ${row.seq} -> ${seq} (${missed} missed)`);
-      }
-    }
-  }
-  row.lagged = false;
-  if (row.epoch === null) row.epoch = state.epoch;
-  row.seq = seq;
+  row.epoch = m.epoch;
+  row.seq = m.seq;
   applyPrice(row, m.price, toNumber(m.ts) / 1e6, true);
   row.bid = m.bid;
   row.ask = m.ask;
@@ -115,8 +96,7 @@ export function applySnapshot(m) {
   state.counters.snapshots++;
   if (m.recovered === false) state.counters.recoveredFalse++;
   row.epoch = m.epoch;
-  row.seq = toNumber(m.seq);
-  row.lagged = false;
+  row.seq = m.seq;
   row.prevClose = m.prev_close;
   row.open = m.open;
   row.high = m.high;
@@ -141,25 +121,22 @@ export function applyStatus(m) {
   if (row.topic === state.selected) state.headDirty = true;
 }
 
-/** A `lagged` notice: the next seq jump on these topics is conflation, not a gap. */
+/** A `lagged` notice: the server conflated our queue; the seq jumps come as `gap` items. */
 export function applyLagged(m) {
   state.counters.lagged += toNumber(m.dropped);
-  for (const t of m.topics ?? []) {
-    const row = state.rows.get(t);
-    if (row) row.lagged = true;
-  }
 }
 
-/** `since` for every row we hold that the given patterns cover and that has a position. */
-export function sincePositions(patterns) {
-  const since = {};
-  let n = 0;
-  for (const row of state.rows.values()) {
-    if (row.epoch === null || row.seq === null) continue;
-    if (row.prevClose === undefined) continue; // never had a snapshot: ask for one
-    if (!patterns.some((p) => patternMatches(p, row.topic))) continue;
-    since[row.topic] = [row.epoch, row.seq];
-    n++;
+/**
+ * A `gap` item, right before the message that reveals the loss. A seq jump with a reason (a
+ * `lagged`, `max_rate`, the library's own buffer) is conflation; one without is a gap. A failed
+ * resume or a new epoch needs nothing here: the snapshot that follows resets the row.
+ */
+export function applyGap(g) {
+  if (g.cause !== "seq_jump" && g.cause !== "client_buffer") return;
+  if (g.announced) {
+    state.counters.conflated += g.missed;
+    return;
   }
-  return n ? since : undefined;
+  state.counters.gaps += g.missed;
+  console.warn(`tickcast: gap on ${g.topic}: ${g.missed} missed from seq ${g.expected}`);
 }

@@ -2,7 +2,8 @@
 // the last 5 s, round-trip time, gaps, and the server / subscriptions / counters line.
 import { fmtInt, fmtMs } from "./format.js";
 import { nowWallMs } from "./clock.js";
-import { SUBPROTOCOL, wsUrl } from "./connection.js";
+import { SUBPROTOCOL } from "./index.js";
+import { WS_URL } from "./live.js";
 import { state } from "./state.js";
 import { scheduleRender } from "./frame.js";
 
@@ -16,13 +17,11 @@ const el = {
   footServer: $("foot-server"), footSubs: $("foot-subs"), footCounters: $("foot-counters"),
 };
 
-const rate = { frames: 0, since: performance.now(), value: 0 };
+const rate = { frames: 0, since: performance.now(), value: 0 }; // frames: the feed's count at `since`
 const latency = { t: new Float64Array(8192), v: new Float64Array(8192), n: 0 }; // ring of (receive wall ms, latency ms)
 
-/** One frame received (for messages/s). */
-export function countFrame() {
-  rate.frames++;
-}
+/** Frames received over every connection (the client library counts them). */
+const framesTotal = () => state.feed?.stats.frames ?? 0;
 
 /** One tick's latency sample, taken at `recvMs` (wall clock). */
 export function recordLatency(recvMs, latencyMs) {
@@ -45,9 +44,10 @@ function percentile(sorted, q) {
 export function updateStats() {
   const now = performance.now();
   const dt = (now - rate.since) / 1000;
-  const inst = rate.frames / dt;
+  const frames = framesTotal();
+  const inst = (frames - rate.frames) / dt;
   rate.value = rate.value === 0 ? inst : rate.value * 0.5 + inst * 0.5;
-  rate.frames = 0;
+  rate.frames = frames;
   rate.since = now;
   el.rate.textContent = fmtInt(rate.value);
 
@@ -73,10 +73,10 @@ export function updateFooter() {
   const w = state.welcome;
   el.footServer.textContent = w
     ? `${w.server} · protocol v${w.protocol} · epoch ${w.epoch}`
-    : `${wsUrl()} · ${SUBPROTOCOL}`;
-  el.footSubs.textContent = `subscriptions: ${state.subscriptions.join(" ") || "–"}`;
+    : `${WS_URL} · ${SUBPROTOCOL}`;
+  el.footSubs.textContent = `subscriptions: ${state.feed?.subscriptions.join(" ") || "–"}`;
   const c = state.counters;
   el.footCounters.textContent =
-    `frames ${fmtInt(c.frames)} · ticks ${fmtInt(c.ticks)} · snapshots ${fmtInt(c.snapshots)}` +
-    ` · conflated ${fmtInt(c.conflated + c.lagged)} · dup ${fmtInt(c.duplicates)} · reconnects ${fmtInt(c.reconnects)}`;
+    `frames ${fmtInt(framesTotal())} · ticks ${fmtInt(c.ticks)} · snapshots ${fmtInt(c.snapshots)}` +
+    ` · conflated ${fmtInt(c.conflated + c.lagged)} · dup ${fmtInt(state.feed?.stats.duplicates ?? 0)} · reconnects ${fmtInt(c.reconnects)}`;
 }

@@ -1,7 +1,7 @@
-//! The web page's files (`server/assets/`, plus `msgpack.js` from `clients/js/`, the one
-//! MessagePack codec the page and the JavaScript client share), embedded in the binary: the
-//! one table of URL path, content type and bytes that `http.rs` serves. Adding a file is one
-//! line here.
+//! The web page's files (`server/assets/`, plus the modules of the JavaScript client library
+//! `clients/js/`, through which the page connects: one client, not a copy), embedded in the
+//! binary: the one table of URL path, content type and bytes that `http.rs` serves. Adding a
+//! file is one line here.
 
 /// One embedded file of the web page.
 pub struct Asset {
@@ -20,8 +20,8 @@ const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// `asset!("name.ext", TYPE)`: `server/assets/name.ext` served at `/name.ext`.
-/// `asset!(client "name.js", TYPE)`: `clients/js/name.js`, a module the page shares with the
-/// JavaScript client library (one file, not a copy), served at `/name.js`.
+/// `asset!(client "name.js", TYPE)`: `clients/js/name.js`, a module of the JavaScript client
+/// library the page imports (one file, not a copy), served at `/name.js`.
 macro_rules! asset {
     ($file:literal, $content_type:expr) => {
         Asset {
@@ -52,7 +52,7 @@ pub static ASSETS: &[Asset] = &[
     },
     asset!("style.css", CSS),
     asset!("main.js", JS),
-    asset!("connection.js", JS),
+    asset!("live.js", JS),
     asset!("snapshot-fetch.js", JS),
     asset!("state.js", JS),
     asset!("history.js", JS),
@@ -64,8 +64,18 @@ pub static ASSETS: &[Asset] = &[
     asset!("frame.js", JS),
     asset!("clock.js", JS),
     asset!("format.js", JS),
-    asset!(client "msgpack.js", JS),
     asset!("record.js", JS),
+    // The JavaScript client library: index.js and every module it imports.
+    asset!(client "index.js", JS),
+    asset!(client "feed.js", JS),
+    asset!(client "routing.js", JS),
+    asset!(client "subscription.js", JS),
+    asset!(client "recovery.js", JS),
+    asset!(client "requests.js", JS),
+    asset!(client "errors.js", JS),
+    asset!(client "messages.js", JS),
+    asset!(client "transport.js", JS),
+    asset!(client "msgpack.js", JS),
 ];
 
 /// The asset served at `path`, if any.
@@ -83,11 +93,20 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
     }
 
-    /// The files served from `clients/js/` (`asset!(client ...)`), shared with the client.
-    const FROM_CLIENT: &[&str] = &["msgpack.js"];
-
     fn client_dir() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/js")
+    }
+
+    /// The files served from `clients/js/` (`asset!(client ...)`): every module of the
+    /// JavaScript client library (its `*.js` files; tests and types are not served).
+    fn from_client() -> Vec<String> {
+        let mut files: Vec<String> = std::fs::read_dir(client_dir())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".js"))
+            .collect();
+        files.sort();
+        files
     }
 
     /// The URL path each file in `server/assets/` is served at.
@@ -105,9 +124,9 @@ mod tests {
             .unwrap()
             .map(|entry| served_path(&entry.unwrap().file_name().to_string_lossy()))
             .collect();
-        for file in FROM_CLIENT {
+        for file in from_client() {
             assert!(
-                on_disk.insert(served_path(file)),
+                on_disk.insert(served_path(&file)),
                 "{file} is in server/assets and clients/js: keep one copy (clients/js)"
             );
         }
@@ -121,12 +140,12 @@ mod tests {
         assert_eq!(served, on_disk);
     }
 
-    /// A shared module is served with the bytes of its one file in `clients/js/`.
+    /// A library module is served with the bytes of its one file in `clients/js/`.
     #[test]
-    fn shared_modules_are_served_from_clients_js() {
-        for file in FROM_CLIENT {
-            let on_disk = std::fs::read(client_dir().join(file)).unwrap();
-            let asset = find(&served_path(file)).unwrap();
+    fn library_modules_are_served_from_clients_js() {
+        for file in from_client() {
+            let on_disk = std::fs::read(client_dir().join(&file)).unwrap();
+            let asset = find(&served_path(&file)).unwrap();
             assert_eq!(asset.body, on_disk.as_slice(), "{file}");
         }
     }

@@ -1,5 +1,5 @@
 // Compiled by `tsc --noEmit` (never run): the README's examples type-check against index.d.ts.
-import { connect, matches, closeAdvice, TickcastError, type Item, type Gap } from "../index.js";
+import { connect, matches, closeAdvice, TickcastError, type Ack, type Item, type Gap } from "../index.js";
 
 export async function readme(): Promise<void> {
   const feed = await connect("ws://127.0.0.1:8080/ws", { token: "t", max_rate: 4, since: { "ticks.AAPL": [1764072000123456, 41] } });
@@ -29,6 +29,18 @@ export async function readme(): Promise<void> {
   } catch (e) {
     if (e instanceof TickcastError) console.log(e.kind, e.status, e.closeCode, e.code, e.reason);
   }
+  // Steering a running feed, as the server's web page does.
+  const live = await connect("ws://127.0.0.1:8080/ws", {
+    connectTimeoutMs: 0,
+    maxBackoffMs: 15_000,
+    onState: (state, detail) => console.log(state, detail?.delayMs, detail?.welcome?.epoch, detail?.shutdown?.reason, detail?.error?.message),
+  });
+  const sub = live.subscribe("ticks.*");
+  const changed: Ack = await sub.setPatterns(["ticks.AAPL"]);
+  const serverHas: string[] = live.subscriptions;
+  const frames: number = live.stats.frames + live.stats.undecodable + live.stats.duplicates;
+  live.reconnect();
+  console.log(changed.subscriptions, serverHas, frames, sub.patterns);
   const items: Item[] = [];
   console.log(items, matches("ticks.*", "ticks.AAPL"), closeAdvice(4001));
   feed.close();

@@ -1,8 +1,9 @@
 // End-to-end test of the live page (server/assets/*) in real headless Chromium against a
 // real tickcast-server: the page connects and goes live, rows appear and prices move, a
-// narrower topic pattern narrows the table, the page makes no periodic HTTP requests,
-// and killing + restarting the server shows "reconnecting" and then live data again
-// (resubscribed with `since`). Screenshots go to target/artifacts/.
+// narrower topic pattern narrows the table, the page makes no periodic HTTP requests, a
+// dropped connection resumes every topic (the client library's `resume`), and killing +
+// restarting the server shows "reconnecting" and then live data again (every topic announced
+// as not recovered). Screenshots go to target/artifacts/.
 //
 // Env: TICKCAST_SERVER    server binary (default: <repo>/target/debug/tickcast-server)
 //      TICKCAST_ARTIFACTS screenshots and logs (default: <repo>/target/artifacts)
@@ -21,11 +22,14 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
 const SERVER = process.env.TICKCAST_SERVER || path.join(REPO, "target/debug/tickcast-server");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const ARTIFACTS = process.env.TICKCAST_ARTIFACTS || path.join(REPO, "target/artifacts");
-// The page's files: every file in server/assets/ (index.html at "/") and msgpack.js, which
-// the server serves from clients/js/ (shared with the client library), each loaded exactly
-// once (server/src/assets.rs serves the same set; its unit test checks that).
-const ASSETS = new Set(fs.readdirSync(path.join(REPO, "server/assets"))
-  .map((f) => (f === "index.html" ? "/" : `/${f}`)).concat(["/msgpack.js"]));
+// The page's files: every file in server/assets/ (index.html at "/") and every module of the
+// JavaScript client library, clients/js/*.js, which the page connects through (the server
+// serves them from there), each loaded exactly once (server/src/assets.rs serves the same
+// set; its unit test checks that).
+const ASSETS = new Set([
+  ...fs.readdirSync(path.join(REPO, "server/assets")).map((f) => (f === "index.html" ? "/" : `/${f}`)),
+  ...fs.readdirSync(path.join(REPO, "clients/js")).filter((f) => f.endsWith(".js")).map((f) => `/${f}`),
+]);
 
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 const serverLog = fs.createWriteStream(path.join(ARTIFACTS, "web-server.log"));
@@ -230,7 +234,7 @@ describe("live page in headless Chromium", { timeout: 180000 }, () => {
     assert.equal(c.gaps, 0, "no sequence gaps on a healthy localhost connection");
   });
 
-  it("resumes after a dropped connection with `since`: missed ticks replayed, no gap, no snapshot", async () => {
+  it("resumes after a dropped connection: missed ticks replayed, no gap, no snapshot", async () => {
     const before = await page.evaluate(() => window.tickcast.counters);
     const lives = await page.evaluate(() => window.tickcast.connLog.filter((e) => e[1] === "live").length);
     await page.evaluate(() => window.tickcast.reconnect());
@@ -269,7 +273,7 @@ describe("live page in headless Chromium", { timeout: 180000 }, () => {
     assert.notEqual(after.epoch, epochBefore, "a restarted server has a new epoch");
     const iLive = after.log.lastIndexOf("live");
     assert.ok(after.log.slice(0, iLive).includes("reconnecting"), `state log: ${after.log}`);
-    // resubscribed with `since` from the old epoch: the new server answers with fresh snapshots
+    // resumed with positions of the old epoch: the new server answers with fresh snapshots
     assert.ok(after.counters.recoveredFalse > 0, `snapshots with recovered:false: ${JSON.stringify(after.counters)}`);
     // reconnecting reused the page: still no extra HTTP request, one more WebSocket
     assert.deepEqual(requests.map((r) => r.path).sort(), [...ASSETS].sort());
