@@ -146,3 +146,110 @@ fn seq_of(msg: &ServerMessage) -> u64 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use tickcast_simulator::{Config, Event, Market, Preroll, Universe};
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::retention::BarHistory;
+
+    /// 2025-11-25T12:00:00Z.
+    const NOW_NS: u64 = 1_764_072_000_000_000_000;
+
+    const WINDOW: Retention = Retention {
+        messages: 100,
+        bars: BarHistory::DEFAULT,
+    };
+
+    /// A broker loaded with ten minutes of a two-symbol market, and the first live event.
+    fn loaded(seed: u64) -> (Broker, Option<Event>) {
+        let preroll = Preroll::new(Duration::from_secs(600));
+        let mut market = Market::new(Config {
+            seed,
+            universe: Universe::synthetic(2),
+            start_ns: preroll.start_ns(NOW_NS),
+            ..Config::default()
+        })
+        .unwrap();
+        let broker = Broker::new(WINDOW, 16, Arc::new(Metrics::default()));
+        let mut past = Preroll::past(&mut market, NOW_NS);
+        let stats = broker.preroll(
+            past.by_ref().map(|e| match e {
+                Event::Tick(t) => Past::Trade(t),
+                Event::Status(s) => Past::Status(s),
+            }),
+            &WINDOW,
+        );
+        assert!(stats.ticks > 100_000, "{stats:?}");
+        (broker, past.into_first_live())
+    }
+
+    /// Every topic's kept messages, with the broker's epoch (its start time) left out.
+    fn history(broker: &Broker) -> Vec<(String, Vec<ServerMessage>)> {
+        let mut topics: Vec<_> = broker
+            .all_topics()
+            .iter()
+            .map(|t| {
+                let messages = t
+                    .lock()
+                    .ring
+                    .iter()
+                    .map(|e| match &e.msg {
+                        ServerMessage::Bar(b) => ServerMessage::Bar(tickcast_proto::Bar {
+                            epoch: 0,
+                            ..b.clone()
+                        }),
+                        other => other.clone(),
+                    })
+                    .collect();
+                (t.name.to_string(), messages)
+            })
+            .collect();
+        topics.sort_by(|a, b| a.0.cmp(&b.0));
+        topics
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_history() {
+        let (a, _) = loaded(3);
+        let (b, _) = loaded(3);
+        let (c, _) = loaded(4);
+        assert_eq!(history(&a), history(&b));
+        assert_ne!(history(&a), history(&c));
+    }
+
+    #[test]
+    fn topics_keep_their_window_stamped_as_if_published_live() {
+        let (broker, first_live) = loaded(3);
+        let topic = broker.find("ticks.SYN0000").unwrap();
+        let st = topic.lock();
+        assert_eq!(st.ring.len(), 100);
+        assert_eq!(st.ring.back().map(|e| e.seq), Some(st.seq), "seq counts every trade");
+        assert!(st.ring.iter().zip(st.ring.iter().skip(1)).all(|(a, b)| b.seq == a.seq + 1));
+        let session = st.session.unwrap();
+        let last = match &st.last.as_ref().unwrap().msg {
+            ServerMessage::Tick(t) => t.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(session.low <= last.price && last.price <= session.high);
+        assert!(session.high > session.low, "the session spans the pre-roll");
+        drop(st);
+        // Ten 1-minute bars, a minute apart, closed in the past.
+        let bars = broker.find("bars.1m.SYN0000").unwrap();
+        let bars = &bars.lock().ring;
+        assert!(bars.len() >= 9, "{}", bars.len());
+        // The first live trade continues the market: no jump from the last pre-rolled one.
+        let Some(Event::Tick(live)) = first_live else {
+            panic!("a live trade follows")
+        };
+        if live.symbol == last.symbol {
+            assert!((live.price / last.price - 1.0).abs() < 0.01);
+        }
+        assert!(live.ts >= NOW_NS);
+    }
+}

@@ -13,10 +13,11 @@ use std::{
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use tickcast_client::{Publisher, PublisherConfig, PublisherState};
+use tickcast_proto::clock::{unix_ns, unix_us};
 use tickcast_proto::{Publish, Tick};
 use tickcast_simulator::{
-    Arrivals, Config, Event, Format, Halts, Market, Model, Replay, ReplayError, Sink, SinkError,
-    Universe, WriteSink, realtime,
+    Arrivals, Config, Event, Format, Halts, Market, Model, Preroll, Replay, ReplayError, Sink,
+    SinkError, Universe, WriteSink, realtime,
 };
 
 // Beside this file, not in src/bin/ (where cargo would take it for a binary).
@@ -116,6 +117,12 @@ struct Args {
     #[arg(long, env = "TICKCAST_SIM_NATS", value_name = "URL",
           conflicts_with_all = ["publish", "format"])]
     nats: Option<String>,
+    /// With --nats: market time already traded when the feed starts (e.g. 6h30m, 90m;
+    /// 0 = none). Its ticks and bars are stamped at their own times and each topic's
+    /// newest ones, as many as a node keeps by default, are published first, so every
+    /// node's charts are full from the start. Default with --nats: a trading day.
+    #[arg(long, env = "TICKCAST_SIM_PREROLL", requires = "nats", conflicts_with_all = ["start_ns", "replay"])]
+    preroll: Option<Preroll>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -200,13 +207,24 @@ fn run(args: &Args) -> anyhow::Result<()> {
             return Err(e).with_context(|| format!("replaying {}", path.display()));
         }
     } else {
-        let market = Market::new(config(args)?).context("invalid simulation parameters")?;
         if let Some(url) = &args.nats {
+            let preroll = args.preroll.unwrap_or(Preroll::new(Preroll::DEFAULT));
+            let now_ns = unix_ns();
+            let config = Config {
+                start_ns: preroll.start_ns(now_ns),
+                ..config(args)?
+            };
+            let mut market = Market::new(config).context("invalid simulation parameters")?;
             let references = market.instruments().iter();
             let references = references.map(|i| (i.symbol.clone(), i.price)).collect();
             let speed = args.speed.unwrap_or(1.0);
-            return nats::publish(counted(market, args.count), references, url, speed);
+            let mut stamper = nats::Stamper::new(unix_us(), references);
+            let mut past = Preroll::past(&mut market, now_ns);
+            let stamped_past = nats::stamp_past(&mut stamper, &mut past);
+            let live = past.into_first_live().into_iter().chain(market);
+            return nats::publish(stamper, stamped_past, counted(live, args.count), url, speed);
         }
+        let market = Market::new(config(args)?).context("invalid simulation parameters")?;
         output(market, args)?;
     }
     Ok(())
@@ -216,7 +234,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
 fn output(events: impl IntoIterator<Item = Event>, args: &Args) -> anyhow::Result<()> {
     if let Some(url) = &args.nats {
         let speed = args.speed.unwrap_or(1.0);
-        return nats::publish(counted(events, args.count), Default::default(), url, speed);
+        let stamper = nats::Stamper::new(unix_us(), Default::default());
+        return nats::publish(stamper, Vec::new(), counted(events, args.count), url, speed);
     }
     match &args.publish {
         Some(url) => publish(events, url, args),

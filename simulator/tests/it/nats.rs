@@ -100,7 +100,7 @@ async fn feeds_a_cluster_node_through_nats() {
         })
         .collect();
     let url = nats.url();
-    let out = sim(&[&args[..], &["--nats", &url]].concat()).await;
+    let out = sim(&[&args[..], &["--nats", &url, "--preroll", "0"]].concat()).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("published 150 ticks"), "{stderr}");
@@ -147,4 +147,88 @@ async fn feeds_a_cluster_node_through_nats() {
 
     client.shutdown().await;
     node.shutdown().await;
+}
+
+/// `--preroll`: a node fed by a fresh `tickcast-sim --nats` holds the past at once: full
+/// bar topics (built from the pre-rolled ticks at their own times) and the newest ticks.
+#[tokio::test]
+async fn a_pre_roll_fills_the_nodes_history_before_live_ticks() {
+    let Some(bin) = nats_server_bin() else {
+        return; // skipped (printed), or failed when TICKCAST_REQUIRE_NATS is set
+    };
+    let nats = NatsServer::start(bin).await;
+    let node = tickcast_server::spawn(tickcast_server::Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        simulator: None,
+        nats: Some(nats.url()),
+        ..tickcast_server::Config::default()
+    })
+    .await
+    .expect("node");
+    wait_ready(node.addr()).await;
+    let url = nats.url();
+    let args = [
+        "--symbols",
+        "1",
+        "--rate",
+        "50",
+        "--count",
+        "5",
+        "--preroll",
+        "10m",
+        "--nats",
+        &url,
+    ];
+    let out = sim(&args).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("pre-rolled"), "{stderr}");
+
+    let minute_bars = get_json(node.addr(), "/history/bars.1m.SYN0000").await;
+    let bars = minute_bars["messages"].as_array().expect("messages");
+    assert!(
+        bars.len() >= 9,
+        "ten minutes of 1-minute bars: {}",
+        bars.len()
+    );
+    for w in bars.windows(2) {
+        assert_eq!(w[1]["seq"].as_u64(), w[0]["seq"].as_u64().map(|s| s + 1));
+        assert_eq!(
+            w[1]["ts"].as_u64().unwrap() - w[0]["ts"].as_u64().unwrap(),
+            60_000_000_000
+        );
+    }
+    let ticks = get_json(node.addr(), "/history/ticks.SYN0000?limit=5000").await;
+    let ticks = ticks["messages"].as_array().expect("messages");
+    // 10 minutes at 50/s is 30,000 trades: the newest 1,024 plus the 5 live ones.
+    assert_eq!(ticks.len(), 1024, "the node's history bound");
+    let seqs: Vec<u64> = ticks.iter().map(|t| t["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "contiguous");
+    assert!(seqs[0] > 25_000, "the newest of the pre-roll: {}", seqs[0]);
+}
+
+/// `GET path` on `addr` as JSON, once the node has the topic (it arrives over NATS).
+async fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
+    timeout(LIMIT, async {
+        loop {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            s.write_all(req.as_bytes()).await.expect("write");
+            let mut resp = String::new();
+            let _ = s.read_to_string(&mut resp).await;
+            if resp.starts_with("HTTP/1.1 200") {
+                let body = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+                let value: serde_json::Value = serde_json::from_str(body).expect("json");
+                if value["messages"]
+                    .as_array()
+                    .is_some_and(|m| m.len() >= 1024 || path.contains("bars"))
+                {
+                    return value;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the history in time")
 }

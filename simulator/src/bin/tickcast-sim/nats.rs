@@ -11,20 +11,21 @@
 //! and visible to clients as gaps by `seq`) rather than delaying the market; with
 //! `--speed inf` publishing waits for room instead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::connection::State;
-use tickcast_proto::clock::{unix_ns, unix_us};
+use tickcast_proto::clock::unix_ns;
 use tickcast_simulator::{Event, realtime};
 use tokio::sync::mpsc;
 
 mod stamp;
 
-use stamp::{MessageKind, Stamped, Stamper};
+pub use stamp::Stamper;
+use stamp::{MessageKind, Stamped};
 
 /// Messages waiting for NATS; past this, real-time publishing drops the newest.
 const QUEUE: usize = 16 * 1024;
@@ -57,12 +58,44 @@ fn lock(stamper: &Mutex<Stamper>) -> MutexGuard<'_, Stamper> {
     stamper.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Publishes `events` on the NATS server at `url` at `speed` (virtual seconds per wall
-/// second; infinite: as fast as NATS takes them) until they end or Ctrl-C, then prints a
-/// summary on stderr.
+/// Ticks of a pre-roll sent per topic: a node's default `--history`.
+const PAST_TICKS: usize = 1024;
+/// Bars of a pre-roll sent per bar topic: at least a node's default `--bar-history` of
+/// every interval (3,600 1-second bars; the whole day of coarser ones).
+const PAST_BARS: usize = 3600;
+
+/// Stamps the pre-rolled `past` at each event's own time (bars built from it as live),
+/// and keeps per topic only what a node keeps by default: the newest [`PAST_TICKS`] ticks,
+/// [`PAST_BARS`] bars, and the latest status.
+pub fn stamp_past(stamper: &mut Stamper, past: impl Iterator<Item = Event>) -> Vec<Stamped> {
+    let mut kept: HashMap<String, VecDeque<Stamped>> = HashMap::new();
+    let mut out = Vec::new();
+    for event in past {
+        let ts = event.ts();
+        stamper.stamp(event, ts, &mut out);
+        for msg in out.drain(..) {
+            let window = match msg.kind {
+                MessageKind::Tick => PAST_TICKS,
+                MessageKind::Bar => PAST_BARS,
+                MessageKind::Status => 1,
+            };
+            let topic = kept.entry(msg.envelope.topic.clone()).or_default();
+            if topic.len() == window {
+                topic.pop_front();
+            }
+            topic.push_back(msg);
+        }
+    }
+    kept.into_values().flatten().collect()
+}
+
+/// Publishes the stamped `past` (waiting for NATS to take it), then `events` on the NATS
+/// server at `url` at `speed` (virtual seconds per wall second; infinite: as fast as NATS
+/// takes them) until they end or Ctrl-C, then prints a summary on stderr.
 pub fn publish(
+    stamper: Stamper,
+    past: Vec<Stamped>,
     events: impl Iterator<Item = Event>,
-    references: HashMap<String, f64>,
     url: &str,
     speed: f64,
 ) -> anyhow::Result<()> {
@@ -82,12 +115,24 @@ pub fn publish(
             .connect(url)
             .await
             .with_context(|| format!("connecting to NATS at {url}"))?;
-        let epoch = unix_us();
-        eprintln!("tickcast-sim: publishing to {url} with epoch {epoch}");
-        let stamper = Arc::new(Mutex::new(Stamper::new(epoch, references)));
+        eprintln!(
+            "tickcast-sim: publishing to {url} with epoch {}",
+            stamper.epoch()
+        );
+        let stamper = Arc::new(Mutex::new(stamper));
         let stats = Arc::new(Stats::default());
         let (queue, outgoing) = mpsc::channel(QUEUE);
         let sender = tokio::spawn(send(client.clone(), outgoing, stats.clone()));
+        let past_len = past.len();
+        for msg in past {
+            if queue.send(msg).await.is_err() {
+                break;
+            }
+        }
+        if past_len > 0 {
+            eprintln!("tickcast-sim: pre-rolled {past_len} messages");
+        }
+
         let clock = tokio::spawn(bar_clock(stamper.clone(), queue.clone(), stats.clone()));
         tokio::select! {
             () = pace(events, speed, &stamper, &queue, &stats) => {}

@@ -47,6 +47,11 @@ impl Stamper {
         }
     }
 
+    /// This run's epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
     /// The messages of one event, stamped at `now_ns`: a tick and the bars it closed, or
     /// a status. A tick keeps the model's `seq` and `volume`.
     pub fn stamp(&mut self, event: Event, now_ns: u64, out: &mut Vec<Stamped>) {
