@@ -1,10 +1,11 @@
 // Minimal tickcast client on the browser WebSocket API. It runs unchanged in Node 20+:
 //   npm install
-//   node --experimental-websocket client.mjs [--url URL] [--token T] [--count N] [--record FILE] PATTERN...
+//   node --experimental-websocket client.mjs [--url URL] [--token T] [--count N] [--rewind N] [--record FILE] PATTERN...
 // It tracks [epoch, seq] per topic, reports gaps, and after a reconnect hands its positions
 // over (`resume`, in pieces) before subscribing, so the server replays what was missed. --record FILE appends one JSON line per tick,
 // snapshot and bar ({"topic","epoch","seq","type"}) and one per gap the server announced
-// ({"type":"gap","topic","epoch","reason"}).
+// ({"type":"gap","topic","epoch","reason"}). --rewind N starts each topic with its latest N
+// messages (history, then live).
 import { decode, encode } from "@msgpack/msgpack";
 
 // ts (nanoseconds since 1970) is above 2^53: read 64-bit integers as BigInt. epoch
@@ -12,7 +13,7 @@ import { decode, encode } from "@msgpack/msgpack";
 const options = { useBigInt64: true };
 const giveUp = (code) => [1002, 1003, 1007, 1009].includes(code) || (code >= 4000 && code < 4100);
 
-export function follow(url, patterns, { token, onTick, onFatal, onRecord = () => {} }) {
+export function follow(url, patterns, { token, rewind = 0, onTick, onFatal, onRecord = () => {} }) {
   const position = {}; // topic -> [epoch, seq] of the last tick or bar we have
   let backoff = 500; // ms, doubled after each failed attempt, at most 30 s
   // A browser cannot set headers on a WebSocket (no Authorization): send the token as ?token=.
@@ -34,7 +35,9 @@ export function follow(url, patterns, { token, onTick, onFatal, onRecord = () =>
             const since = Object.fromEntries(pending.slice(i, i + 1000));
             ws.send(encode({ type: "resume", since }, options));
           }
-          ws.send(encode({ type: "subscribe", id: 1, topics: patterns }, options));
+          const subscribe = { type: "subscribe", id: 1, topics: patterns };
+          if (rewind && !pending.length) subscribe.rewind = rewind; // history first, once
+          ws.send(encode(subscribe, options));
           break;
         }
         case "tick":
@@ -93,18 +96,20 @@ export function follow(url, patterns, { token, onTick, onFatal, onRecord = () =>
 
 // Command line (Node): print ticks, exit 0 after --count of them.
 if (globalThis.process?.argv?.[1] && import.meta.url === new URL(process.argv[1], "file://").href) {
-  let url = "ws://127.0.0.1:8080/ws", token, record, count = Infinity, ticks = 0;
+  let url = "ws://127.0.0.1:8080/ws", token, record, count = Infinity, rewind = 0, ticks = 0;
   const patterns = [];
   for (let args = process.argv.slice(2); args.length; ) {
     const arg = args.shift();
     if (arg === "--url") url = args.shift();
     else if (arg === "--token") token = args.shift();
     else if (arg === "--count") count = Number(args.shift());
+    else if (arg === "--rewind") rewind = Number(args.shift());
     else if (arg === "--record") record = args.shift();
     else patterns.push(arg);
   }
   follow(url, patterns.length ? patterns : ["ticks.*"], {
     token,
+    rewind,
     onRecord: record && (await recorder(record)),
     onTick(msg, seq) {
       console.log(`tick ${msg.topic} ${seq} ${msg.price} ${msg.size}`);

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Minimal tickcast client: subscribes to topic patterns and prints every tick.
 
-    python client.py [--url ws://127.0.0.1:8080/ws] [--token T] [--count N] [--record FILE] PATTERN...
+    python client.py [--url ws://127.0.0.1:8080/ws] [--token T] [--count N] [--rewind N] [--record FILE] PATTERN...
 
 It tracks [epoch, seq] per topic, reports gaps, and after a reconnect hands its positions
-over (`resume`, in pieces) before subscribing, so the server replays what was missed. Needs `pip install websockets msgpack`.
+over (`resume`, in pieces) before subscribing, so the server replays what was missed.
+--rewind N starts each topic with its latest N messages (history, then live). Needs `pip install websockets msgpack`.
 --record FILE appends one JSON line per tick, snapshot and bar ({"topic","epoch","seq","type"})
 and one per gap the server announced ({"type":"gap","topic","epoch","reason"}).
 """
@@ -25,7 +26,7 @@ def give_up(code):
     return code in (1002, 1003, 1007, 1009) or 4000 <= code <= 4099
 
 
-async def follow(url, patterns, count, token=None, record=None):
+async def follow(url, patterns, count, token=None, record=None, rewind=0):
     # close_timeout: a server presumed dead will not answer our close frame; don't wait 10 s.
     options = {"subprotocols": ["tickcast.v1.msgpack"], "close_timeout": 1}
     if token:  # (the legacy client, websockets.connect before 14.0, calls it extra_headers)
@@ -48,7 +49,10 @@ async def follow(url, patterns, count, token=None, record=None):
                 for i in range(0, len(pending), 1000):
                     piece = dict(pending[i : i + 1000])
                     await ws.send(msgpack.packb({"type": "resume", "since": piece}))
-                await ws.send(msgpack.packb({"type": "subscribe", "id": 1, "topics": patterns}))
+                subscribe = {"type": "subscribe", "id": 1, "topics": patterns}
+                if rewind and not position:  # history first, on the first connection only
+                    subscribe["rewind"] = rewind
+                await ws.send(msgpack.packb(subscribe))
                 backoff = 0.5
                 while True:
                     msg = msgpack.unpackb(await asyncio.wait_for(ws.recv(), silence))
@@ -111,6 +115,8 @@ if __name__ == "__main__":
     parser.add_argument("--token", help="access token, sent as Authorization: Bearer")
     parser.add_argument("--count", type=int, default=0, help="exit 0 after N ticks")
     parser.add_argument("--record", type=argparse.FileType("a"), help="append JSON lines here")
+    parser.add_argument("--rewind", type=int, default=0, help="start with each topic's last N")
     parser.add_argument("patterns", nargs="*", default=["ticks.*"])
     args = parser.parse_args()
-    sys.exit(asyncio.run(follow(args.url, args.patterns, args.count, args.token, args.record)))
+    follower = follow(args.url, args.patterns, args.count, args.token, args.record, args.rewind)
+    sys.exit(asyncio.run(follower))
