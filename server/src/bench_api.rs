@@ -26,7 +26,11 @@ pub struct Fanout {
 impl Fanout {
     /// `subscribers` connections subscribed to [`TOPIC`], outboxes drained.
     pub fn new(subscribers: usize) -> Self {
-        let broker = Broker::new(1024, 16, Arc::new(Metrics::default()));
+        let broker = Broker::new(
+            crate::Config::default().retention(),
+            16,
+            Arc::new(Metrics::default()),
+        );
         let peers: Vec<_> = (0..subscribers as u64)
             .map(|id| {
                 let peer = Arc::new(Peer {

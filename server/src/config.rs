@@ -4,6 +4,8 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::retention::{BarHistory, Retention};
+
 /// What to do with a client whose outbound queue passes `queue_bytes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SlowConsumer {
@@ -22,8 +24,15 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The embedded market simulator; `None` serves only what clients publish.
     pub simulator: Option<tickcast_simulator::Config>,
-    /// Ticks kept per topic for `since` recovery. Default: [`Config::DEFAULT_HISTORY`].
+    /// Messages kept per trades topic (and per publisher's topic) for `since`, `rewind` and
+    /// `GET /history`. Default: [`Config::DEFAULT_HISTORY`].
     pub history: usize,
+    /// Bars kept per bar topic, per interval. Default: [`BarHistory::DEFAULT`].
+    pub bar_history: BarHistory,
+    /// Market time the embedded simulator has already traded when the server starts
+    /// (ticks, bars and session statistics loaded before the first client connects);
+    /// zero: none. Default: [`Config::DEFAULT_PREROLL`] (a trading day).
+    pub preroll: Duration,
     /// Per-connection outbound queue bound in bytes. Default: [`Config::DEFAULT_QUEUE_BYTES`].
     pub queue_bytes: usize,
     /// Slow-consumer policy. Default: [`Config::DEFAULT_SLOW_CONSUMER`].
@@ -94,6 +103,7 @@ impl Config {
     pub const DEFAULT_LISTEN: SocketAddr =
         SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
     pub const DEFAULT_HISTORY: usize = 1024;
+    pub const DEFAULT_PREROLL: Duration = tickcast_simulator::Preroll::DEFAULT;
     pub const DEFAULT_QUEUE_BYTES: usize = 256 * 1024;
     pub const DEFAULT_SLOW_CONSUMER: SlowConsumer = SlowConsumer::Conflate;
     pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
@@ -116,6 +126,8 @@ impl Default for Config {
             listen: Self::DEFAULT_LISTEN,
             simulator: Some(tickcast_simulator::Config::default()),
             history: Self::DEFAULT_HISTORY,
+            bar_history: BarHistory::DEFAULT,
+            preroll: Self::DEFAULT_PREROLL,
             queue_bytes: Self::DEFAULT_QUEUE_BYTES,
             slow_consumer: Self::DEFAULT_SLOW_CONSUMER,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
@@ -136,6 +148,16 @@ impl Default for Config {
             max_inbound_rate: Self::DEFAULT_MAX_INBOUND_RATE,
             nats: None,
             reuse_port: false,
+        }
+    }
+}
+
+impl Config {
+    /// The history bounds of every topic.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            messages: self.history,
+            bars: self.bar_history,
         }
     }
 }

@@ -1,23 +1,58 @@
-//! The embedded market simulator feeding the broker in real time, and the bar clock.
+//! The embedded market simulator feeding the broker: its pre-roll (the past loaded at
+//! start), then real time; and the bar clock.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tickcast_simulator::{Event, Market, realtime};
+use tickcast_simulator::{Event, Market, Preroll, realtime};
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, Past};
+use crate::retention::Retention;
 use crate::unix_ns;
 
 /// How often bars whose interval has ended are closed and published.
 const BAR_CLOCK: Duration = Duration::from_millis(100);
 
-/// Publishes the market's events as they fall due until `shutdown`. The broker
-/// stamps `seq` and `ts` (the moment the tick enters the server).
-pub async fn run(broker: Broker, market: Market, shutdown: CancellationToken) {
+/// A market ready to go live: its pre-roll is loaded, `first` is its first live event.
+pub struct Live {
+    market: Market,
+    first: Option<Event>,
+}
+
+/// Sets the reference prices, then loads everything `market` did before now (it was
+/// started `preroll` ago: `Preroll::start_ns`) into `broker`, keeping what `window` keeps.
+/// CPU-bound: call it off the async workers.
+pub fn preroll(broker: &Broker, mut market: Market, window: &Retention) -> Live {
     for instrument in market.instruments() {
         broker.set_reference_price(&instrument.symbol, instrument.price);
     }
-    let publish = realtime::run(market, 1.0, |event| {
+    let started = Instant::now();
+    let mut past = Preroll::past(&mut market, unix_ns());
+    let stats = broker.preroll(
+        past.by_ref().map(|event| match event {
+            Event::Tick(t) => Past::Trade(t),
+            Event::Status(s) => Past::Status(s),
+        }),
+        window,
+    );
+    let first = past.into_first_live();
+    if stats.ticks > 0 {
+        tracing::info!(
+            ticks = stats.ticks,
+            bars = stats.bars,
+            kept = stats.kept,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "pre-rolled the market"
+        );
+    }
+    Live { market, first }
+}
+
+/// Publishes the market's events as they fall due until `shutdown`. The broker
+/// stamps `seq` and `ts` (the moment the tick enters the server).
+pub async fn run(broker: Broker, live: Live, shutdown: CancellationToken) {
+    let events = live.first.into_iter().chain(live.market);
+    let publish = realtime::run(events, 1.0, |event| {
         match event {
             Event::Tick(mut tick) => {
                 tick.ts = 0;
@@ -34,6 +69,11 @@ pub async fn run(broker: Broker, market: Market, shutdown: CancellationToken) {
         () = publish => tracing::info!("simulator stopped"),
         () = shutdown.cancelled() => {}
     }
+}
+
+/// The virtual clock origin of a simulator whose pre-roll of `length` ends now.
+pub fn start_ns(length: Duration) -> u64 {
+    Preroll::new(length).start_ns(unix_ns())
 }
 
 /// Closes bars on time even when a symbol stops trading.

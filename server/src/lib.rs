@@ -19,6 +19,7 @@ mod frame;
 mod http;
 mod metrics;
 mod outbox;
+mod retention;
 mod tls;
 mod wsread;
 
@@ -35,6 +36,7 @@ pub use broker::{Broker, TopicInfo};
 pub use cluster::ClusterError;
 pub use config::{Config, SlowConsumer, TlsFiles};
 pub use metrics::Metrics;
+pub use retention::{BadBarHistory, BarHistory, Retention};
 pub use tls::TlsError;
 
 pub use tickcast_proto::clock::unix_ns;
@@ -43,6 +45,8 @@ pub use tickcast_proto::clock::unix_ns;
 /// so that error chains print it once.)
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    #[error("the simulator's pre-roll failed: {0}")]
+    Preroll(String),
     #[error("simulator configuration")]
     Simulator(#[from] tickcast_simulator::ConfigError),
     #[error("TLS")]
@@ -87,12 +91,21 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     let market = match config.simulator.clone() {
-        Some(sim) => Some(tickcast_simulator::Market::new(sim)?),
+        Some(sim) => Some(tickcast_simulator::Market::new(
+            tickcast_simulator::Config {
+                start_ns: feed::start_ns(config.preroll),
+                ..sim
+            },
+        )?),
         None => None,
     };
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let metrics = Arc::new(Metrics::default());
-    let broker = Broker::new(config.history, config.max_subscriptions, metrics.clone());
+    let broker = Broker::new(
+        config.retention(),
+        config.max_subscriptions,
+        metrics.clone(),
+    );
     broker.set_max_resume_positions(config.max_resume_positions);
     let grace = config.shutdown_grace;
     let tracker = TaskTracker::new();
@@ -134,8 +147,13 @@ pub async fn run(
     });
     let ingress = app.ingress.clone();
     if let Some(market) = market {
+        // The pre-roll is loaded before the first client is accepted.
+        let (broker, window) = (ingress.clone(), app.config.retention());
+        let live = tokio::task::spawn_blocking(move || feed::preroll(&broker, market, &window))
+            .await
+            .map_err(|e| ServerError::Preroll(e.to_string()))?;
         app.tracker
-            .spawn(feed::run(ingress.clone(), market, shutdown.clone()));
+            .spawn(feed::run(ingress.clone(), live, shutdown.clone()));
     }
     app.tracker
         .spawn(feed::bar_clock(ingress, shutdown.clone()));

@@ -26,7 +26,8 @@
 //!   trades while halted, and a price gap at the resume.
 //!
 //! # Drivers
-//! Iterate a [`Market`] for virtual time as fast as possible; `realtime::run` (feature
+//! Iterate a [`Market`] for virtual time as fast as possible; [`Preroll`] runs the past of a
+//! market that has been trading before its feed starts; `realtime::run` (feature
 //! `realtime`) paces any event stream to the wall clock at a `speed`; [`Replay`] reads
 //! recordings (`tickcast-sim` JSON lines, or CSV trades) instead of the model. A
 //! [`Sink`] is where events go ([`WriteSink`]: JSON lines or length-prefixed
@@ -55,6 +56,7 @@ mod dynamics;
 mod equities;
 mod event;
 mod market;
+mod preroll;
 mod quote;
 #[cfg(feature = "realtime")]
 pub mod realtime;
@@ -70,6 +72,7 @@ pub use config::{
 };
 pub use event::Event;
 pub use market::Market;
+pub use preroll::{PastEvents, Preroll};
 pub use replay::{Replay, ReplayError, ReplayFormat};
 pub use session_stats::SessionStats;
 pub use sink::{Format, Sink, SinkError, WriteSink, encode_event};

@@ -59,6 +59,8 @@ pub fn server_config() -> tickcast_server::Config {
     tickcast_server::Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         publish_token: Some(PUBLISH_TOKEN.into()),
+        // Topics start empty: the tests count from the first message.
+        preroll: std::time::Duration::ZERO,
         ..tickcast_server::Config::default()
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use std::io::Write as _;
-use tickcast_server::{Config, SlowConsumer, TlsFiles};
-use tickcast_simulator::{Arrivals, Universe};
+use tickcast_server::{BarHistory, Config, SlowConsumer, TlsFiles};
+use tickcast_simulator::{Arrivals, Preroll, Universe};
 use tokio_util::sync::CancellationToken;
 
 /// Live stock-ticker pub/sub over WebSocket (MessagePack frames, protocol v1).
@@ -39,9 +39,18 @@ struct Cli {
     /// Serve only what publishers send: no embedded simulator.
     #[arg(long, env = "TICKCAST_NO_SIMULATOR")]
     no_simulator: bool,
-    /// Messages kept per topic for `since` recovery.
+    /// Market time the embedded simulator has already traded at start (ticks, bars and
+    /// session statistics, loaded before the first client): e.g. 6h30m, 90m; 0 = none.
+    #[arg(long, env = "TICKCAST_PREROLL", default_value_t = Preroll::new(Config::DEFAULT_PREROLL))]
+    preroll: Preroll,
+    /// Messages kept per trades topic (and per publisher's topic) for `since`, `rewind`
+    /// and GET /history.
     #[arg(long, env = "TICKCAST_HISTORY", default_value_t = Config::DEFAULT_HISTORY)]
     history: usize,
+    /// Bars kept per bar topic, per interval (INTERVAL=COUNT,...; unnamed intervals keep
+    /// their default).
+    #[arg(long, env = "TICKCAST_BAR_HISTORY", default_value_t = BarHistory::DEFAULT)]
+    bar_history: BarHistory,
     /// Per-connection outbound queue bound in bytes.
     #[arg(long, env = "TICKCAST_QUEUE_BYTES", default_value_t = Config::DEFAULT_QUEUE_BYTES)]
     queue_bytes: usize,
@@ -189,6 +198,8 @@ impl Cli {
             listen: self.listen,
             simulator,
             history: self.history,
+            bar_history: self.bar_history,
+            preroll: self.preroll.length,
             queue_bytes: self.queue_bytes,
             slow_consumer: self.slow_consumer.into(),
             max_connections: self.max_connections,

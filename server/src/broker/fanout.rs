@@ -87,8 +87,8 @@ impl Broker {
             msg,
             msgpack,
         });
-        if self.shared.history > 0 {
-            if st.ring.len() == self.shared.history {
+        if st.capacity > 0 {
+            while st.ring.len() >= st.capacity {
                 st.ring.pop_front();
             }
             st.ring.push_back(entry.clone());

@@ -2,7 +2,7 @@
 //! [`Reject`] it answers bad requests with. The work lives in the submodules:
 //! `registry` (who subscribed to what), `publish` (stamping what enters), `fanout`
 //! (encode once, deliver to every subscriber), `replay` (what a new subscriber gets
-//! first), `introspect` (`list` and `GET /topics`), `topic` and `subscriber` (per-topic
+//! first), `preroll` (a past loaded at start), `history` (reading what a topic keeps), `introspect` (`list` and `GET /topics`), `topic` and `subscriber` (per-topic
 //! state).
 //!
 //! Locks, in the only order they are ever taken (a lock may be skipped, never reversed):
@@ -22,6 +22,7 @@
 
 mod fanout;
 mod introspect;
+mod preroll;
 mod publish;
 mod registry;
 mod replay;
@@ -37,8 +38,10 @@ use tickcast_proto::nats::Envelope;
 
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
+use crate::retention::Retention;
 use crate::unix_ns;
 pub use introspect::TopicInfo;
+pub use preroll::Past;
 use registry::Registry;
 use topic::Topic;
 
@@ -77,8 +80,8 @@ struct Shared {
     epoch: u64,
     /// Where messages published here also go (cluster mode: NATS), with their epoch.
     upstream: Option<Upstream>,
-    /// Messages kept per topic for `since` replay.
-    history: usize,
+    /// How much history each topic keeps.
+    retention: Retention,
     max_subscriptions: usize,
     /// Resume positions one peer may hand over ahead of its subscribes.
     max_resume_positions: AtomicUsize,
@@ -91,7 +94,7 @@ impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
             .field("epoch", &self.epoch)
-            .field("history", &self.history)
+            .field("retention", &self.retention)
             .field("upstream", &self.upstream.is_some())
             .finish_non_exhaustive()
     }
@@ -104,13 +107,13 @@ pub struct Broker {
 }
 
 impl Broker {
-    pub fn new(history: usize, max_subscriptions: usize, metrics: Arc<Metrics>) -> Self {
-        Self::with_upstream(history, max_subscriptions, metrics, None)
+    pub fn new(retention: Retention, max_subscriptions: usize, metrics: Arc<Metrics>) -> Self {
+        Self::with_upstream(retention, max_subscriptions, metrics, None)
     }
 
     /// A broker that also hands every message it publishes to `upstream`.
     pub fn with_upstream(
-        history: usize,
+        retention: Retention,
         max_subscriptions: usize,
         metrics: Arc<Metrics>,
         upstream: Option<Upstream>,
@@ -120,7 +123,7 @@ impl Broker {
                 // Microseconds: identifies this history and stays below 2^53, exact in JavaScript numbers.
                 epoch: unix_ns() / 1_000,
                 upstream,
-                history,
+                retention,
                 max_subscriptions,
                 max_resume_positions: AtomicUsize::new(crate::Config::DEFAULT_MAX_RESUME_POSITIONS),
                 registry: Mutex::default(),

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use tickcast_proto::bars::Closed;
 use tickcast_proto::nats::Envelope;
-use tickcast_proto::{Encoding, ServerMessage, Status, Tick};
+use tickcast_proto::{Bar, Encoding, ServerMessage, Status, Tick};
 
 use super::Broker;
 use super::fanout::Frames;
@@ -35,22 +35,7 @@ impl Broker {
         let mut closed = Vec::new();
         let seq = {
             let mut st = topic.lock();
-            st.seq += 1;
-            tick.seq = st.seq;
-            if tick.ts == 0 {
-                tick.ts = unix_ns();
-            }
-            st.update_session(tick.price);
-            // Publishers may leave `volume` to the server: it is the session's running total.
-            st.volume = if tick.volume > 0 {
-                tick.volume
-            } else {
-                st.volume + tick.size
-            };
-            tick.volume = st.volume;
-            if let Some(bars) = st.bars.as_mut() {
-                bars.on_trade(tick.ts, tick.price, tick.size, &mut closed);
-            }
+            stamp_trade(&mut st, &mut tick, &mut closed);
             self.fan_out_trade(&topic, &mut st, tick);
             st.seq
         };
@@ -79,8 +64,7 @@ impl Broker {
         for (interval, acc) in closed {
             let topic = self.topic(&interval.topic(symbol));
             let mut st = topic.lock();
-            st.seq += 1;
-            let bar = acc.to_bar(interval, symbol, st.epoch, st.seq);
+            let bar = stamp_bar(&mut st, (interval, acc), symbol);
             self.fan_out(&topic, &mut st, ServerMessage::Bar(bar));
         }
     }
@@ -170,4 +154,31 @@ impl Broker {
             }
         }
     }
+}
+
+/// Stamps a trade into its topic's state: the next `seq` (and `ts` when 0), the session
+/// statistics, the running volume, and the bars it closes (into `closed`).
+pub(super) fn stamp_trade(st: &mut TopicState, tick: &mut Tick, closed: &mut Vec<Closed>) {
+    st.seq += 1;
+    tick.seq = st.seq;
+    if tick.ts == 0 {
+        tick.ts = unix_ns();
+    }
+    st.update_session(tick.price);
+    // Publishers may leave `volume` to the server: it is the session's running total.
+    st.volume = if tick.volume > 0 {
+        tick.volume
+    } else {
+        st.volume + tick.size
+    };
+    tick.volume = st.volume;
+    if let Some(bars) = st.bars.as_mut() {
+        bars.on_trade(tick.ts, tick.price, tick.size, closed);
+    }
+}
+
+/// Stamps a closed bar of `symbol` as the next message of its topic.
+pub(super) fn stamp_bar(st: &mut TopicState, (interval, acc): Closed, symbol: &str) -> Bar {
+    st.seq += 1;
+    acc.to_bar(interval, symbol, st.epoch, st.seq)
 }

@@ -12,7 +12,7 @@ use tickcast_proto::{
     Unsubscribe, validate_topic,
 };
 
-use super::replay::send_initial;
+use super::replay::{Catchup, send_initial};
 use super::subscriber::Subscriber;
 use super::topic::{Topic, TopicState, ticks_symbol};
 use super::{Broker, Peer, Reject};
@@ -173,6 +173,7 @@ impl Broker {
             name,
             TopicState {
                 epoch: self.shared.epoch,
+                capacity: self.shared.retention.capacity(name),
                 subscribers,
                 bars,
                 reference_price,
@@ -193,6 +194,10 @@ impl Broker {
                 "`max_rate` must be at least 1",
             ));
         }
+        let catchup = Catchup {
+            snapshot: req.snapshot,
+            rewind: req.rewind.map_or(0, |n| n as usize),
+        };
         let since = req.since.unwrap_or_default();
         check_positions(&since, "since")?;
         let mut registry = self.registry();
@@ -258,7 +263,7 @@ impl Broker {
             let stamped_here = st.epoch == self.shared.epoch;
             let mut subscriber = Subscriber::new(peer.clone(), rate, (st.epoch, st.seq));
             // Under the topic's lock: no live message overtakes or duplicates the replay.
-            subscriber.resume_from = send_initial(peer, &st, req.snapshot, position, stamped_here);
+            subscriber.resume_from = send_initial(peer, &st, catchup, position, stamped_here);
             if let Some(from) = subscriber.resume_from {
                 subscriber.joined_at = from;
             }

@@ -1,11 +1,21 @@
 //! What a new subscriber of a topic gets before live messages: the replay of what it
-//! missed (`since`), a snapshot of the topic, or a hold until this node reaches the
-//! subscriber's position; and the announcement of a resume that cannot be served.
+//! missed (`since`), the topic's latest messages (`rewind`), a snapshot of the topic, or a
+//! hold until this node reaches the subscriber's position; and the announcement of a
+//! resume that cannot be served.
 
 use tickcast_proto::{Position, ServerMessage, Snapshot, Tick};
 
 use super::Peer;
-use super::topic::{SessionStats, TopicState};
+use super::topic::{Entry, SessionStats, TopicState};
+
+/// What a `subscribe` asked for, besides its patterns.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Catchup {
+    /// The latest state of a topic without a position.
+    pub snapshot: bool,
+    /// Up to this many of a topic's latest messages instead (0: none).
+    pub rewind: usize,
+}
 
 /// Queues what a new subscriber of a topic gets before live messages; called under
 /// the topic's lock, so live messages neither overtake nor duplicate it. Returns the
@@ -15,7 +25,7 @@ use super::topic::{SessionStats, TopicState};
 pub(super) fn send_initial(
     peer: &Peer,
     st: &TopicState,
-    snapshot: bool,
+    catchup: Catchup,
     since: Option<Position>,
     stamped_here: bool,
 ) -> Option<Position> {
@@ -24,7 +34,9 @@ pub(super) fn send_initial(
         return since;
     }
     let Some((epoch, seq)) = since else {
-        if snapshot {
+        if catchup.rewind > 0 {
+            rewind(peer, st, catchup.rewind, None);
+        } else if catchup.snapshot {
             peer.push_latest(st, None);
         }
         return None;
@@ -39,7 +51,11 @@ pub(super) fn send_initial(
     if epoch == st.epoch && replay(peer, st, seq) {
         return None;
     }
-    peer.push_latest(st, Some(false));
+    if catchup.rewind > 0 {
+        rewind(peer, st, catchup.rewind, Some(false));
+    } else {
+        peer.push_latest(st, Some(false));
+    }
     None
 }
 
@@ -61,6 +77,46 @@ fn replay(peer: &Peer, st: &TopicState, seq: u64) -> bool {
         peer.push_entry(e);
     }
     true
+}
+
+/// Queues the topic's latest messages, up to `wanted`: as many as the ring holds without a
+/// hole (a cluster node may have missed some) and the peer's replay room takes, newest
+/// kept first. The first of them is sent as the topic's state with `recovered` (a trade as
+/// the snapshot that stands for it, carrying the epoch; a bar as itself), the rest as
+/// published. A topic that keeps no history sends its latest state alone.
+fn rewind(peer: &Peer, st: &TopicState, wanted: usize, recovered: Option<bool>) {
+    let window = window(&st.ring, wanted, peer.outbox.replay_room());
+    let mut entries = st.ring.range(st.ring.len() - window..);
+    let Some(first) = entries.next() else {
+        peer.push_latest(st, recovered);
+        return;
+    };
+    peer.push_message(&state_of(&first.msg, st, recovered));
+    for e in entries {
+        peer.push_entry(e);
+    }
+}
+
+/// How many of the newest entries of `ring` a rewind sends: at most `wanted`, contiguous in
+/// `seq`, within `room` bytes (always at least one when the ring has any).
+fn window(
+    ring: &std::collections::VecDeque<std::sync::Arc<Entry>>,
+    wanted: usize,
+    room: usize,
+) -> usize {
+    let mut count = 0;
+    let mut bytes = 0;
+    let mut next_seq = None;
+    for e in ring.iter().rev() {
+        bytes += e.msgpack.len();
+        let in_order = next_seq.is_none_or(|next| e.seq + 1 == next);
+        if count == wanted || !in_order || (count > 0 && bytes > room) {
+            break;
+        }
+        count += 1;
+        next_seq = Some(e.seq);
+    }
+    count
 }
 
 impl Peer {

@@ -49,7 +49,9 @@ pub struct TopicState {
     pub seq: u64,
     /// Cumulative session volume of a ticks topic.
     pub volume: u64,
+    /// The latest messages, at most `capacity` (see `Retention`).
     pub ring: VecDeque<Arc<Entry>>,
+    pub capacity: usize,
     pub last: Option<Arc<Entry>>,
     pub session: Option<SessionStats>,
     pub market: MarketState,

@@ -82,6 +82,7 @@ mod tests {
     use super::*;
     use crate::broker::Broker;
     use crate::metrics::Metrics;
+    use crate::retention::Retention;
     use tickcast_proto::{Encoding, MarketState, ServerMessage, Status, Tick};
 
     fn tick() -> Tick {
@@ -120,7 +121,7 @@ mod tests {
     fn what_the_upstream_queues_decodes_to_the_same_message() {
         let (tx, mut rx) = mpsc::channel(4);
         let ingress = Broker::with_upstream(
-            0,
+            Retention::NONE,
             16,
             Arc::new(Metrics::default()),
             Some(upstream(tx, Arc::default())),
@@ -146,7 +147,7 @@ mod tests {
     fn a_status_goes_upstream_without_a_reference_price() {
         let (tx, mut rx) = mpsc::channel(4);
         let ingress = Broker::with_upstream(
-            0,
+            Retention::NONE,
             16,
             Arc::new(Metrics::default()),
             Some(upstream(tx, Arc::default())),

@@ -27,6 +27,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::broker::Broker;
 use crate::metrics::Metrics;
+use crate::retention::Retention;
 use health::LinkCounters;
 
 /// Messages async-nats buffers for our subscription before it drops (slow consumer).
@@ -102,7 +103,7 @@ impl Cluster {
         let (queue, outgoing) = mpsc::channel(egress::QUEUE);
         // The ingress broker only stamps and forwards: no subscribers, no ring.
         let ingress = Broker::with_upstream(
-            0,
+            Retention::NONE,
             max_subscriptions,
             Arc::new(Metrics::default()),
             Some(egress::upstream(queue, counters.clone())),

@@ -101,20 +101,6 @@ fn expect_error(msg: &ServerMessage, code: ErrorCode, id: Option<RequestId>) {
     }
 }
 
-/// Connects with extra upgrade headers and reads the welcome.
-async fn connect_with_headers(
-    addr: SocketAddr,
-    headers: &str,
-) -> (Client, tickcast_proto::Welcome) {
-    let (head, stream) = http_raw(addr, &upgrade_request(addr, headers)).await;
-    assert!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
-    let mut c = Client::from_stream(stream);
-    match c.recv().await {
-        ServerMessage::Welcome(w) => (c, w),
-        other => panic!("first frame must be welcome, got {other:?}"),
-    }
-}
-
 /// Sends an upgrade request with `headers`; returns the status line's code, the head and
 /// the body (read by its Content-Length).
 async fn upgrade_status(addr: SocketAddr, headers: &str) -> (u16, String, String) {

@@ -9,6 +9,7 @@ mod http;
 mod lifecycle;
 mod pubsub;
 mod recovery;
+mod rewind;
 mod security;
 mod slow;
 mod support;

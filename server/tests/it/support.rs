@@ -35,6 +35,8 @@ pub fn config(symbols: usize, rate: f64) -> Config {
         }),
         heartbeat: Duration::from_millis(500),
         shutdown_grace: Duration::from_millis(500),
+        // Topics start empty (the pre-roll has its own tests).
+        preroll: Duration::ZERO,
         ..Config::default()
     }
 }
@@ -263,6 +265,20 @@ impl Client {
         })
         .await
         .expect("the expected message within the time limit")
+    }
+}
+
+/// Connects with extra upgrade headers and reads the welcome.
+pub async fn connect_with_headers(
+    addr: SocketAddr,
+    headers: &str,
+) -> (Client, tickcast_proto::Welcome) {
+    let (head, stream) = http_raw(addr, &upgrade_request(addr, headers)).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
+    let mut c = Client::from_stream(stream);
+    match c.recv().await {
+        ServerMessage::Welcome(w) => (c, w),
+        other => panic!("first frame must be welcome, got {other:?}"),
     }
 }
 
