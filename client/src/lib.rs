@@ -6,7 +6,7 @@
 //! a dead connection (nothing received for 3 x `heartbeat_ms`), reconnects with backoff and
 //! jitter (following close-code advice and `shutdown.reconnect_after_ms`), resubscribes with
 //! `since` so missed messages are replayed, and reports seq gaps. With
-//! [`ClientConfig::rewind`] (or [`Client::subscribe_rewind`]) a topic's first delivery
+//! [`ClientConfig::rewind()`] (or [`Client::subscribe_rewind`]) a topic's first delivery
 //! starts with its history (the subscribe option `rewind`), which flows into the same
 //! seq tracking as live messages. Everything it learns comes
 //! out as [`ClientEvent`]s on a bounded channel; a slow consumer slows the reader, and the
