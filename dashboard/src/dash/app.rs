@@ -96,6 +96,9 @@ pub struct App {
     pub(super) chart_topic: Option<ChartTopic>,
     /// The (symbol, frame) the chart view belongs to.
     pub(super) chart_for: Option<(String, TimeFrame)>,
+    /// The chart topic wanted next, and since when (UNIX ns): it is subscribed once the
+    /// selection has rested (see `follow`).
+    pub(super) chart_next: Option<(Option<ChartTopic>, u64)>,
     /// Enter: the chart takes the whole screen.
     pub focus: bool,
     pub mode: Mode,
@@ -138,6 +141,7 @@ impl App {
             chart_view: ChartView::default(),
             chart_topic: None,
             chart_for: None,
+            chart_next: None,
             focus: false,
             mode: Mode::Normal,
             conn: Conn::Connecting { attempt: 1 },
@@ -333,12 +337,17 @@ impl App {
         }
     }
 
-    /// When the next time-based redraw is due (UNIX ns): a flash ending, or the next second.
+    /// When the next time-based redraw or subscription change is due (UNIX ns): a flash
+    /// ending, the chart's topic settling, or the next second.
     pub fn next_wake_ns(&self) -> u64 {
         let second = self.last_second_ns + SECOND_NS;
-        self.view()
-            .next_flash_end(self.now_ns)
-            .map_or(second, |f| f.min(second))
+        [
+            self.view().next_flash_end(self.now_ns),
+            self.chart_settles_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(second, u64::min)
     }
 
     /// Recomputes the display order and keeps the selection in view.

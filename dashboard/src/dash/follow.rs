@@ -1,17 +1,23 @@
 //! The chart's own subscription: the bar topic of the selected symbol in the current time
 //! frame, subscribed with history (`rewind`) whenever it changes, the previous one dropped,
-//! so every chart is full from its first frame and then follows live.
+//! so every chart is full from its first frame and then follows live. A change waits until
+//! the selection has rested a moment: scrolling through symbols asks for the history of
+//! the one it stops at, not of every one it passes (each history takes the server's replay
+//! room and the link for a while).
 
 use tickcast_client::Command;
-use tickcast_proto::Pattern;
+use tickcast_proto::{Pattern, TopicKind};
 
 use super::{app::App, model::BAR_HISTORY, window::ChartView};
 
 /// History each trades topic starts with (the watchlist's sparklines, the tick chart): 50
 /// symbols x 200 ticks stay well within the server's replay room (2 MiB by default).
 pub const TICK_REWIND: u32 = 200;
-/// History the chart's bar topic starts with: as many bars as the dashboard keeps.
+/// History the chart's bar topic starts with: as many bars as the dashboard keeps, so the
+/// chart can pan and zoom out at once.
 pub const CHART_REWIND: u32 = BAR_HISTORY as u32;
+/// How long the selection and time frame must rest before the chart's topic changes.
+pub const SETTLE_NS: u64 = 150_000_000;
 
 /// The bar topic the chart shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,11 +53,30 @@ impl App {
             owned: !covered,
         });
         if desired == self.chart_topic {
+            self.chart_next = None;
             return;
         }
+        let since = match &self.chart_next {
+            Some((next, since)) if *next == desired => *since,
+            _ => {
+                self.chart_next = Some((desired, self.now_ns));
+                return;
+            }
+        };
+        if self.now_ns < since + SETTLE_NS {
+            return;
+        }
+        self.chart_next = None;
         if let Some(old) = self.chart_topic.take().filter(|c| c.owned) {
             if let Ok(p) = Pattern::parse(&old.topic) {
                 self.outbox.push(Command::Unsubscribe(vec![p]));
+            }
+            // No longer followed: what it has would go stale (unless a user pattern takes
+            // the same topic over).
+            let kept = desired.as_ref().is_some_and(|d| d.topic == old.topic);
+            if let (false, TopicKind::Bars { interval, symbol }) = (kept, TopicKind::of(&old.topic))
+            {
+                self.market.reset_bars(symbol, interval);
             }
         }
         if let Some((symbol, interval, pattern, false)) = target {
@@ -64,6 +89,11 @@ impl App {
             });
         }
         self.chart_topic = desired;
+    }
+
+    /// When the chart's next topic will have rested long enough (UNIX ns).
+    pub(super) fn chart_settles_at(&self) -> Option<u64> {
+        self.chart_next.as_ref().map(|(_, since)| since + SETTLE_NS)
     }
 
     /// Whether `pattern` is the chart's own subscription rather than one of the user's.

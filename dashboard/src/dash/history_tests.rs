@@ -9,6 +9,7 @@ use super::{
     App, CHART_REWIND, TICK_REWIND,
     app::ChartKind,
     fixture::{self, T0_NS, bar, minute_bars, snapshot, tick},
+    follow::SETTLE_NS,
     model::{BAR_HISTORY, Market},
     theme::Theme,
     timeframe::TimeFrame,
@@ -24,9 +25,12 @@ fn msg(app: &mut App, m: impl Into<ServerMessage>) {
     app.on_client(ClientEvent::Message(m.into()));
 }
 
-/// The commands as text: `+topic/rewind` and `-topic`.
+/// The commands as text (`+topic/rewind` and `-topic`), once the chart's topic has settled.
 fn commands(app: &mut App) -> Vec<String> {
-    app.take_commands()
+    let mut taken = app.take_commands();
+    app.tick(app.now_ns + SETTLE_NS);
+    taken.extend(app.take_commands());
+    taken
         .into_iter()
         .map(|c| match c {
             Command::Subscribe { patterns, rewind } => {
@@ -144,9 +148,48 @@ fn the_chart_subscribes_its_bar_topic_with_history_and_drops_the_last_one() {
     assert_eq!(
         commands(&mut app),
         ["-bars.5m.MSFT".to_owned()],
-        "each step is followed only when commands are taken: the last one wins"
+        "only where it stopped counts"
     );
     assert!(commands(&mut app).is_empty());
+}
+
+#[test]
+fn the_chart_topic_changes_once_the_selection_rests() {
+    let mut app = fixture::app(Theme::COLOR, (100, 30));
+    app.frame = TimeFrame::Bars(BarInterval::M1);
+    assert!(app.take_commands().is_empty(), "not yet");
+    let due = app.now_ns + SETTLE_NS;
+    assert!(app.next_wake_ns() <= due, "the loop wakes up for it");
+    // Scrolling on restarts the wait; stopping ends it.
+    app.tick(due - 1);
+    key(&mut app, KeyCode::Down);
+    assert!(app.take_commands().is_empty());
+    app.tick(due + 1);
+    assert!(
+        app.take_commands().is_empty(),
+        "MSFT has not rested long enough"
+    );
+    app.tick(app.now_ns + SETTLE_NS);
+    assert_eq!(
+        commands(&mut app),
+        [format!("+bars.1m.MSFT/{CHART_REWIND}")]
+    );
+    // Leaving a topic forgets its bars: they would go stale.
+    msg(&mut app, bar("MSFT", "1m", 7, T0_NS, 1.0, 2.0));
+    key(&mut app, KeyCode::Up);
+    assert_eq!(
+        commands(&mut app),
+        [
+            "-bars.1m.MSFT".to_owned(),
+            format!("+bars.1m.AAPL/{CHART_REWIND}")
+        ]
+    );
+    assert!(
+        app.market.quotes["MSFT"]
+            .bars(BarInterval::M1)
+            .items
+            .is_empty()
+    );
 }
 
 #[test]
@@ -180,7 +223,7 @@ fn minute_chart() -> App {
     app.focus = true;
     app.chart = ChartKind::Candles;
     app.frame = TimeFrame::Bars(BarInterval::M1);
-    app.take_commands(); // subscribes, and resets the series...
+    commands(&mut app); // subscribes, and resets the series...
     for b in minute_bars("AAPL", 187.0, 300) {
         msg(&mut app, b); // ...which its history fills
     }
