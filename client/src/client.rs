@@ -9,8 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{ClientError, GapCause, endpoint::Endpoint, supervisor::Supervisor};
 
-/// The dashboard's default subscription: every tick plus both bar intervals.
-pub const DEFAULT_PATTERNS: [&str; 3] = ["ticks.*", "bars.1s.*", "bars.1m.*"];
+/// The default subscription: every trades topic. (The dashboard adds the bars of the
+/// symbol it charts as it goes.)
+pub const DEFAULT_PATTERNS: [&str; 1] = ["ticks.*"];
 
 /// How to reach a server and what to ask it for.
 #[derive(Debug, Clone)]
@@ -34,6 +35,11 @@ pub struct ClientConfig {
     pub event_capacity: usize,
     /// Largest message accepted from the server. Default: 1 MiB.
     pub max_message_bytes: usize,
+    /// History first: each topic that `patterns` bring starts with up to this many of its
+    /// latest messages (the subscribe option `rewind`), then live. Only a topic's first
+    /// delivery is rewound; after a reconnect, known topics resume from their position.
+    /// Default: none (a topic starts with its latest state).
+    pub rewind: Option<u32>,
 }
 
 impl ClientConfig {
@@ -48,6 +54,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(5),
             event_capacity: 4096,
             max_message_bytes: 1 << 20,
+            rewind: None,
         }
     }
 
@@ -62,6 +69,12 @@ impl ClientConfig {
 
     pub fn token(mut self, token: Option<String>) -> Self {
         self.token = token;
+        self
+    }
+
+    /// Starts each topic of `patterns` with up to `messages` of its history (0: none).
+    pub fn rewind(mut self, messages: u32) -> Self {
+        self.rewind = Some(messages).filter(|&n| n > 0);
         self
     }
 
@@ -109,7 +122,15 @@ pub enum ClientEvent {
 /// Changes to the subscription, applied now and on every reconnect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Subscribe(Vec<Pattern>),
+    /// Adds patterns. `rewind`: each topic they bring that this client does not follow
+    /// yet starts with up to that many of its latest messages, then live (`None` or 0:
+    /// with its latest state).
+    Subscribe {
+        patterns: Vec<Pattern>,
+        rewind: Option<u32>,
+    },
+    /// Drops patterns, by exact text. Messages of their topics that were already on the
+    /// way are dropped too.
     Unsubscribe(Vec<Pattern>),
 }
 
@@ -167,7 +188,19 @@ impl Client {
 
     /// Adds patterns (validated here; the server acks or errors through events).
     pub fn subscribe<S: AsRef<str>>(&self, patterns: &[S]) -> Result<(), ClientError> {
-        self.command(Command::Subscribe(parse_patterns(patterns)?))
+        self.subscribe_rewind(patterns, 0)
+    }
+
+    /// Adds patterns whose new topics start with up to `rewind` messages of history.
+    pub fn subscribe_rewind<S: AsRef<str>>(
+        &self,
+        patterns: &[S],
+        rewind: u32,
+    ) -> Result<(), ClientError> {
+        self.command(Command::Subscribe {
+            patterns: parse_patterns(patterns)?,
+            rewind: Some(rewind).filter(|&n| n > 0),
+        })
     }
 
     /// Drops patterns (by exact text).

@@ -5,7 +5,10 @@
 //! [`Client::spawn`] starts one task (the supervisor) that connects, reads `welcome`, subscribes, watches for
 //! a dead connection (nothing received for 3 x `heartbeat_ms`), reconnects with backoff and
 //! jitter (following close-code advice and `shutdown.reconnect_after_ms`), resubscribes with
-//! `since` so missed messages are replayed, and reports seq gaps. Everything it learns comes
+//! `since` so missed messages are replayed, and reports seq gaps. With
+//! [`ClientConfig::rewind()`] (or [`Client::subscribe_rewind`]) a topic's first delivery
+//! starts with its history (the subscribe option `rewind`), which flows into the same
+//! seq tracking as live messages. Everything it learns comes
 //! out as [`ClientEvent`]s on a bounded channel; a slow consumer slows the reader, and the
 //! server's slow-consumer policy takes over from there.
 //!
@@ -27,6 +30,7 @@ mod endpoint;
 mod error;
 mod publish_worker;
 mod publisher;
+mod subscriptions;
 mod supervisor;
 mod tasks;
 mod tls;

@@ -2,12 +2,10 @@
 //! subscribes (with `since` after a reconnect), watches for a dead server, reports gaps,
 //! and reconnects, forever or until told to stop.
 
-use std::time::Duration;
-
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use tickcast_proto::{
-    ClientMessage, Pattern, Position, Resume, ServerMessage, Subscribe, Unsubscribe, Welcome, close,
+    ClientMessage, Pattern, Position, Resume, ServerMessage, Unsubscribe, Welcome, close,
 };
 use tokio::{
     sync::mpsc,
@@ -20,6 +18,7 @@ use crate::{
     attempt::{self, Next, Retry, after_shutdown, closed, dead_after},
     connection::{Connection, Inbound},
     endpoint::Endpoint,
+    subscriptions::Subscriptions,
     tracker::{SeqVerdict, Tracker},
 };
 
@@ -36,7 +35,7 @@ enum Stop {
 pub(crate) struct Supervisor {
     config: ClientConfig,
     endpoint: Endpoint,
-    patterns: Vec<Pattern>,
+    subscriptions: Subscriptions,
     tracker: Tracker,
     retry: Retry,
     events: mpsc::Sender<ClientEvent>,
@@ -58,10 +57,11 @@ impl Supervisor {
         cancel: CancellationToken,
     ) -> Self {
         let retry = Retry::new(config.backoff_min, config.backoff_max);
+        let subscriptions = Subscriptions::new(patterns, config.rewind);
         Self {
             config,
             endpoint,
-            patterns,
+            subscriptions,
             tracker: Tracker::new(),
             retry,
             events,
@@ -122,22 +122,16 @@ impl Supervisor {
 
     fn apply_offline(&mut self, cmd: Command) {
         match cmd {
-            Command::Subscribe(add) => self.add_patterns(&add),
-            Command::Unsubscribe(drop) => self.drop_patterns(&drop),
+            Command::Subscribe { patterns, rewind } => self.subscriptions.add(&patterns, rewind),
+            Command::Unsubscribe(drop) => self.drop_patterns(&drop, false),
         }
     }
 
-    fn add_patterns(&mut self, add: &[Pattern]) {
-        for p in add {
-            if !self.patterns.contains(p) {
-                self.patterns.push(p.clone());
-            }
-        }
-    }
-
-    fn drop_patterns(&mut self, drop: &[Pattern]) {
-        self.patterns.retain(|p| !drop.contains(p));
-        self.tracker.retain_matching(&self.patterns);
+    /// `sent`: an `unsubscribe` goes on the wire (its stragglers are dropped until the
+    /// server answers it).
+    fn drop_patterns(&mut self, drop: &[Pattern], sent: bool) {
+        self.subscriptions.remove(drop, sent);
+        self.tracker.retain_matching(&self.subscriptions.patterns());
     }
 
     /// One connection attempt up to `welcome`. The outer `Result` is for stopping.
@@ -168,7 +162,8 @@ impl Supervisor {
             welcome,
         })
         .await?;
-        let patterns = self.patterns.clone();
+        self.subscriptions.connected();
+        let patterns = self.subscriptions.patterns();
         if !self.subscribe(&conn, &patterns, max_message_bytes).await {
             return Ok(("connection lost".to_owned(), Next::Backoff));
         }
@@ -220,12 +215,13 @@ impl Supervisor {
 
     async fn apply_online(&mut self, conn: &Connection, cmd: Command) -> bool {
         match cmd {
-            Command::Subscribe(add) => {
-                self.add_patterns(&add);
-                self.subscribe(conn, &add, self.max_message_bytes).await
+            Command::Subscribe { patterns, rewind } => {
+                self.subscriptions.add(&patterns, rewind);
+                self.subscribe(conn, &patterns, self.max_message_bytes)
+                    .await
             }
             Command::Unsubscribe(drop) => {
-                self.drop_patterns(&drop);
+                self.drop_patterns(&drop, true);
                 let msg = Unsubscribe {
                     id: None,
                     topics: drop.iter().map(|p| p.as_str().to_owned()).collect(),
@@ -237,31 +233,36 @@ impl Supervisor {
 
     /// Subscribes to `patterns`, handing over the positions of the topics they match first
     /// (`resume` messages, each within `max_message_bytes`), so every known topic resumes
-    /// however many there are.
+    /// however many there are; topics without a position get their pattern's `rewind`.
     async fn subscribe(
-        &self,
+        &mut self,
         conn: &Connection,
         patterns: &[Pattern],
         max_message_bytes: usize,
     ) -> bool {
         for since in pieces(self.tracker.since(patterns), max_message_bytes / 2) {
             let resume = Resume { id: None, since };
+            self.subscriptions.sent_other();
             if !conn.send(&ClientMessage::Resume(resume)).await {
                 return false;
             }
         }
-        let subscribe = Subscribe {
-            topics: patterns.iter().map(|p| p.as_str().to_owned()).collect(),
-            // `Subscribe::default()` has `snapshot: false`; the protocol default is true.
-            snapshot: true,
-            ..Subscribe::default()
-        };
-        conn.send(&ClientMessage::Subscribe(subscribe)).await
+        for subscribe in self.subscriptions.subscribes(patterns) {
+            if !conn.send(&ClientMessage::Subscribe(subscribe)).await {
+                return false;
+            }
+        }
+        true
     }
 
     /// `server_epoch` (`welcome.epoch`) only stands in for a topic's epoch when the topic's
     /// own messages have not told it yet.
     async fn on_message(&mut self, server_epoch: u64, msg: ServerMessage) -> Result<(), Stop> {
+        if data_topic(&msg).is_some_and(|t| self.subscriptions.unwanted(t)) {
+            // Sent before the server took our `unsubscribe`: tracking it would make the
+            // history of a later subscribe of the topic look like duplicates.
+            return Ok(());
+        }
         let verdict = match &msg {
             ServerMessage::Tick(t) => {
                 let epoch = self.tracker.epoch_of(&t.topic, server_epoch);
@@ -293,6 +294,11 @@ impl Supervisor {
             ServerMessage::Ack(_) => {
                 // The server took our subscription: this connection is healthy.
                 self.retry.reset();
+                self.subscriptions.answered();
+                None
+            }
+            ServerMessage::Error(_) => {
+                self.subscriptions.answered();
                 None
             }
             _ => None,
@@ -320,6 +326,17 @@ impl Supervisor {
             _ => {}
         }
         self.emit(ClientEvent::Message(msg)).await
+    }
+}
+
+/// The topic of a message that belongs to one (its seq, or its market state).
+fn data_topic(msg: &ServerMessage) -> Option<&str> {
+    match msg {
+        ServerMessage::Tick(t) => Some(&t.topic),
+        ServerMessage::Snapshot(s) => Some(&s.topic),
+        ServerMessage::Bar(b) => Some(&b.topic),
+        ServerMessage::Status(s) => Some(&s.topic),
+        _ => None,
     }
 }
 

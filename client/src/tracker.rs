@@ -228,6 +228,36 @@ mod tests {
     }
 
     #[test]
+    fn a_rewind_window_is_in_order_from_its_first_message() {
+        // History of a trades topic: a snapshot standing for its first trade, then ticks,
+        // then live ticks; of a bar topic: bars that carry their epoch.
+        let mut t = Tracker::new();
+        assert_eq!(t.on_snapshot("ticks.A", 4, 801, None), SeqVerdict::InOrder);
+        for seq in 802..=1000 {
+            let epoch = t.epoch_of("ticks.A", 9);
+            assert_eq!(epoch, 4, "the snapshot told the topic's epoch");
+            assert_eq!(t.on_seq("ticks.A", epoch, seq), SeqVerdict::InOrder);
+        }
+        for seq in 300..=360 {
+            assert_eq!(t.on_seq("bars.1m.A", 4, seq), SeqVerdict::InOrder);
+        }
+        assert_eq!(t.position("ticks.A"), Some((4, 1000)));
+        assert_eq!(t.position("bars.1m.A"), Some((4, 360)));
+    }
+
+    #[test]
+    fn a_rewind_after_a_failed_resume_announces_the_hole_once() {
+        let mut t = Tracker::new();
+        t.on_seq("bars.1m.A", 4, 10);
+        // The window's first bar carries `recovered: false`; the rest follow in order.
+        assert_eq!(
+            t.on_snapshot("bars.1m.A", 4, 500, Some(false)),
+            gap(Some(11), 500, GapCause::NotRecovered)
+        );
+        assert_eq!(t.on_seq("bars.1m.A", 4, 501), SeqVerdict::InOrder);
+    }
+
+    #[test]
     fn since_covers_matching_topics_only() {
         let mut t = Tracker::new();
         t.on_seq("ticks.A", 1, 1);

@@ -1,45 +1,14 @@
 //! The publisher against a real server: ticks reach subscribers with the server's seq, over
 //! `ws://` and `wss://`; refusals are counted or final; it reconnects after a cut.
 
-use std::time::Duration;
-
-use tickcast_client::{
-    Client, ClientEvent, PublishStats, Publisher, PublisherConfig, PublisherState,
-};
-use tickcast_proto::{Publish, ServerMessage, Tick};
+use tickcast_client::{Client, ClientEvent, PublishStats, Publisher, PublisherState};
+use tickcast_proto::{ServerMessage, Tick};
 use tokio::{sync::mpsc, time::timeout};
 
 use crate::support::{
-    LIMIT, PUBLISH_TOKEN, Pki, Proxy, bounded, closed_port, fast, next, server_config, start,
-    tls_config,
+    LIMIT, PUBLISH_TOKEN, Pki, Proxy, bounded, closed_port, fast, next, quick, quiet_server, start,
+    tls_config, trade,
 };
-
-fn quick(url: String, token: &str) -> PublisherConfig {
-    let mut config = PublisherConfig::new(url, token);
-    config.backoff_min = Duration::from_millis(20);
-    config.backoff_max = Duration::from_millis(200);
-    config
-}
-
-fn trade(topic: &str, i: u64) -> Publish {
-    let price = 100.0 + i as f64 / 100.0;
-    Publish {
-        id: None,
-        topic: topic.into(),
-        price,
-        size: 100 + i,
-        bid: Some(price - 0.01),
-        ask: Some(price + 0.01),
-    }
-}
-
-/// A server with no simulator: every tick on it was published.
-fn quiet_server() -> tickcast_server::Config {
-    tickcast_server::Config {
-        simulator: None,
-        ..server_config()
-    }
-}
 
 /// Subscribes to `pattern` and waits for the ack, so nothing published later is missed.
 async fn subscriber(

@@ -17,8 +17,8 @@ use hyper::{
     service::service_fn,
 };
 use hyper_util::rt::TokioIo;
-use tickcast_client::{ClientConfig, ClientEvent};
-use tickcast_proto::{Encoding, ServerMessage, Welcome};
+use tickcast_client::{ClientConfig, ClientEvent, PublisherConfig};
+use tickcast_proto::{Encoding, Publish, ServerMessage, Welcome};
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{mpsc, watch},
@@ -62,6 +62,35 @@ pub fn server_config() -> tickcast_server::Config {
         // Topics start empty: the tests count from the first message.
         preroll: std::time::Duration::ZERO,
         ..tickcast_server::Config::default()
+    }
+}
+
+/// A server with no simulator: every tick on it was published.
+pub fn quiet_server() -> tickcast_server::Config {
+    tickcast_server::Config {
+        simulator: None,
+        ..server_config()
+    }
+}
+
+/// A publisher config with short backoff.
+pub fn quick(url: String, token: &str) -> PublisherConfig {
+    let mut config = PublisherConfig::new(url, token);
+    config.backoff_min = Duration::from_millis(20);
+    config.backoff_max = Duration::from_millis(200);
+    config
+}
+
+/// Trade number `i` on `topic`: price 100 + i/100, size 100 + i.
+pub fn trade(topic: &str, i: u64) -> Publish {
+    let price = 100.0 + i as f64 / 100.0;
+    Publish {
+        id: None,
+        topic: topic.into(),
+        price,
+        size: 100 + i,
+        bid: Some(price - 0.01),
+        ask: Some(price + 0.01),
     }
 }
 

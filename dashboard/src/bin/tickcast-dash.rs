@@ -18,8 +18,8 @@ struct Args {
     #[arg(long, env = "TICKCAST_URL")]
     #[cfg_attr(not(feature = "embedded-server"), arg(required = true))]
     url: Option<String>,
-    /// Topic patterns (comma-separated). For each `ticks.X` the matching `bars.1s.X` and
-    /// `bars.1m.X` are added. Default: ticks.*, bars.1s.*, bars.1m.*
+    /// Topic patterns (comma-separated), each topic starting with its last 200 messages.
+    /// The chart subscribes the bars of the selected symbol itself. Default: ticks.*
     #[arg(long, value_delimiter = ',')]
     topics: Vec<String>,
     /// Credentials for servers that require them (Authorization: Bearer + ?token=).
@@ -30,21 +30,16 @@ struct Args {
     ca_cert: Option<PathBuf>,
 }
 
-/// Adds the bar topics that go with each `ticks.` pattern.
-fn with_bars(topics: &[String]) -> Vec<String> {
-    if topics.is_empty() {
-        return DEFAULT_PATTERNS.iter().map(|p| (*p).to_owned()).collect();
-    }
+/// The patterns to follow: the given ones (trimmed, without repeats), else the default.
+fn patterns(topics: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for t in topics.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
-        let extra = t
-            .strip_prefix("ticks.")
-            .map(|sym| [format!("bars.1s.{sym}"), format!("bars.1m.{sym}")]);
-        for p in std::iter::once(t.to_owned()).chain(extra.into_iter().flatten()) {
-            if !out.contains(&p) {
-                out.push(p);
-            }
+        if !out.iter().any(|p| p == t) {
+            out.push(t.to_owned());
         }
+    }
+    if out.is_empty() {
+        out = DEFAULT_PATTERNS.iter().map(|p| (*p).to_owned()).collect();
     }
     out
 }
@@ -79,9 +74,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             (server.ws_url(), Some(server))
         }
     };
-    let patterns = with_bars(&args.topics);
+    let patterns = patterns(&args.topics);
     let mut config = ClientConfig::new(url.clone())
         .patterns(patterns.clone())
+        .rewind(dash::TICK_REWIND)
         .token(args.token);
     if let Some(ca) = args.ca_cert {
         config = config.ca_cert(ca);
@@ -149,15 +145,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ticks_patterns_bring_their_bars() {
-        assert_eq!(with_bars(&[]), DEFAULT_PATTERNS.map(String::from).to_vec());
+    fn given_patterns_or_the_default() {
+        assert_eq!(patterns(&[]), ["ticks.*"]);
+        assert_eq!(patterns(&[" ".into()]), ["ticks.*"]);
         assert_eq!(
-            with_bars(&["ticks.AAPL".into(), "bars.1m.AAPL".into()]),
-            ["ticks.AAPL", "bars.1s.AAPL", "bars.1m.AAPL"]
-                .map(String::from)
-                .to_vec()
+            patterns(&["ticks.AAPL".into(), " ticks.AAPL".into(), "bars.>".into()]),
+            ["ticks.AAPL", "bars.>"]
         );
-        assert_eq!(with_bars(&["bars.>".into()]), vec!["bars.>".to_owned()]);
     }
 
     #[cfg(feature = "embedded-server")]

@@ -1,5 +1,6 @@
 //! `tickcast-sub`: subscribe and print one message per line (JSON, or `--pretty`), with
-//! the same reconnect and `since` recovery as the dashboard. Connection events and gaps
+//! the same reconnect and `since` recovery as the dashboard; `--rewind N` prints each
+//! topic's history first. Connection events and gaps
 //! go to stderr so stdout stays machine-readable.
 
 use std::{
@@ -30,6 +31,11 @@ struct Args {
     /// Also print acks and heartbeats.
     #[arg(long)]
     all: bool,
+    /// Start each topic with up to N of its latest messages (the history the server holds:
+    /// for a trades topic a `snapshot` standing for the first of them, then ticks), then
+    /// live. After a reconnect, topics resume where they were instead.
+    #[arg(long, value_name = "N")]
+    rewind: Option<u32>,
     /// Exit after printing this many messages.
     #[arg(long)]
     count: Option<u64>,
@@ -69,6 +75,7 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     let mut config = ClientConfig::new(args.url.clone())
         .patterns(args.patterns.clone())
+        .rewind(args.rewind.unwrap_or(0))
         .token(args.token.clone());
     if let Some(ca) = &args.ca_cert {
         config = config.ca_cert(ca);

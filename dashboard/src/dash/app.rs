@@ -6,9 +6,12 @@ use std::net::SocketAddr;
 use tickcast_proto::{ErrorCode, Op, ServerMessage};
 
 use super::{
+    follow::ChartTopic,
     model::{AlertHit, Market, Quote},
     stats::Stats,
     theme::Theme,
+    timeframe::TimeFrame,
+    window::ChartView,
 };
 use tickcast_client::{ClientEvent, Command};
 
@@ -45,32 +48,6 @@ impl SortKey {
 pub enum ChartKind {
     Line,
     Candles,
-}
-
-/// What the chart shows: the last ticks, or bars of one interval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeFrame {
-    Ticks,
-    Bars1s,
-    Bars1m,
-}
-
-impl TimeFrame {
-    pub fn next(self) -> Self {
-        match self {
-            Self::Ticks => Self::Bars1s,
-            Self::Bars1s => Self::Bars1m,
-            Self::Bars1m => Self::Ticks,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Ticks => "ticks",
-            Self::Bars1s => "1s bars",
-            Self::Bars1m => "1m bars",
-        }
-    }
 }
 
 /// Which keyboard mode is active.
@@ -113,6 +90,15 @@ pub struct App {
     pub sort: SortKey,
     pub chart: ChartKind,
     pub frame: TimeFrame,
+    /// Pan and zoom of the chart; back to live when the symbol or time frame changes.
+    pub chart_view: ChartView,
+    /// The bar topic subscribed for the chart (see `follow`), and what it was chosen for.
+    pub(super) chart_topic: Option<ChartTopic>,
+    /// The (symbol, frame) the chart view belongs to.
+    pub(super) chart_for: Option<(String, TimeFrame)>,
+    /// The chart topic wanted next, and since when (UNIX ns): it is subscribed once the
+    /// selection has rested (see `follow`).
+    pub(super) chart_next: Option<(Option<ChartTopic>, u64)>,
     /// Enter: the chart takes the whole screen.
     pub focus: bool,
     pub mode: Mode,
@@ -122,6 +108,9 @@ pub struct App {
     pub url: String,
     pub heartbeat_ms: u64,
     pub epoch: Option<u64>,
+    /// Ticks stamped before this (server clock, UNIX ns) are history, not latency samples:
+    /// the `welcome` time, or the time a pattern with history was added.
+    pub(super) live_from_ns: u64,
     pub last_message_ns: u64,
     pub patterns: Vec<String>,
     pub stats: Stats,
@@ -149,6 +138,10 @@ impl App {
             sort: SortKey::Symbol,
             chart: ChartKind::Line,
             frame: TimeFrame::Ticks,
+            chart_view: ChartView::default(),
+            chart_topic: None,
+            chart_for: None,
+            chart_next: None,
             focus: false,
             mode: Mode::Normal,
             conn: Conn::Connecting { attempt: 1 },
@@ -157,6 +150,7 @@ impl App {
             url: url.into(),
             heartbeat_ms: 1000,
             epoch: None,
+            live_from_ns: 0,
             last_message_ns: 0,
             patterns,
             stats: Stats::default(),
@@ -198,8 +192,10 @@ impl App {
         std::mem::take(&mut self.bell)
     }
 
-    /// Subscription changes for the client, in order.
+    /// Subscription changes for the client, in order; the chart's bar topic follows the
+    /// selection and time frame first.
     pub fn take_commands(&mut self) -> Vec<Command> {
+        self.follow_chart();
         std::mem::take(&mut self.outbox)
     }
 
@@ -231,6 +227,7 @@ impl App {
                     );
                 }
                 self.epoch = Some(welcome.epoch);
+                self.live_from_ns = welcome.ts;
                 self.heartbeat_ms = welcome.heartbeat_ms.max(1);
                 self.conn = Conn::Live;
                 self.addr = Some(addr);
@@ -261,7 +258,9 @@ impl App {
         self.stats.rate.record(now);
         let hit = match &msg {
             ServerMessage::Tick(t) => {
-                self.stats.latency.record(t.ts, now);
+                if t.ts >= self.live_from_ns {
+                    self.stats.latency.record(t.ts, now);
+                }
                 self.market.apply_tick(t, now)
             }
             ServerMessage::Snapshot(s) => self.market.apply_snapshot(s, now),
@@ -280,7 +279,13 @@ impl App {
             }
             ServerMessage::Ack(ack) => {
                 if ack.op == Op::Subscribe || ack.op == Op::Unsubscribe {
-                    self.patterns = ack.subscriptions.clone();
+                    // The chart's own bar topic is not one of the user's patterns.
+                    self.patterns = ack
+                        .subscriptions
+                        .iter()
+                        .filter(|p| !self.is_chart_pattern(p))
+                        .cloned()
+                        .collect();
                 }
                 None
             }
@@ -332,12 +337,17 @@ impl App {
         }
     }
 
-    /// When the next time-based redraw is due (UNIX ns): a flash ending, or the next second.
+    /// When the next time-based redraw or subscription change is due (UNIX ns): a flash
+    /// ending, the chart's topic settling, or the next second.
     pub fn next_wake_ns(&self) -> u64 {
         let second = self.last_second_ns + SECOND_NS;
-        self.view()
-            .next_flash_end(self.now_ns)
-            .map_or(second, |f| f.min(second))
+        [
+            self.view().next_flash_end(self.now_ns),
+            self.chart_settles_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(second, u64::min)
     }
 
     /// Recomputes the display order and keeps the selection in view.

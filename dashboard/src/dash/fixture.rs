@@ -1,6 +1,6 @@
 //! Deterministic market data for tests: a few symbols with ticks, bars, a gap and an alert.
 
-use tickcast_proto::{Ack, Bar, Op, ServerMessage, Snapshot, Tick, Welcome};
+use tickcast_proto::{Ack, Bar, BarInterval, Op, ServerMessage, Snapshot, Tick, Welcome};
 
 use super::{App, theme::Theme};
 use tickcast_client::{ClientEvent, GapCause};
@@ -47,7 +47,7 @@ pub fn bar(symbol: &str, interval: &str, seq: u64, ts_ns: u64, o: f64, c: f64) -
         topic: format!("bars.{interval}.{symbol}"),
         seq,
         ts: ts_ns,
-        interval_ms: if interval == "1s" { 1000 } else { 60_000 },
+        interval_ms: BarInterval::from_token(interval).map_or(60_000, BarInterval::len_ms),
         symbol: symbol.into(),
         open: o,
         high: o.max(c) + 0.05,
@@ -60,19 +60,39 @@ pub fn bar(symbol: &str, interval: &str, seq: u64, ts_ns: u64, o: f64, c: f64) -
     }
 }
 
+/// `n` one-minute bars of `symbol` ending with the minute before [`T0_NS`], seqs from 1.
+pub fn minute_bars(symbol: &str, base: f64, n: u64) -> Vec<Bar> {
+    const MINUTE_NS: u64 = 60_000 * MS;
+    let last = T0_NS / MINUTE_NS * MINUTE_NS - MINUTE_NS;
+    (0..n)
+        .map(|i| {
+            let ts = last - (n - 1 - i) * MINUTE_NS;
+            bar(
+                symbol,
+                "1m",
+                i + 1,
+                ts,
+                path(base, i * 2),
+                path(base, i * 2 + 1),
+            )
+        })
+        .collect()
+}
+
 /// A price path that wiggles deterministically.
-fn path(base: f64, i: u64) -> f64 {
+pub fn path(base: f64, i: u64) -> f64 {
     let x = i as f64;
     ((base + (x / 7.0).sin() * base * 0.004 + (x / 23.0).cos() * base * 0.002) * 100.0).round()
         / 100.0
 }
 
 /// A connected app with five symbols, 120 ticks each, 40 one-second bars each, a gap on
-/// AAPL, and `now` just after the last tick.
+/// AAPL, 300 one-minute bars of AAPL (history, as a rewind brings it), and `now` just
+/// after the last tick.
 pub fn app(theme: Theme, size: (u16, u16)) -> App {
     let mut app = App::new(
         "ws://127.0.0.1:8080/ws",
-        vec!["ticks.*".into(), "bars.1s.*".into(), "bars.1m.*".into()],
+        vec!["ticks.*".into(), "bars.1s.*".into()],
         theme,
     );
     app.size = size;
@@ -94,7 +114,7 @@ pub fn app(theme: Theme, size: (u16, u16)) -> App {
         id: None,
         op: Op::Subscribe,
         topics: vec!["ticks.*".into()],
-        subscriptions: vec!["ticks.*".into(), "bars.1s.*".into(), "bars.1m.*".into()],
+        subscriptions: vec!["ticks.*".into(), "bars.1s.*".into()],
     })));
     let symbols = [
         ("AAPL", 187.0, 186.0),
@@ -141,6 +161,9 @@ pub fn app(theme: Theme, size: (u16, u16)) -> App {
             );
             app.on_client(ClientEvent::Message(ServerMessage::Bar(b)));
         }
+    }
+    for b in minute_bars("AAPL", 187.0, 300) {
+        app.on_client(ClientEvent::Message(ServerMessage::Bar(b)));
     }
     // Every flash has run out (so snapshots do not depend on timing); nothing is stale.
     app.tick(T0_NS + 121 * 250 * MS);

@@ -8,9 +8,12 @@ use ratatui::layout::{Position, Rect};
 use tickcast_proto::Pattern;
 
 use super::{
-    app::{App, ChartKind, Mode, TimeFrame},
+    app::{App, ChartKind, Mode},
+    follow::TICK_REWIND,
     model::Alert,
+    timeframe::TimeFrame,
     ui,
+    window::series_items,
 };
 use tickcast_client::Command;
 
@@ -91,15 +94,16 @@ impl App {
                     ChartKind::Candles => ChartKind::Line,
                 };
                 if self.chart == ChartKind::Candles && self.frame == TimeFrame::Ticks {
-                    self.frame = TimeFrame::Bars1s;
+                    self.frame = TimeFrame::Ticks.next();
                 }
             }
-            KeyCode::Char('t') => {
-                self.frame = self.frame.next();
-                if self.frame == TimeFrame::Ticks && self.chart == ChartKind::Candles {
-                    self.frame = TimeFrame::Bars1s;
-                }
-            }
+            KeyCode::Char('t') => self.step_frame(TimeFrame::next),
+            KeyCode::Char('T') => self.step_frame(TimeFrame::prev),
+            KeyCode::Left | KeyCode::Char('h') => self.pan(-1),
+            KeyCode::Right | KeyCode::Char('l') => self.pan(1),
+            KeyCode::Char('[') => self.chart_view.zoom_out(),
+            KeyCode::Char(']') => self.chart_view.zoom_in(),
+            KeyCode::Char('0') => self.chart_view = Default::default(),
             KeyCode::Char('s') => {
                 self.sort = self.sort.next();
                 self.prepare();
@@ -122,6 +126,27 @@ impl App {
             }
             _ => self.dirty = false,
         }
+    }
+
+    /// Moves to another time frame; candles need bars, so they skip the tick frame.
+    fn step_frame(&mut self, step: fn(TimeFrame) -> TimeFrame) {
+        self.frame = step(self.frame);
+        if self.frame == TimeFrame::Ticks && self.chart == ChartKind::Candles {
+            self.frame = step(self.frame);
+        }
+    }
+
+    /// Pans the chart a quarter of its width back (`-1`) or forward (`1`) in time.
+    fn pan(&mut self, direction: isize) {
+        let Some(quote) = self.selected_quote() else {
+            return;
+        };
+        let items = self.chart_view.zoomed(&series_items(quote, self.frame));
+        let capacity = ui::chart_capacity(self);
+        let by = direction * (capacity / 4).max(1) as isize;
+        let mut view = self.chart_view;
+        view.pan(&items, capacity, by);
+        self.chart_view = view;
     }
 
     fn on_jump_key(&mut self, text: String, from: Option<String>, code: KeyCode) {
@@ -179,7 +204,12 @@ impl App {
         }
         match Pattern::parse(&text) {
             Ok(p) => {
-                self.outbox.push(Command::Subscribe(vec![p]));
+                self.outbox.push(Command::Subscribe {
+                    patterns: vec![p],
+                    rewind: Some(TICK_REWIND),
+                });
+                // Its history is not a latency sample.
+                self.live_from_ns = self.live_from_ns.max(self.now_ns);
                 if !self.patterns.contains(&text) {
                     self.patterns.push(text.clone());
                 }

@@ -1,5 +1,9 @@
 //! The market as the dashboard knows it: one [`Quote`] per symbol with bounded tick and
 //! bar histories. Pure data: no clock, no terminal; times are passed in as `now_ns`.
+//!
+//! History (a subscribe's `rewind`) and live messages go through the same `apply_*`: a
+//! series stays ordered and holds each tick (by seq) and each bar (by interval start)
+//! once, whichever order they come in.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -7,8 +11,8 @@ use tickcast_proto::{Bar, BarInterval, MarketState, Snapshot, Status, Tick, Topi
 
 /// Ticks kept per symbol (the line chart and the sparkline read from these).
 pub const TICK_HISTORY: usize = 1200;
-/// Bars kept per symbol and interval.
-pub const BAR_HISTORY: usize = 600;
+/// Bars kept per symbol and interval (a day of 1m bars).
+pub const BAR_HISTORY: usize = 1440;
 /// How long a price change flashes its cell.
 pub const FLASH_NS: u64 = 400_000_000;
 /// A symbol without a tick for this long is shown as stale.
@@ -23,6 +27,8 @@ pub enum Direction {
 /// One trade in the tick series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
+    /// The trade's seq in its topic.
+    pub seq: u64,
     pub ts_ns: u64,
     pub price: f64,
     pub size: u64,
@@ -132,13 +138,20 @@ impl Quote {
         &mut self.bars[interval.index()]
     }
 
-    fn push_point(&mut self, ts_ns: u64, price: f64, size: u64) {
+    /// Whether a trade with `seq` is one this series already has (or older), with no
+    /// hole or new epoch in between that would make seqs start over.
+    fn has_trade(&self, seq: u64) -> bool {
+        !self.ticks.pending_gap && !self.ticks.items.is_empty() && seq <= self.last_seq
+    }
+
+    fn push_point(&mut self, seq: u64, ts_ns: u64, price: f64, size: u64) {
         let gap_before =
             std::mem::take(&mut self.ticks.pending_gap) && !self.ticks.items.is_empty();
         if self.ticks.items.len() == TICK_HISTORY {
             self.ticks.items.pop_front();
         }
         self.ticks.items.push_back(Point {
+            seq,
             ts_ns,
             price,
             size,
@@ -203,12 +216,15 @@ impl Market {
 
     pub fn apply_tick(&mut self, tick: &Tick, now_ns: u64) -> Option<AlertHit> {
         let q = self.quote_mut(&tick.symbol);
+        if q.has_trade(tick.seq) {
+            return None;
+        }
         q.last_seq = tick.seq;
         q.last_ts_ns = tick.ts;
         q.bid = tick.bid;
         q.ask = tick.ask;
         q.volume = tick.volume;
-        q.push_point(tick.ts, tick.price, tick.size);
+        q.push_point(tick.seq, tick.ts, tick.price, tick.size);
         let fired = q.move_to(tick.price, now_ns)?;
         Some(AlertHit {
             symbol: tick.symbol.clone(),
@@ -224,10 +240,10 @@ impl Market {
         q.bid = snap.bid;
         q.ask = snap.ask;
         q.volume = snap.volume;
-        if q.ticks.items.is_empty() || snap.seq > q.last_seq || q.ticks.pending_gap {
+        if !q.has_trade(snap.seq) {
             q.last_seq = snap.seq;
             q.last_ts_ns = snap.ts;
-            q.push_point(snap.ts, snap.price, snap.size);
+            q.push_point(snap.seq, snap.ts, snap.price, snap.size);
         }
         let fired = q.move_to(snap.price, now_ns)?;
         Some(AlertHit {
@@ -237,6 +253,9 @@ impl Market {
         })
     }
 
+    /// Puts a bar in its place by interval start: a bar already there is replaced (a bar
+    /// is final when sent, so that is the same bar again), an older one is inserted in
+    /// order, one older than everything a full series holds is dropped.
     pub fn apply_bar(&mut self, bar: &Bar) {
         let TopicKind::Bars { interval, .. } = TopicKind::of(&bar.topic) else {
             return;
@@ -251,16 +270,28 @@ impl Market {
             volume: bar.volume,
             gap_before: false,
         };
-        match series.items.back_mut() {
-            Some(last) if last.ts_ns == candle.ts_ns => {
-                let gap_before = last.gap_before;
-                *last = Candle {
+        let at = series.items.partition_point(|c| c.ts_ns < candle.ts_ns);
+        match series.items.get_mut(at) {
+            Some(same) if same.ts_ns == candle.ts_ns => {
+                let gap_before = same.gap_before;
+                *same = Candle {
                     gap_before,
                     ..candle
                 };
             }
-            Some(last) if last.ts_ns > candle.ts_ns => {}
-            _ => {
+            Some(_) => {
+                // Older than what we have: history filling in before it.
+                if series.items.len() == BAR_HISTORY {
+                    if at == 0 {
+                        return;
+                    }
+                    series.items.pop_front();
+                    series.items.insert(at - 1, candle);
+                } else {
+                    series.items.insert(at, candle);
+                }
+            }
+            None => {
                 let gap_before =
                     std::mem::take(&mut series.pending_gap) && !series.items.is_empty();
                 if series.items.len() == BAR_HISTORY {
@@ -271,6 +302,14 @@ impl Market {
                     ..candle
                 });
             }
+        }
+    }
+
+    /// Forgets `symbol`'s bars of `interval`, before subscribing them again with history:
+    /// the history replaces them, so no stale bar is left bridging a time we did not follow.
+    pub fn reset_bars(&mut self, symbol: &str, interval: BarInterval) {
+        if let Some(q) = self.quotes.get_mut(symbol) {
+            *q.bars_mut(interval) = Series::default();
         }
     }
 

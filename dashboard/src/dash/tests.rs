@@ -7,10 +7,11 @@ use tickcast_proto::{BarInterval, MarketState, ServerMessage, Status};
 
 use super::{
     App,
-    app::{ChartKind, Conn, Mode, SortKey, TimeFrame},
+    app::{ChartKind, Conn, Mode, SortKey},
     fixture::{self, T0_NS, bar, snapshot, tick},
     model::{Direction, FLASH_NS, Market, STALE_NS, TICK_HISTORY},
     theme::Theme,
+    timeframe::TimeFrame,
 };
 use tickcast_client::{ClientEvent, Command};
 
@@ -80,7 +81,7 @@ fn bars_are_upserted_by_interval_start() {
     m.apply_bar(&bar("X", "1m", 1, 60, 1.0, 2.0));
     m.apply_bar(&bar("X", "1m", 2, 120, 2.0, 3.0));
     m.apply_bar(&bar("X", "1m", 2, 120, 2.0, 2.5)); // resent: replaces
-    m.apply_bar(&bar("X", "1m", 1, 60, 9.0, 9.0)); // older: ignored
+    m.apply_bar(&bar("X", "1m", 1, 60, 1.0, 2.0)); // the same bar again: once
     m.apply_bar(&bar("X", "1s", 1, 60, 5.0, 5.0));
     let q = &m.quotes["X"];
     let closes: Vec<f64> = q
@@ -262,14 +263,18 @@ fn plus_and_minus_change_the_subscription() {
     key(&mut app, KeyCode::Enter);
     let cmds = app.take_commands();
     assert_eq!(cmds.len(), 1);
-    assert!(matches!(&cmds[0], Command::Subscribe(p) if p[0].as_str() == "ticks.IBM"));
+    assert!(matches!(
+        &cmds[0],
+        Command::Subscribe { patterns, rewind: Some(super::TICK_REWIND) }
+            if patterns[0].as_str() == "ticks.IBM"
+    ));
     assert!(app.patterns.contains(&"ticks.IBM".to_owned()));
     key(&mut app, KeyCode::Char('-'));
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
     let cmds = app.take_commands();
     assert!(matches!(&cmds[..], [Command::Unsubscribe(p)] if p[0].as_str() == "bars.1s.*"));
-    assert_eq!(app.patterns, ["ticks.*", "bars.1m.*", "ticks.IBM"]);
+    assert_eq!(app.patterns, ["ticks.*", "ticks.IBM"]);
 }
 
 #[test]
@@ -277,13 +282,21 @@ fn chart_keys_cycle_kind_and_time_frame() {
     let mut app = fixture::app(Theme::COLOR, (100, 30));
     assert_eq!((app.chart, app.frame), (ChartKind::Line, TimeFrame::Ticks));
     key(&mut app, KeyCode::Char('t'));
-    assert_eq!(app.frame, TimeFrame::Bars1s);
+    assert_eq!(app.frame, TimeFrame::Bars(BarInterval::S1));
     key(&mut app, KeyCode::Char('c'));
     assert_eq!(app.chart, ChartKind::Candles);
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        key(&mut app, KeyCode::Char('t'));
+        seen.push(app.frame.label());
+    }
+    // Candles need bars: the tick frame is skipped, both ways.
+    assert_eq!(seen, ["1m", "5m", "15m", "1h", "1s"]);
+    key(&mut app, KeyCode::Char('T'));
+    assert_eq!(app.frame, TimeFrame::Bars(BarInterval::H1));
+    key(&mut app, KeyCode::Char('c'));
     key(&mut app, KeyCode::Char('t'));
-    key(&mut app, KeyCode::Char('t'));
-    // Candles need bars: the tick frame is skipped.
-    assert_eq!(app.frame, TimeFrame::Bars1s);
+    assert_eq!(app.frame, TimeFrame::Ticks, "lines show ticks too");
     key(&mut app, KeyCode::Enter);
     assert!(app.focus);
     key(&mut app, KeyCode::Esc);

@@ -1,5 +1,6 @@
 //! `tickcast-dash` end to end in a real terminal (tmux): symbols and moving prices show up,
-//! `q` exits 0, and the terminal is restored (alternate screen left, mouse off, cooked mode).
+//! the 1m chart is full of candles right away (history), `q` exits 0, and the terminal is
+//! restored (alternate screen left, mouse off, cooked mode).
 
 use std::{
     process::Command,
@@ -107,6 +108,31 @@ fn watchlist(screen: &str) -> String {
         .join("\n")
 }
 
+/// Columns of the chart's plot (left of its price axis) that hold a candle.
+#[cfg(feature = "embedded-server")]
+fn candle_columns(screen: &str) -> usize {
+    let chart: Vec<Vec<char>> = screen
+        .lines()
+        .skip_while(|l| !l.contains("candles · 1m"))
+        .skip(2) // the title and the quote line
+        .take_while(|l| !l.starts_with('└') && !l.contains("vol "))
+        .map(|l| l.chars().collect())
+        .collect();
+    let Some(axis) = chart
+        .iter()
+        .find_map(|row| row.iter().position(|&c| c == '┤' || c == '◀'))
+    else {
+        return 0;
+    };
+    (1..axis)
+        .filter(|&x| {
+            chart
+                .iter()
+                .any(|row| matches!(row.get(x), Some('│' | '█' | '░' | '─')))
+        })
+        .count()
+}
+
 fn check_quit_restores(tmux: &Tmux) {
     assert_eq!(
         tmux.flag("alternate_on"),
@@ -144,6 +170,10 @@ fn embedded_dashboard_shows_moving_prices_and_quits_cleanly() {
                 >= 5
     });
     tmux.wait_for("prices to change", |s| watchlist(s) != watchlist(&first));
+    // Candles, 1m: the chart is filled from the history the server pre-rolled, at once
+    // (live, a 1m bar comes once a minute).
+    tmux.keys(&["c", "t"]);
+    tmux.wait_for("a 1m chart full of candles", |s| candle_columns(s) >= 40);
     // Keys reach the app: the help overlay opens and closes.
     tmux.keys(&["?"]);
     tmux.wait_for("help", |s| s.contains("tickcast-dash · keys"));

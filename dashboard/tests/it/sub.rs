@@ -80,6 +80,74 @@ async fn prints_a_pretty_format() {
     server.shutdown().await;
 }
 
+/// The seq of `topic` on the server, once it has reached `at_least`.
+async fn seq_reached(url: &str, topic: &str, at_least: u64) -> u64 {
+    let config = tickcast_client::ClientConfig::new(url).patterns([topic]);
+    let (client, mut events) = tickcast_client::Client::spawn(config).expect("spawn");
+    let seq = timeout(LIMIT, async {
+        loop {
+            let seq = match events.recv().await.expect("client running") {
+                tickcast_client::ClientEvent::Message(ServerMessage::Tick(t)) => t.seq,
+                tickcast_client::ClientEvent::Message(ServerMessage::Snapshot(s)) => s.seq,
+                _ => 0,
+            };
+            if seq >= at_least {
+                return seq;
+            }
+        }
+    })
+    .await
+    .expect("the topic ticks");
+    client.shutdown().await;
+    seq
+}
+
+#[tokio::test]
+async fn rewind_prints_history_then_live() {
+    let server = start_server().await;
+    let url = server.ws_url();
+    let known = seq_reached(&url, "ticks.AAPL", 60).await;
+    let out = run(&[
+        "--url",
+        &url,
+        "--rewind",
+        "50",
+        "--count",
+        "60",
+        "ticks.AAPL",
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let seqs: Vec<(&str, u64)> = stdout
+        .lines()
+        .map(|line| {
+            match tickcast_proto::decode_server(Encoding::Json, line.as_bytes()).expect(line) {
+                ServerMessage::Snapshot(s) => ("snapshot", s.seq),
+                ServerMessage::Tick(t) => ("tick", t.seq),
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(seqs.len(), 60);
+    // A snapshot standing for the first trade of the history, then ticks, one seq after
+    // the other across the seam to live.
+    assert_eq!(seqs[0].0, "snapshot");
+    assert!(seqs[1..].iter().all(|(kind, _)| *kind == "tick"));
+    assert!(seqs.windows(2).all(|w| w[1].1 == w[0].1 + 1), "{seqs:?}");
+    // History: most of it was on the server before tickcast-sub started.
+    assert!(seqs[0].1 + 25 <= known, "{} after {known}", seqs[0].1);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("\"gap\""),
+        "no gap"
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn bad_arguments_fail_fast() {
     let out = run(&["--url", "http://127.0.0.1:1/ws", "ticks.*"]).await;

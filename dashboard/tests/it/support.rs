@@ -7,10 +7,15 @@ pub use tickcast_testkit::Pki;
 /// Every wait in these tests is bounded by this.
 pub const LIMIT: Duration = Duration::from_secs(20);
 
+/// Market time the test servers have traded before they start: enough history for the
+/// rewind tests, loaded much faster than the default trading day.
+const PREROLL: Duration = Duration::from_secs(30 * 60);
+
 /// A real tickcast server with its simulator, on a loopback port.
 pub async fn start_server() -> tickcast_server::Handle {
     let config = tickcast_server::Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        preroll: PREROLL,
         ..tickcast_server::Config::default()
     };
     tickcast_server::spawn(config).await.expect("server starts")
@@ -26,6 +31,7 @@ pub async fn start_tls_server() -> (tickcast_server::Handle, Pki) {
             cert: pki.cert.clone(),
             key: pki.key.clone(),
         }),
+        preroll: PREROLL,
         ..tickcast_server::Config::default()
     };
     let server = tickcast_server::spawn(config)

@@ -1,6 +1,8 @@
 //! The chart of the selected symbol: a line (ticks or bar closes) or candlesticks, volume
 //! bars under it, a time axis, and a price axis on the right with a marker at the last
-//! price. A gap in the data is drawn as a dotted column, never bridged by the line.
+//! price (axes in `axis`). A gap in the data is drawn as a dotted column, never bridged by
+//! the line. It shows the window of the series that pan and zoom select
+//! ([`crate::dash::window`]).
 
 use ratatui::{
     Frame,
@@ -15,33 +17,61 @@ use ratatui::{
     },
 };
 
-use super::format::{clock_utc, human_count, price};
+use super::{
+    axis::{Scale, draw_price_axis, draw_time_axis},
+    format::{human_count, price},
+};
 use crate::dash::{
-    app::{App, ChartKind, TimeFrame},
+    app::{App, ChartKind},
     model::Quote,
     theme::Theme,
+    timeframe::TimeFrame,
+    window::{Item, series_items},
 };
-use tickcast_proto::BarInterval;
 
-/// One plotted item: a tick (open = high = low = close) or a bar.
-#[derive(Debug, Clone, Copy)]
-struct Item {
-    ts_ns: u64,
-    open: f64,
-    high: f64,
-    low: f64,
-    close: f64,
-    volume: u64,
-    gap_before: bool,
+/// The chart kind actually drawn: candles need bars.
+fn kind_of(app: &App) -> ChartKind {
+    match (app.chart, app.frame) {
+        (ChartKind::Candles, TimeFrame::Bars(_)) => ChartKind::Candles,
+        _ => ChartKind::Line,
+    }
+}
+
+/// Width of the price axis for these items.
+fn axis_width(items: &[Item]) -> u16 {
+    let last_close = items.last().map_or(0.0, |i| i.close);
+    let label_w = items
+        .iter()
+        .map(|i| price(i.high).len())
+        .max()
+        .unwrap_or(6)
+        .max(price(last_close).len()) as u16;
+    label_w + 2
+}
+
+/// How many items fit `width` columns: two ticks per column (braille), or a candle every
+/// other column.
+fn slots(kind: ChartKind, width: u16) -> usize {
+    match kind {
+        ChartKind::Line => usize::from(width) * 2,
+        ChartKind::Candles => usize::from(width.div_ceil(2)),
+    }
+}
+
+/// How many (zoomed) items the chart shows at the current size: what panning steps by.
+pub fn capacity(app: &App) -> usize {
+    let area = super::layout(Rect::new(0, 0, app.size.0, app.size.1), app.focus).chart;
+    let items = app.selected_quote().map_or_else(Vec::new, |q| {
+        app.chart_view.zoomed(&series_items(q, app.frame))
+    });
+    let width = area.width.saturating_sub(2 + axis_width(&items));
+    slots(kind_of(app), width).max(1)
 }
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let theme = app.theme;
     let quote = app.selected_quote();
-    let kind = match (app.chart, app.frame) {
-        (ChartKind::Candles, TimeFrame::Bars1s | TimeFrame::Bars1m) => ChartKind::Candles,
-        _ => ChartKind::Line,
-    };
+    let kind = kind_of(app);
     let kind_label = match kind {
         ChartKind::Line => "line",
         ChartKind::Candles => "candles",
@@ -54,6 +84,16 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         format!("{kind_label} · {} ", app.frame.label()),
         theme.dim(),
     ));
+    let view = app.chart_view;
+    if view.zoom > 0 {
+        title.push(Span::styled(
+            format!("· zoom 1:{} ", 1u32 << view.zoom),
+            theme.dim(),
+        ));
+    }
+    if !view.is_live() {
+        title.push(Span::styled("· history (0: live) ", theme.warn()));
+    }
     let mut block = Block::new()
         .borders(Borders::ALL)
         .border_style(theme.border())
@@ -88,18 +128,20 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         height: inner.height - 1,
         ..inner
     };
-    let items = items(q, app.frame);
+    let items = view.zoomed(&series_items(q, app.frame));
     if items.is_empty() {
         let msg = Line::from(match app.frame {
             TimeFrame::Ticks => "waiting for ticks…",
-            _ => "waiting for the first bar (bars are published when their interval closes)…",
+            TimeFrame::Bars(_) => {
+                "waiting for bars (history, then each bar as its interval closes)…"
+            }
         })
         .style(theme.dim())
         .centered();
         frame.render_widget(msg, Rect { height: 1, ..body });
         return;
     }
-    plot(frame, body, &items, kind, app.frame, theme);
+    plot(frame, body, &items, app, kind);
 }
 
 fn quote_line(q: &Quote, theme: Theme) -> Line<'static> {
@@ -146,84 +188,10 @@ fn quote_line(q: &Quote, theme: Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-fn items(q: &Quote, frame: TimeFrame) -> Vec<Item> {
-    match frame {
-        TimeFrame::Ticks => q
-            .ticks
-            .items
-            .iter()
-            .map(|p| Item {
-                ts_ns: p.ts_ns,
-                open: p.price,
-                high: p.price,
-                low: p.price,
-                close: p.price,
-                volume: p.size,
-                gap_before: p.gap_before,
-            })
-            .collect(),
-        TimeFrame::Bars1s | TimeFrame::Bars1m => {
-            let interval = if frame == TimeFrame::Bars1s {
-                BarInterval::S1
-            } else {
-                BarInterval::M1
-            };
-            q.bars(interval)
-                .items
-                .iter()
-                .map(|c| Item {
-                    ts_ns: c.ts_ns,
-                    open: c.open,
-                    high: c.high,
-                    low: c.low,
-                    close: c.close,
-                    volume: c.volume,
-                    gap_before: c.gap_before,
-                })
-                .collect()
-        }
-    }
-}
-
-/// Maps prices to rows the way ratatui's braille canvas does, so labels line up.
-#[derive(Debug, Clone, Copy)]
-struct Scale {
-    top: u16,
-    height: u16,
-    lo: f64,
-    hi: f64,
-}
-
-impl Scale {
-    fn row(self, p: f64) -> u16 {
-        let dots = f64::from(self.height) * 4.0 - 1.0;
-        let dot = ((self.hi - p) / (self.hi - self.lo) * dots).clamp(0.0, dots);
-        self.top + (dot as u16) / 4
-    }
-
-    fn price_at(self, row: u16) -> f64 {
-        let dots = f64::from(self.height) * 4.0 - 1.0;
-        let dot = f64::from(row - self.top) * 4.0 + 1.5;
-        self.hi - dot / dots * (self.hi - self.lo)
-    }
-}
-
-fn plot(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    all: &[Item],
-    kind: ChartKind,
-    tf: TimeFrame,
-    theme: Theme,
-) {
-    let last_close = all.last().map_or(0.0, |i| i.close);
-    let label_w = all
-        .iter()
-        .map(|i| price(i.high).len())
-        .max()
-        .unwrap_or(6)
-        .max(price(last_close).len()) as u16;
-    let axis_w = label_w + 2;
+/// Plots the window of `all` (zoomed items) that the chart view selects.
+fn plot(frame: &mut Frame<'_>, area: Rect, all: &[Item], app: &App, kind: ChartKind) {
+    let theme = app.theme;
+    let axis_w = axis_width(all);
     if area.width <= axis_w + 4 || area.height < 3 {
         return;
     }
@@ -238,12 +206,8 @@ fn plot(
     let volume_area = Rect::new(area.x, area.y + plot_h, width, volume_h);
     let time_row = area.y + area.height - 1;
 
-    // Which items fit: two ticks per column (braille), or a candle every other column.
-    let capacity = match kind {
-        ChartKind::Line => usize::from(width) * 2,
-        ChartKind::Candles => usize::from(width.div_ceil(2)),
-    };
-    let items = &all[all.len().saturating_sub(capacity)..];
+    let items = app.chart_view.window(all, slots(kind, width));
+    let last_close = items.last().map_or(0.0, |i| i.close);
     let (mut lo, mut hi) = items
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), i| {
@@ -338,7 +302,15 @@ fn plot(
         last_close,
         theme,
     );
-    draw_time_axis(buf, Rect::new(area.x, time_row, width, 1), items, tf, theme);
+    let stamps: Vec<u64> = items.iter().map(|i| i.ts_ns).collect();
+    draw_time_axis(
+        buf,
+        Rect::new(area.x, time_row, width, 1),
+        &stamps,
+        &columns,
+        app.frame,
+        theme,
+    );
 }
 
 fn draw_candle(buf: &mut Buffer, x: u16, scale: Scale, item: &Item, theme: Theme) {
@@ -400,55 +372,4 @@ fn draw_volume(buf: &mut Buffer, area: Rect, items: &[Item], columns: &[u16], th
     }
     let label = format!("vol {}", human_count(max));
     buf.set_string(area.x, area.y, label, theme.dim());
-}
-
-fn draw_price_axis(buf: &mut Buffer, area: Rect, scale: Scale, last: f64, theme: Theme) {
-    let marker_row = scale.row(last);
-    let bottom = area.y + area.height - 1;
-    let label_rows: Vec<u16> = match area.height {
-        0 => return,
-        1..=3 => vec![area.y],
-        h => (0..=4).map(|k| area.y + k * (h - 1) / 4).collect(),
-    };
-    for y in area.y..=bottom {
-        buf[(area.x, y)].set_symbol("│").set_style(theme.border());
-    }
-    for &y in &label_rows {
-        if y.abs_diff(marker_row) <= 1 {
-            continue;
-        }
-        buf[(area.x, y)].set_symbol("┤").set_style(theme.border());
-        buf.set_string(area.x + 1, y, price(scale.price_at(y)), theme.dim());
-    }
-    buf[(area.x, marker_row)]
-        .set_symbol("◀")
-        .set_style(theme.marker());
-    let text = format!("{:<w$}", price(last), w = usize::from(area.width - 1));
-    buf.set_string(area.x + 1, marker_row, text, theme.marker());
-}
-
-fn draw_time_axis(buf: &mut Buffer, area: Rect, items: &[Item], tf: TimeFrame, theme: Theme) {
-    let (Some(first), Some(last)) = (items.first(), items.last()) else {
-        return;
-    };
-    let label = |ts: u64| {
-        let s = clock_utc(ts);
-        if tf == TimeFrame::Bars1m {
-            s[..5].to_owned()
-        } else {
-            s
-        }
-    };
-    let left = label(first.ts_ns);
-    let right = format!("{} UTC", label(last.ts_ns));
-    buf.set_string(area.x, area.y, &left, theme.dim());
-    let rx = area.x + area.width.saturating_sub(right.len() as u16);
-    if rx > area.x + left.len() as u16 + 1 {
-        buf.set_string(rx, area.y, &right, theme.dim());
-    }
-    let mid = label(items[items.len() / 2].ts_ns);
-    let mx = area.x + (area.width / 2).saturating_sub(mid.len() as u16 / 2);
-    if mx > area.x + left.len() as u16 + 2 && mx + (mid.len() as u16) + 2 < rx {
-        buf.set_string(mx, area.y, &mid, theme.dim());
-    }
 }

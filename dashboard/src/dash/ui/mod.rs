@@ -1,5 +1,6 @@
 //! Drawing: a pure function of [`App`] onto a ratatui frame. Nothing here mutates state.
 
+mod axis;
 mod chart;
 mod format;
 mod overlay;
@@ -13,6 +14,7 @@ use ratatui::{
 
 use super::app::App;
 
+pub use chart::capacity as chart_capacity;
 pub use format::{clock_utc, human_count, price};
 
 /// Where each part of the screen goes; shared with mouse hit-testing.

@@ -2,12 +2,15 @@
 //! (accepted files live in `snapshots/`; a mismatch fails the test).
 
 use ratatui::{Terminal, backend::TestBackend, style::Color};
+use tickcast_client::ClientEvent;
+use tickcast_proto::{BarInterval, ServerMessage};
 
 use crate::dash::{
     App,
-    app::{ChartKind, Conn, Mode, SortKey, TimeFrame},
+    app::{ChartKind, Conn, Mode, SortKey},
     fixture,
     theme::Theme,
+    timeframe::TimeFrame,
 };
 
 fn render(app: &mut App) -> Terminal<TestBackend> {
@@ -39,7 +42,7 @@ fn main_view_large_side_by_side() {
 fn candles_of_one_second_bars() {
     let mut app = fixture::app(Theme::COLOR, (100, 30));
     app.chart = ChartKind::Candles;
-    app.frame = TimeFrame::Bars1s;
+    app.frame = TimeFrame::Bars(BarInterval::S1);
     snapshot("candles_100x30", &mut app);
 }
 
@@ -92,7 +95,7 @@ fn tiny_terminals_do_not_panic() {
         render(&mut app);
         app.focus = true;
         app.chart = ChartKind::Candles;
-        app.frame = TimeFrame::Bars1s;
+        app.frame = TimeFrame::Bars(BarInterval::S1);
         render(&mut app);
     }
 }
@@ -101,7 +104,7 @@ fn tiny_terminals_do_not_panic() {
 fn no_color_uses_no_colors() {
     let mut app = fixture::app(Theme::MONO, (100, 30));
     app.chart = ChartKind::Candles;
-    app.frame = TimeFrame::Bars1s;
+    app.frame = TimeFrame::Bars(BarInterval::S1);
     let terminal = render(&mut app);
     let buffer = terminal.backend().buffer();
     for cell in &buffer.content {
@@ -118,4 +121,108 @@ fn no_color_uses_no_colors() {
         .iter()
         .any(|c| c.fg != Color::Reset);
     assert!(uses_color, "the colour theme does use colour");
+}
+
+/// The screen's rows as text.
+fn rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
+    let buffer = terminal.backend().buffer();
+    let width = usize::from(buffer.area.width);
+    buffer
+        .content
+        .chunks(width)
+        .map(|row| row.iter().map(|c| c.symbol()).collect())
+        .collect()
+}
+
+/// The chart's time axis of a focused (full screen) chart: the row above its bottom border.
+fn time_axis(terminal: &Terminal<TestBackend>) -> String {
+    let rows = rows(terminal);
+    rows[rows.len() - 3].clone()
+}
+
+#[test]
+fn a_filled_minute_chart_is_full_on_its_first_frame() {
+    // 300 one-minute bars came as the history of the chart's subscription.
+    let mut app = fixture::app(Theme::COLOR, (120, 30));
+    app.focus = true;
+    app.chart = ChartKind::Candles;
+    app.frame = TimeFrame::Bars(BarInterval::M1);
+    let terminal = render(&mut app);
+    let rows = rows(&terminal);
+    // Every other column of the plot, from its left edge, holds a candle.
+    let plot: Vec<Vec<char>> = rows[2..20].iter().map(|r| r.chars().collect()).collect();
+    let filled = (1..100)
+        .filter(|&x| {
+            plot.iter()
+                .any(|r| matches!(r[x], '│' | '█' | '─' | '▌' | '┃'))
+        })
+        .count();
+    assert!(
+        filled >= 45,
+        "{filled} candle columns:\n{}",
+        rows.join("\n")
+    );
+    insta::assert_snapshot!("minute_candles_full_120x30", terminal.backend());
+}
+
+#[test]
+fn time_labels_are_distinct_and_fit_each_frame() {
+    for frame in TimeFrame::ALL {
+        let mut app = fixture::app(Theme::COLOR, (120, 30));
+        app.focus = true;
+        app.frame = frame;
+        if let Some(interval) = frame.interval() {
+            // As many as the server holds by default, at most 200.
+            let n = match interval {
+                BarInterval::M15 => 96,
+                BarInterval::H1 => 24,
+                _ => 200,
+            };
+            let len = interval.len_ns();
+            let end = fixture::T0_NS / len * len;
+            for i in 0..n {
+                let ts = end - (n - i) * len;
+                let b = fixture::bar(
+                    "AAPL",
+                    interval.token(),
+                    1_000 + i,
+                    ts,
+                    fixture::path(187.0, i),
+                    fixture::path(187.0, i + 1),
+                );
+                app.on_client(ClientEvent::Message(ServerMessage::Bar(b)));
+            }
+        }
+        let axis = time_axis(&render(&mut app));
+        let labels: Vec<&str> = axis.split([' ', '│']).filter(|w| w.contains(':')).collect();
+        let want_len = if frame.shows_seconds() { 8 } else { 5 };
+        assert!(labels.len() >= 2, "{frame:?}: {axis}");
+        assert!(
+            labels.iter().all(|l| l.len() == want_len),
+            "{frame:?}: {axis}"
+        );
+        assert!(labels.windows(2).all(|w| w[0] != w[1]), "{frame:?}: {axis}");
+    }
+}
+
+#[test]
+fn hourly_line_in_history() {
+    let mut app = fixture::app(Theme::COLOR, (100, 24));
+    app.focus = true;
+    app.frame = TimeFrame::Bars(BarInterval::H1);
+    let len = BarInterval::H1.len_ns();
+    let end = fixture::T0_NS / len * len;
+    for i in 0..24u64 {
+        let b = fixture::bar(
+            "AAPL",
+            "1h",
+            i + 1,
+            end - (24 - i) * len,
+            fixture::path(187.0, i * 5),
+            fixture::path(187.0, i * 5 + 4),
+        );
+        app.on_client(ClientEvent::Message(ServerMessage::Bar(b)));
+    }
+    app.chart_view.zoom_out();
+    snapshot("hourly_zoomed_100x24", &mut app);
 }
