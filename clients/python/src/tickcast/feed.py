@@ -22,9 +22,11 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from . import history as http_history
 from . import recovery
 from .codes import advice
 from .errors import ConnectionLost, PublishError, SubscribeError
+from .history import History, HistoryFormat, Time
 from .messages import (
     Ack,
     Bar,
@@ -125,8 +127,15 @@ class Feed:
           skipped seqs show as `Gap` items of cause ``seq_jump``).
         - `since`: initial positions ``{topic: (epoch, seq)}``: resume those topics after
           that seq (missed messages are replayed, or a `Gap` says they could not be).
-        - `rewind`, `depth`: passed through to the server as is; **not yet served** by
-          tickcast-server (future features), which ignores them.
+        - `rewind`: for each matching topic this connection is not already receiving and
+          holds no position for, up to this many of its latest messages instead of the
+          snapshot (the server's history, oldest first: on a trades topic a `Snapshot`
+          standing for the oldest trade, then `Tick` items; on a bar topic `Bar` items),
+          then live messages with no hole and no duplicate at the seam. A topic with a
+          position (``since``, or any topic after a reconnect) resumes instead and is never
+          rewound again; only when that resume fails does the window follow its `Gap`.
+        - `depth`: passed through to the server as is; **not yet served** by
+          tickcast-server (a future feature), which ignores it.
         - `buffer`: items held for a slow reader (default: the feed's); when full, the
           feed stops reading the socket and the server conflates (`Lagged`, `Gap`).
         """
@@ -141,7 +150,9 @@ class Feed:
             options["snapshot"] = False
         if max_rate is not None:
             options["max_rate"] = max_rate
-        if rewind is not None:
+        if rewind:
+            if isinstance(rewind, bool) or not isinstance(rewind, int) or not 0 < rewind < 1 << 32:
+                raise ValueError(f"rewind: a count from 0 to 2**32 - 1, not {rewind!r}")
             options["rewind"] = rewind
         if depth is not None:
             options["depth"] = depth
@@ -185,6 +196,30 @@ class Feed:
         if isinstance(answer, Error):
             raise PublishError("publish", answer.code, answer.message, answer.id)
         return answer
+
+    async def history(
+        self,
+        topic: str,
+        *,
+        limit: int | None = None,
+        start: Time | None = None,
+        end: Time | None = None,
+        format: HistoryFormat = "msgpack",
+        timeout: float = 10.0,
+    ) -> History:
+        """The latest `limit` messages (default 1000, at most what the server keeps) of one
+        `topic` (no wildcards) with ``start <= ts < end``, oldest first, from the server's
+        ``GET /history/{topic}`` (a separate HTTP request: the feed need not be connected).
+        `start`, `end`: aware datetimes or ns since the UNIX epoch. `format`: how the answer
+        travels (``msgpack`` or ``json``). Uses the feed's token and TLS settings.
+
+        Raises `HistoryError` (`.status`, `.code`: ``bad_topic``, ``bad_request``,
+        ``unauthorized``, ``forbidden``, ``unknown_topic``), `ConnectionLost` when no answer
+        came (refused, TLS failure), `TimeoutError` after `timeout` seconds."""
+        return await http_history.fetch(
+            self._endpoint, topic, limit=limit, start=start, end=end, format=format,
+            timeout=timeout,
+        )
 
     async def close(self) -> None:
         """Close the connection for good; subscriptions end (iteration stops)."""
