@@ -281,5 +281,10 @@ async def test_wss_with_a_private_ca(server: Server, tmp_path: Path) -> None:
         seen = Seen()
         await read_until(feed.subscribe("ticks.SYN0003"), seen, lambda: len(seen.items) >= 3)
         assert isinstance(seen.items[0], Snapshot)
+        # GET /history over https:// with the same CA.
+        history = await feed.history("ticks.SYN0003", limit=2)
+        assert len(history.messages) == 2 and history.epoch == seen.items[0].epoch
     finally:
         await feed.close()
+    with pytest.raises(tickcast.ConnectionLost, match="CERTIFICATE_VERIFY_FAILED"):
+        await tickcast.connect(url).history("ticks.SYN0003")  # without the CA: not trusted
