@@ -101,8 +101,8 @@ async def test_simulated_ticks_and_bars_rewind_into_live(server: Server) -> None
         ticks, bars = "ticks.SYN0001", "bars.1s.SYN0002"
         before = {t: (await feed.history(t, limit=1)).messages[-1].seq for t in (ticks, bars)}
         seen = Seen()
-        sub = feed.subscribe(ticks, bars, rewind=100)
-        await read_until(sub, seen, lambda: seen.count[ticks] >= 150 and seen.count[bars] >= 102)
+        sub = feed.subscribe(ticks, bars, rewind=400)
+        await read_until(sub, seen, lambda: seen.count[ticks] >= 450 and seen.count[bars] >= 402)
         assert seen.gaps == [] and seen.lagged == []
         tick_items = [i for i in seen.items if i.topic == ticks]
         bar_items = [i for i in seen.items if i.topic == bars]
@@ -111,10 +111,10 @@ async def test_simulated_ticks_and_bars_rewind_into_live(server: Server) -> None
         assert isinstance(first, Snapshot) and len(snapshots(seen)) == 1
         assert all(isinstance(i, Tick) and i.epoch == first.epoch for i in tick_items[1:])
         # The window ends at the latest trade of the subscribe, not before what `before` saw.
-        assert before[ticks] - 99 <= first.seq <= before[ticks]
-        # Bars: all bars, each carrying the epoch; 100 of them before the live ones.
+        assert before[ticks] - 399 <= first.seq <= before[ticks]
+        # Bars: all bars, each carrying the epoch; 400 of them before the live ones.
         assert all(isinstance(i, Bar) and i.epoch == first.epoch for i in bar_items)
-        assert before[bars] - 99 <= bar_items[0].seq <= before[bars] - 90
+        assert before[bars] - 399 <= bar_items[0].seq <= before[bars] - 390
         for topic, items in ((ticks, tick_items), (bars, bar_items)):
             seqs = [i.seq for i in items]
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), topic
