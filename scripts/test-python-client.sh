@@ -4,19 +4,26 @@
 # ./clients/python[test] into it (websockets, msgpack, pytest, pytest-asyncio, pytest-timeout,
 # mypy), type-checks the package with mypy --strict, checks `python -m pydoc tickcast`, and
 # runs pytest. Any failure exits non-zero with the failing step named.
+# TICKCAST_SERVER=/path/to/tickcast-server tests that binary instead of building one;
+# TICKCAST_PY_VENV=DIR uses that venv instead of $TARGET/venv-pylib.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
-venv=$target/venv-pylib
+venv=${TICKCAST_PY_VENV:-$target/venv-pylib}
 
 log() { printf '== %s\n' "$*" >&2; }
 fail() { printf 'FAIL: test-python-client: %s\n' "$*" >&2; exit 1; }
 
-log "building tickcast-server"
-cargo build -p tickcast-server --bin tickcast-server || fail "cargo build -p tickcast-server"
-export TICKCAST_SERVER=$target/debug/tickcast-server
+if [[ -n ${TICKCAST_SERVER:-} ]]; then
+    [[ -x $TICKCAST_SERVER ]] || fail "TICKCAST_SERVER=$TICKCAST_SERVER is not an executable"
+    log "testing against $TICKCAST_SERVER (not building)"
+else
+    log "building tickcast-server"
+    cargo build -p tickcast-server --bin tickcast-server || fail "cargo build -p tickcast-server"
+    export TICKCAST_SERVER=$target/debug/tickcast-server
+fi
 
 if [[ ! -x $venv/bin/python ]]; then
     log "creating $venv"

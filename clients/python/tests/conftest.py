@@ -17,7 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
 SERVER_BIN = Path(os.environ.get("TICKCAST_SERVER") or TARGET / "debug" / "tickcast-server")
-BASE_FLAGS = ["--seed", "7", "--rate", "200", "--symbols", "5"]
+# No pre-roll unless a test asks for one (``--preroll 10m``): a day of it takes seconds to
+# load, and tests count from what they see.
+BASE_FLAGS = ["--seed", "7", "--rate", "200", "--symbols", "5", "--preroll", "0"]
 
 
 class Server:

@@ -5,83 +5,20 @@ Every wait is bounded by a timeout."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import shutil
 import signal
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import tickcast
-from tickcast import Gap, Item, Lagged, Snapshot, Tick
+from tickcast import Snapshot, Tick
 
 from conftest import Proxy, Server
-
-SYMBOLS = [f"SYN000{i}" for i in range(5)]  # what --symbols 5 makes
-
-
-class Seen:
-    """Everything a subscription yielded, checked as it arrives: per topic, no seq twice
-    in an epoch and no jump without a `Gap` item just before it."""
-
-    def __init__(self) -> None:
-        self.items: list[Item] = []
-        self.gaps: list[Gap] = []
-        self.lagged: list[Lagged] = []
-        self.last: dict[str, tuple[int, int]] = {}
-        self.count: dict[str, int] = defaultdict(int)
-        self._gap_pending: dict[str, Gap] = {}
-
-    def add(self, item: Item) -> None:
-        self.items.append(item)
-        if isinstance(item, Gap):
-            self.gaps.append(item)
-            self._gap_pending[item.topic] = item
-            return
-        if isinstance(item, Lagged):
-            self.lagged.append(item)
-            return
-        if item.seq is None:
-            return
-        epoch = getattr(item, "epoch", 0)
-        last = self.last.get(item.topic)
-        gap = self._gap_pending.pop(item.topic, None)
-        if last is not None and last[0] == epoch:
-            assert item.seq > last[1], f"duplicate {item.topic} {item.seq} after {last}"
-            if item.seq != last[1] + 1:
-                assert gap is not None, f"silent jump {item.topic} {last} -> {item.seq}"
-        elif last is not None:
-            assert gap is not None and gap.cause in ("new_epoch",), f"silent new epoch {item}"
-        if gap is not None:
-            assert gap.received == item.seq
-        self.last[item.topic] = (epoch, item.seq)
-        self.count[item.topic] += 1
-
-
-async def read_until(
-    sub: tickcast.Subscription, seen: Seen, done: Callable[[], bool], timeout: float = 20
-) -> None:
-    async def run() -> None:
-        async for item in sub:
-            seen.add(item)
-            if done():
-                return
-        raise AssertionError("the subscription ended")
-
-    try:
-        await asyncio.wait_for(run(), timeout)
-    except asyncio.TimeoutError:
-        raise AssertionError(
-            f"timed out; counts {dict(seen.count)}, gaps {seen.gaps[:5]}, "
-            f"lagged {seen.lagged[:3]}"
-        ) from None
+from support import SYMBOLS, Seen, jwt, read_until
 
 
 async def test_subscribe_and_wildcards(server: Server) -> None:
@@ -107,7 +44,8 @@ async def test_subscribe_and_wildcards(server: Server) -> None:
 
 
 async def test_readme_example_runs_as_written(server: Server) -> None:
-    url = await server.start("--seed", "7", base=False)  # 50 US equities: AAPL exists
+    # As a user runs it: 50 US equities (AAPL exists), a trading day pre-rolled.
+    url = await server.start("--seed", "7", base=False)
     code = (
         "import asyncio, tickcast\n\n"
         "async def main():\n"
@@ -120,15 +58,22 @@ async def test_readme_example_runs_as_written(server: Server) -> None:
         sys.executable, "-u", "-c", code, stdout=asyncio.subprocess.PIPE
     )
     assert proc.stdout is not None
+    lines: list[list[str]] = []
     try:
-        lines = [
-            (await asyncio.wait_for(proc.stdout.readline(), 15)).decode().split()
-            for _ in range(5)
-        ]
+        while sum(1 for line in lines if line[1] == "ticks.AAPL") < 5:
+            wait = 30 if not lines else 15
+            lines.append((await asyncio.wait_for(proc.stdout.readline(), wait)).decode().split())
+            assert len(lines) < 200, lines
     finally:
         proc.kill()
         await proc.wait()
-    assert lines[0][:2] == ["snapshot", "ticks.AAPL"], lines
+    # First the latest minute bar of every symbol (topics in name order), then AAPL's
+    # snapshot and its trades.
+    aapl = [i for i, line in enumerate(lines) if line[1] == "ticks.AAPL"]
+    bars = lines[: aapl[0]]
+    assert all(kind == "bar" for kind, _, _ in bars), lines
+    assert len({topic for _, topic, _ in bars}) == 50, lines
+    assert [line[0] for line in lines[aapl[0]:]][:1] == ["snapshot"], lines
     ticks = [int(seq) for kind, topic, seq in lines if topic == "ticks.AAPL"]
     assert ticks == list(range(ticks[0], ticks[0] + len(ticks))), lines
 
@@ -268,19 +213,9 @@ async def test_publish(server: Server) -> None:
         assert forbidden.value.code == "forbidden" and "publish token" in str(forbidden.value)
 
 
-def _jwt(secret: str, claims: dict[str, object]) -> str:
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps(claims).encode())
-    sig = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{b64(sig)}"
-
-
 async def test_token_expiry_ends_the_stream_with_4001(server: Server) -> None:
     url = await server.start("--jwt-secret", "k")
-    token = _jwt("k", {"exp": int(time.time()) + 2})
+    token = jwt("k", {"exp": int(time.time()) + 2})
     async with tickcast.connect(url, token=token) as feed:
         seen = Seen()
         with pytest.raises(tickcast.ClosedByServer) as closed:
@@ -346,5 +281,10 @@ async def test_wss_with_a_private_ca(server: Server, tmp_path: Path) -> None:
         seen = Seen()
         await read_until(feed.subscribe("ticks.SYN0003"), seen, lambda: len(seen.items) >= 3)
         assert isinstance(seen.items[0], Snapshot)
+        # GET /history over https:// with the same CA.
+        history = await feed.history("ticks.SYN0003", limit=2)
+        assert len(history.messages) == 2 and history.epoch == seen.items[0].epoch
     finally:
         await feed.close()
+    with pytest.raises(tickcast.ConnectionLost, match="CERTIFICATE_VERIFY_FAILED"):
+        await tickcast.connect(url).history("ticks.SYN0003")  # without the CA: not trusted

@@ -1,12 +1,16 @@
-"""Unit tests: verdicts, resume pieces, topic matching, backoff, decoding, close codes."""
+"""Unit tests: verdicts (a rewind window among them), resume pieces, topic matching, backoff,
+decoding, close codes, option checks, and the history request's URL and times."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
 
 import msgpack
 import pytest
 
 import tickcast
 from tickcast.codes import advice, explain_close, explain_http
+from tickcast.history import history_url, to_ns
 from tickcast.messages import DecodeError, decode
 from tickcast.recovery import Backoff, Duplicate, Gap, InOrder, Positions, matches, pieces
 
@@ -135,3 +139,68 @@ def test_decode_ignores_unknown_keys_and_types() -> None:
 def test_gap_reads_like_a_message() -> None:
     g = tickcast.Gap("ticks.A", 1, 7, 9, "seq_jump")
     assert (g.type, g.topic, g.seq, g.missed) == ("gap", "ticks.A", 9, 2)
+
+
+def test_a_rewind_window_is_in_order_from_its_snapshot() -> None:
+    p = Positions()
+    assert p.on_snapshot("ticks.A", 1, 21, None) == InOrder()  # the oldest of the window
+    assert [p.on_seq("ticks.A", 1, s) for s in range(22, 40)] == [InOrder()] * 18
+    assert p.get("ticks.A") == (1, 39)
+    assert p.on_seq("bars.1s.A", 1, 500) == InOrder()  # a bar window starts with a bar
+    assert p.on_seq("bars.1s.A", 1, 501) == InOrder()
+
+
+def test_a_failed_resume_window_is_one_gap_then_in_order() -> None:
+    p = Positions({"ticks.A": (1, 600), "bars.1s.A": (1, 70), "ticks.B": (2, 10)})
+    assert p.on_snapshot("ticks.A", 2, 400, False) == Gap(None, 400, "new_epoch", previous_epoch=1)
+    assert p.on_seq("ticks.A", 2, 401) == InOrder()
+    assert p.on_snapshot("bars.1s.A", 2, 30, False) == Gap(None, 30, "new_epoch", previous_epoch=1)
+    assert p.on_seq("bars.1s.A", 2, 31) == InOrder()
+    # Same epoch, the missed messages did not fit: the window starts after a hole.
+    assert p.on_snapshot("ticks.B", 2, 900, False) == Gap(11, 900, "not_recovered")
+    assert p.on_seq("ticks.B", 2, 901) == InOrder()
+
+
+def test_forget_drops_topics_nobody_follows() -> None:
+    p = Positions({"ticks.A": (1, 5), "ticks.B": (1, 6)})
+    p.lagged(["ticks.A"])
+    p.forget(lambda t: t == "ticks.B")
+    assert p.get("ticks.A") is None and p.get("ticks.B") == (1, 6)
+    assert p.on_snapshot("ticks.A", 1, 50, None) == InOrder()
+
+
+@pytest.mark.parametrize("rewind", [-1, True, 1 << 32, 2.5, "10"])
+def test_rewind_must_be_a_count(rewind: object) -> None:
+    feed = tickcast.connect("ws://127.0.0.1:1/ws")  # never connected
+    with pytest.raises(ValueError):
+        feed.subscribe("ticks.*", rewind=rewind)  # type: ignore[arg-type]
+    feed.subscribe("ticks.*", rewind=0)  # 0: no rewind
+    sub = feed.subscribe("bars.>", rewind=(1 << 32) - 1)
+    assert sub._options == {"rewind": (1 << 32) - 1}
+
+
+def test_history_urls() -> None:
+    assert history_url("ws://h:8080/ws", "ticks.A", {}) == "http://h:8080/history/ticks.A"
+    assert (
+        history_url("wss://h/feed/ws?token=t%20x&other=1", "bars.1m.BRK-B", {"limit": "5"})
+        == "https://h/feed/history/bars.1m.BRK-B?token=t+x&limit=5"
+    )
+    assert history_url("ws://h", "ticks.*", {}) == "http://h/history/ticks.%2A"
+    with pytest.raises(ValueError):
+        history_url("ftp://h/ws", "ticks.A", {})
+
+
+def test_times_are_datetimes_with_a_zone_or_nanoseconds() -> None:
+    at = datetime(2026, 12, 3, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    assert to_ns(at, "start") == 1_796_292_000_123_456_000
+    paris = at.astimezone(timezone(timedelta(hours=1)))
+    assert to_ns(paris, "start") == to_ns(at, "start")
+    assert to_ns(1_796_292_000_123_456_789, "end") == 1_796_292_000_123_456_789
+    with pytest.raises(ValueError, match="naive"):
+        to_ns(datetime(2026, 12, 3), "start")
+    with pytest.raises(ValueError):
+        to_ns(-1, "start")
+    with pytest.raises(TypeError):
+        to_ns(1.5, "start")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        to_ns(True, "start")

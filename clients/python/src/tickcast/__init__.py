@@ -16,12 +16,16 @@ server replays what was missed), watches the server's heartbeats, and drops dupl
 `Status`, `Lagged`) and a `Gap` item before any message that follows a loss: every topic's
 messages arrive exactly once, in order, or with an announced gap. Final refusals end the
 stream with an exception (`HandshakeRejected`, `ClosedByServer`, `SubscribeError`).
+``subscribe(..., rewind=N)`` starts each topic with its latest N messages (history, then live,
+no seam); `Feed.history` fetches a topic's history over HTTP as a `History` of the same
+message classes (or raises `HistoryError`).
 
 Modules: `tickcast.client` (`connect`), `tickcast.feed` (the reconnecting `Feed`),
 `tickcast.subscription` (a `Subscription`'s iterator and buffer), `tickcast.transport` (one
 connection attempt, and how it ended), `tickcast.pending` (requests awaiting answers),
-`tickcast.messages` (message classes), `tickcast.recovery` (positions and verdicts),
-`tickcast.codes` (close codes), `tickcast.errors` (exceptions).
+`tickcast.history` (``GET /history``), `tickcast.messages` (message classes),
+`tickcast.recovery` (positions and verdicts), `tickcast.codes` (close codes),
+`tickcast.errors` (exceptions).
 """
 
 from .client import connect
@@ -30,12 +34,14 @@ from .errors import (
     ClosedByServer,
     ConnectionLost,
     HandshakeRejected,
+    HistoryError,
     PublishError,
     RequestError,
     SubscribeError,
     TickcastError,
 )
 from .feed import Feed
+from .history import History, HistoryFormat, Time
 from .messages import (
     Ack,
     Bar,
@@ -70,6 +76,9 @@ __all__ = [
     "GapCause",
     "HandshakeRejected",
     "Heartbeat",
+    "History",
+    "HistoryError",
+    "HistoryFormat",
     "Item",
     "Lagged",
     "Pong",
@@ -84,6 +93,7 @@ __all__ = [
     "SubscribeError",
     "Tick",
     "TickcastError",
+    "Time",
     "Topics",
     "Welcome",
     "advice",

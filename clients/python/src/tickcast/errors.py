@@ -9,6 +9,7 @@ __all__ = [
     "ClosedByServer",
     "ConnectionLost",
     "HandshakeRejected",
+    "HistoryError",
     "PublishError",
     "RequestError",
     "SubscribeError",
@@ -67,9 +68,31 @@ class ConnectionLost(TickcastError):
     or may not have been published), or the feed was closed."""
 
 
+class HistoryError(TickcastError):
+    """``GET /history/{topic}`` was refused (PROTOCOL.md section 16). `status` is the HTTP
+    status; `code` the JSON error's code: ``bad_topic`` (400: a pattern or a broken name),
+    ``bad_request`` (400: a bad limit, start, end or format), ``unauthorized`` (401: no token
+    or a wrong one where the server requires one), ``forbidden`` (403: the topic is outside
+    the token's topics), ``unknown_topic`` (404: no such topic on this server); ``None``
+    when the answer was not a tickcast error (e.g. a server without the endpoint, or a
+    proxy's page); `message` the server's explanation."""
+
+    def __init__(self, topic: str, status: int, code: str | None, message: str) -> None:
+        self.topic = topic
+        self.status = status
+        self.code = code
+        self.message = message
+        hint = _HINTS.get(code, "") if code is not None else ""
+        what = f"{code}: " if code is not None else ""
+        super().__init__(f"history of {topic!r} refused with HTTP {status}: {what}{message}{hint}")
+
+
 _HINTS = {
     "forbidden": " (the token does not allow this: publishing needs the server's publish "
-    "token, or a signed token with publish: true and the topic in its scope)",
+    "token, or a signed token with publish: true and the topic in its scope; subscribing and "
+    "history need the topic in the token's topics)",
+    "unauthorized": " (the server requires a token: pass a valid token=...)",
+    "unknown_topic": " (the server has no such topic: check its name; GET /topics lists them)",
     "bad_topic": " (topics are dot-separated tokens of letters, digits, _ and -; "
     "wildcards * and > only in subscribe patterns)",
     "too_many_subscriptions": " (unsubscribe some patterns, or use a wildcard)",

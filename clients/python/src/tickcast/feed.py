@@ -22,9 +22,11 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from . import history as http_history
 from . import recovery
 from .codes import advice
 from .errors import ConnectionLost, PublishError, SubscribeError
+from .history import History, HistoryFormat, Time
 from .messages import (
     Ack,
     Bar,
@@ -125,8 +127,14 @@ class Feed:
           skipped seqs show as `Gap` items of cause ``seq_jump``).
         - `since`: initial positions ``{topic: (epoch, seq)}``: resume those topics after
           that seq (missed messages are replayed, or a `Gap` says they could not be).
-        - `rewind`, `depth`: passed through to the server as is; **not yet served** by
-          tickcast-server (future features), which ignores them.
+        - `rewind`: each matching topic the feed is not already receiving and has no
+          position for starts with up to this many of its latest messages (on a trades
+          topic a `Snapshot` standing for the oldest trade, then `Tick` items; `Bar` items
+          on a bar topic), then live ones: no hole, no duplicate. A topic with a position
+          (``since``; every topic after a reconnect) resumes instead, never rewound again;
+          only when that resume fails does the window follow its `Gap`.
+        - `depth`: passed through to the server as is; **not yet served** by
+          tickcast-server (a future feature), which ignores it.
         - `buffer`: items held for a slow reader (default: the feed's); when full, the
           feed stops reading the socket and the server conflates (`Lagged`, `Gap`).
         """
@@ -141,7 +149,9 @@ class Feed:
             options["snapshot"] = False
         if max_rate is not None:
             options["max_rate"] = max_rate
-        if rewind is not None:
+        if rewind:
+            if isinstance(rewind, bool) or not isinstance(rewind, int) or not 0 < rewind < 1 << 32:
+                raise ValueError(f"rewind: a count from 0 to 2**32 - 1, not {rewind!r}")
             options["rewind"] = rewind
         if depth is not None:
             options["depth"] = depth
@@ -185,6 +195,29 @@ class Feed:
         if isinstance(answer, Error):
             raise PublishError("publish", answer.code, answer.message, answer.id)
         return answer
+
+    async def history(
+        self,
+        topic: str,
+        *,
+        limit: int | None = None,
+        start: Time | None = None,
+        end: Time | None = None,
+        format: HistoryFormat = "msgpack",
+        timeout: float = 10.0,
+    ) -> History:
+        """The latest `limit` messages (default 1000, at most what the server keeps) of
+        `topic` (no wildcards) with ``start <= ts < end`` (aware datetimes or ns), oldest
+        first, by ``GET /history/{topic}`` with the feed's token and TLS settings (the feed
+        need not be connected). `format`: ``msgpack`` or ``json`` on the wire.
+
+        Raises `HistoryError` (`.status`, `.code`: ``bad_topic``, ``bad_request``,
+        ``unauthorized``, ``forbidden``, ``unknown_topic``), `ConnectionLost` when no answer
+        came (refused, TLS failure), `TimeoutError` after `timeout` seconds."""
+        return await http_history.fetch(
+            self._endpoint, topic, limit=limit, start=start, end=end, format=format,
+            timeout=timeout,
+        )
 
     async def close(self) -> None:
         """Close the connection for good; subscriptions end (iteration stops)."""
@@ -337,6 +370,7 @@ class Feed:
         if sub not in self._subs:
             return
         self._subs.remove(sub)
+        self._positions.forget(self._wanted)
         still = {p for s in self._subs for p in s.patterns}
         gone = [p for p in sub.patterns if p not in still]
         ws = self._ws
@@ -364,6 +398,8 @@ class Feed:
             log.warning("tickcast: %s", e)
             return None
         if isinstance(msg, Tick | Bar | Snapshot):
+            if not self._wanted(msg.topic):
+                return None  # unsubscribed, still in flight: it leaves no position behind
             if isinstance(msg, Tick) or (isinstance(msg, Bar) and msg.recovered is not False):
                 verdict = self._positions.on_seq(msg.topic, msg.epoch, msg.seq)
             else:
@@ -399,6 +435,9 @@ class Feed:
             return msg.reconnect_after_ms / 1000 + random.uniform(0.0, 1.0)
         return None
 
+    def _wanted(self, topic: str) -> bool:
+        return any(sub.wants(topic) for sub in self._subs)
+
     async def _dispatch(self, item: Tick | Bar | Snapshot | Status | Gap) -> None:
         for sub in list(self._subs):
             if sub.wants(item.topic):
@@ -420,6 +459,7 @@ class Feed:
                 sub = pending.sub
                 if sub in self._subs:
                     self._subs.remove(sub)
+                    self._positions.forget(self._wanted)
                 sub._finish(SubscribeError("subscribe", answer.code, answer.message, rid))
         elif isinstance(answer, Error):
             log.warning(

@@ -117,7 +117,10 @@ class Tick:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The latest state of a trades topic: after a subscribe, or a new topic's first trade."""
+    """The state of a trades topic as of one trade (its `seq`, `ts`, `price`, ... and the
+    topic's `epoch`; the session fields as of now): the latest, after a subscribe; a new
+    topic's first trade; or, with ``rewind``, the oldest trade of the window, which `Tick`
+    items then continue."""
 
     type: ClassVar[str] = "snapshot"
     topic: str
@@ -142,7 +145,8 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Bar:
-    """An OHLCV bar on ``bars.1s.SYM`` or ``bars.1m.SYM``."""
+    """An OHLCV bar on ``bars.INTERVAL.SYM``, INTERVAL one of ``1s``, ``1m``, ``5m``, ``15m``,
+    ``1h`` (`interval_ms` 1000 to 3600000)."""
 
     type: ClassVar[str] = "bar"
     topic: str

@@ -9,7 +9,7 @@ compared for equality only.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from .messages import GapCause
@@ -77,6 +77,13 @@ class Positions:
         (``welcome.epoch``: right for a topic of a standalone server)."""
         known = self._positions.get(topic)
         return fallback if known is None else known[0]
+
+    def forget(self, keep: Callable[[str], bool]) -> None:
+        """Drop what is known of every topic for which `keep` is false (nobody follows it any
+        more: a later subscription starts it afresh, with a snapshot or a rewind window,
+        rather than as a jump from an old position)."""
+        self._positions = {t: p for t, p in self._positions.items() if keep(t)}
+        self._lagged = {t for t in self._lagged if keep(t)}
 
     def lagged(self, topics: Iterable[str]) -> None:
         """The server announced (``lagged``) that messages of `topics` were dropped."""
