@@ -29,6 +29,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -89,6 +90,16 @@ pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    serve(listener, config, shutdown, watch::channel(false).0).await
+}
+
+/// [`run`], telling `ready` when the pre-roll is loaded and clients are accepted.
+async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+    ready: watch::Sender<bool>,
 ) -> Result<(), ServerError> {
     let market = match config.simulator.clone() {
         Some(sim) => Some(tickcast_simulator::Market::new(
@@ -157,6 +168,7 @@ pub async fn run(
     }
     app.tracker
         .spawn(feed::bar_clock(ingress, shutdown.clone()));
+    ready.send_replace(true);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -205,10 +217,18 @@ pub struct Handle {
     addr: SocketAddr,
     tls: bool,
     shutdown: CancellationToken,
+    ready: watch::Receiver<bool>,
     task: tokio::task::JoinHandle<Result<(), ServerError>>,
 }
 
 impl Handle {
+    /// Waits until the server accepts clients: the embedded simulator's pre-roll is loaded
+    /// (connections made before wait for it). Returns at once when the server has stopped.
+    pub async fn ready(&self) {
+        let mut ready = self.ready.clone();
+        let _ = ready.wait_for(|&r| r).await;
+    }
+
     /// The bound address (the real port when `listen` asked for port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -285,11 +305,13 @@ pub async fn spawn(config: Config) -> Result<Handle, ServerError> {
     validate(&config)?;
     let tls = config.tls.is_some();
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(run(listener, config, shutdown.clone()));
+    let (ready_tx, ready) = watch::channel(false);
+    let task = tokio::spawn(serve(listener, config, shutdown.clone(), ready_tx));
     Ok(Handle {
         addr,
         tls,
         shutdown,
+        ready,
         task,
     })
 }

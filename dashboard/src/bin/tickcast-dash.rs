@@ -110,9 +110,14 @@ mod embedded {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..tickcast_server::Config::default()
         };
-        tickcast_server::spawn(config)
+        let server = tickcast_server::spawn(config)
             .await
-            .context("cannot start the embedded server")
+            .context("cannot start the embedded server")?;
+        // The simulator pre-rolls a trading day before the server takes clients, so the
+        // first frame shows full charts (well under a second in a release build).
+        eprintln!("tickcast-dash: pre-rolling the simulated market...");
+        server.ready().await;
+        Ok(server)
     }
 }
 

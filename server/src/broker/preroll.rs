@@ -229,8 +229,17 @@ mod tests {
         let topic = broker.find("ticks.SYN0000").unwrap();
         let st = topic.lock();
         assert_eq!(st.ring.len(), 100);
-        assert_eq!(st.ring.back().map(|e| e.seq), Some(st.seq), "seq counts every trade");
-        assert!(st.ring.iter().zip(st.ring.iter().skip(1)).all(|(a, b)| b.seq == a.seq + 1));
+        assert_eq!(
+            st.ring.back().map(|e| e.seq),
+            Some(st.seq),
+            "seq counts every trade"
+        );
+        assert!(
+            st.ring
+                .iter()
+                .zip(st.ring.iter().skip(1))
+                .all(|(a, b)| b.seq == a.seq + 1)
+        );
         let session = st.session.unwrap();
         let last = match &st.last.as_ref().unwrap().msg {
             ServerMessage::Tick(t) => t.clone(),
