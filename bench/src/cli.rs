@@ -77,6 +77,10 @@ pub struct RunArgs {
     /// latency.)
     #[arg(long)]
     pub expect_rate: Option<f64>,
+    /// Subscribe with `rewind: N`: each topic's latest N messages first. Those are not
+    /// measured as live ticks; the report says how long the windows took to arrive.
+    #[arg(long, default_value_t = 0)]
+    pub rewind: u32,
     /// Fraction of clients that stop reading when the warm-up starts (slow consumers).
     /// They still send a pong every second, so heartbeats do not close them.
     #[arg(long, default_value_t = 0.0)]

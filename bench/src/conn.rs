@@ -46,6 +46,8 @@ pub struct Target {
     pub request: Vec<u8>,
     /// The masked subscribe frame.
     pub subscribe: Vec<u8>,
+    /// Messages of history each connection expects first (`--rewind`).
+    pub rewind: u64,
 }
 
 impl Target {
@@ -56,6 +58,7 @@ impl Target {
             addr,
             request: ws::upgrade_request(host, path, Some("tickcast.v1.msgpack")),
             subscribe,
+            rewind: 0,
         }
     }
 }
@@ -127,6 +130,8 @@ pub async fn run(spec: Spec, local: Rc<Local>) {
     };
     let mut conn = Conn {
         slot,
+        history_left: local.target.rewind,
+        opened_at_us: unix_us(),
         carry,
         out: Vec::new(),
         last_seq: 0,
@@ -203,6 +208,10 @@ async fn open(spec: &Spec, target: &Target) -> anyhow::Result<(TcpStream, Vec<u8
 /// A connection's parsing state between reads.
 struct Conn {
     slot: usize,
+    /// History messages (`--rewind`) still to come; they are not live ticks.
+    history_left: u64,
+    /// When the connection was opened (for the time its history took), µs.
+    opened_at_us: u64,
     /// The start of a frame whose end has not arrived yet.
     carry: Vec<u8>,
     /// Frames to send back (pongs).
@@ -314,7 +323,12 @@ fn process(buf: &[u8], local: &Local, conn: &mut Conn) {
     let measuring = phase == MEASURE;
     let now_us = if measuring { unix_us() } else { 0 };
     let mut stats = local.stats.borrow_mut();
-    let ThreadStats { latency, conns, .. } = &mut *stats;
+    let ThreadStats {
+        latency,
+        history,
+        conns,
+        ..
+    } = &mut *stats;
     let r = &mut conns[conn.slot];
     let mut pos = 0;
     while pos < buf.len() {
@@ -333,6 +347,15 @@ fn process(buf: &[u8], local: &Local, conn: &mut Conn) {
                     r.errors += 1;
                     continue;
                 };
+                if conn.history_left > 0 && matches!(msg.kind, "tick" | "snapshot") {
+                    conn.history_left -= 1;
+                    conn.last_seq = msg.seq.unwrap_or(conn.last_seq);
+                    if conn.history_left == 0 {
+                        let took_us = unix_us().saturating_sub(conn.opened_at_us).max(1);
+                        history.saturating_record(took_us);
+                    }
+                    continue;
+                }
                 match msg.kind {
                     "tick" => {
                         r.total_ticks += 1;

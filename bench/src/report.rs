@@ -41,6 +41,13 @@ pub fn table(r: &Report) -> String {
         "latency ms    p50 {:.3} / p90 {:.3} / p99 {:.3} / p99.9 {:.3} / max {:.3}",
         l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms
     );
+    if let Some((h, complete)) = &r.rewind {
+        let _ = writeln!(
+            s,
+            "rewind        {complete} windows complete; open to last history message ms p50 {:.1} / p99 {:.1} / max {:.1}",
+            h.p50_ms, h.p99_ms, h.max_ms
+        );
+    }
     let _ = writeln!(
         s,
         "anomalies     {} gaps, {} out of order, {} lagged, {} errors",

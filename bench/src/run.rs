@@ -40,6 +40,9 @@ pub struct Report {
     pub connect: Connect,
     pub delivery: Delivery,
     pub latency: Latency,
+    /// `--rewind`: time from opening a connection to its last history message, and how
+    /// many connections got their whole window.
+    pub rewind: Option<(Latency, u64)>,
     pub disconnects: Disconnects,
     pub stalled: Stalled,
     pub server: Option<ServerUse>,
@@ -227,11 +230,15 @@ fn measure(
         Encoding::MsgPack,
         &ClientMessage::Subscribe(Subscribe {
             topics: vec![args.topic.clone()],
+            rewind: (args.rewind > 0).then_some(args.rewind),
             ..Subscribe::default()
         }),
     )
     .context("encoding the subscribe")?;
-    let target = Arc::new(Target::new(url.addr, &url.host, &url.path, &subscribe));
+    let target = Arc::new(Target {
+        rewind: u64::from(args.rewind),
+        ..Target::new(url.addr, &url.host, &url.path, &subscribe)
+    });
     let ctl = Arc::new(Control::default());
 
     // Connection i goes to thread i % threads, from source i % sources, and opens at
@@ -406,6 +413,7 @@ fn measure(
             per_connection,
         },
         latency: Latency::of(&stats.latency),
+        rewind: (args.rewind > 0).then(|| (Latency::of(&stats.history), stats.history.len())),
         disconnects: Disconnects {
             reading: reading.iter().filter(|c| c.ended_in_run).count(),
             stalled: stalled.iter().filter(|c| c.ended_in_run).count(),

@@ -42,6 +42,8 @@ pub struct ConnResult {
 #[derive(Debug)]
 pub struct ThreadStats {
     pub latency: Histogram<u64>,
+    /// Time from opening to the last history message, per connection (`--rewind`).
+    pub history: Histogram<u64>,
     pub conns: Vec<ConnResult>,
     /// Failures to connect or upgrade, by reason.
     pub connect_errors: BTreeMap<String, u64>,
@@ -51,6 +53,7 @@ impl Default for ThreadStats {
     fn default() -> Self {
         Self {
             latency: histogram(),
+            history: histogram(),
             conns: Vec::new(),
             connect_errors: BTreeMap::new(),
         }
@@ -61,6 +64,7 @@ impl ThreadStats {
     pub fn merge(&mut self, other: ThreadStats) {
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency.add(&other.latency);
+        let _ = self.history.add(&other.history);
         self.conns.extend(other.conns);
         for (k, v) in other.connect_errors {
             *self.connect_errors.entry(k).or_default() += v;

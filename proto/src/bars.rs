@@ -125,7 +125,8 @@ mod tests {
     fn closes_due_bars_without_new_trades() {
         let mut bars = Bars::default();
         let mut out = Vec::new();
-        let t0 = 1_700_000_040 * S;
+        // On a minute boundary, 2 minutes into a 5-minute bar.
+        let t0 = 1_700_000_160 * S;
         bars.on_trade(t0 + 10, 10.0, 1, &mut out);
         bars.close_due(t0 + S - 1, &mut out);
         assert!(out.is_empty());
@@ -139,5 +140,15 @@ mod tests {
             out.iter().map(|c| c.0).collect::<Vec<_>>(),
             vec![BarInterval::S1, BarInterval::M1]
         );
+        // The hour: every interval has closed.
+        bars.close_due(t0 + 3_600 * S, &mut out);
+        assert_eq!(
+            out.iter().map(|c| c.0).collect::<Vec<_>>(),
+            [BarInterval::S1, BarInterval::M1]
+                .into_iter()
+                .chain(BarInterval::ALL[2..].iter().copied())
+                .collect::<Vec<_>>()
+        );
+        assert!(out.iter().all(|(_, b)| b.open == 10.0 && b.trades == 1));
     }
 }
