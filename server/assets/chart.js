@@ -1,7 +1,7 @@
 // Canvas drawing: the chart panel (price line, high/low ranges, prev-close reference,
 // axes, and the price head above it) and the table rows' 60 s sparklines.
 import { fmtInt, fmtPrice, fmtSigned, fmtTime, priceDigits } from "./format.js";
-import { BUCKET_MS } from "./history.js";
+import { BUCKET_MS } from "./price-history.js";
 import { serverClock } from "./clock.js";
 import { state } from "./state.js";
 

@@ -4,7 +4,7 @@
 // at once; the client library has already put them in order, without duplicates, with a
 // `gap` item before every loss.
 import { toNumber } from "./msgpack.js";
-import { History, HISTORY_POINTS } from "./history.js";
+import { History, HISTORY_POINTS } from "./price-history.js";
 import { patternMatches } from "./patterns.js";
 
 export const state = {
