@@ -3,8 +3,9 @@
 // it adds, then its subscribe), closed (unsubscribe what nobody wants any more, forget those
 // topics) or given new patterns (Subscription.setPatterns: the new ones first, the old ones
 // once acked, nothing changed when refused); and all of it again on every new connection.
-// `rewind` goes only with a subscribe of patterns the subscription never had acknowledged (its
-// first, and a pattern change): a reconnect resumes with positions and never rewinds again.
+// `rewind` goes only with a subscribe of patterns not yet acknowledged for the subscription
+// (its first, and a pattern change adding some): a reconnect resumes with positions and never
+// rewinds again.
 // Messages still in flight for patterns being unsubscribed are told apart from those of a
 // new subscription to the same topics (stale()). feed.js owns the connection and gives a link
 // to it while one is open; recovery.js keeps the positions.
@@ -141,13 +142,13 @@ export class Router {
       sub.patterns = change.patterns;
       sub.id = ack.id;
       sub._acked(ack);
-      sub.patterns.forEach((p) => sub._everAcked.add(p));
+      sub._ackedPatterns = new Set(sub.patterns);
       this.#drop(old);
       change.resolve(ack);
       return true;
     }
     sub._acked(ack);
-    sub.patterns.forEach((p) => sub._everAcked.add(p));
+    sub._ackedPatterns = new Set(sub.patterns);
     if (change && change.id === undefined) this.#settle(sub, null, ack); // adopted while disconnected
     return true;
   }
@@ -185,7 +186,7 @@ export class Router {
   }
 
   // Sends the subscribe of `sub`'s patterns, or of the new `patterns` of its pending change;
-  // with `rewind` only when some of them were never acknowledged for `sub` (a topic's first
+  // with `rewind` only when some of them are not acknowledged for `sub` yet (a topic's first
   // subscribe: a reconnect resumes, it does not rewind again).
   #subscribe(sub, patterns = undefined) {
     const id = this.#nextId();
@@ -197,7 +198,7 @@ export class Router {
       sub.id = id;
     }
     const list = patterns ?? sub.patterns;
-    const fresh = list.some((p) => !sub._everAcked.has(p));
+    const fresh = list.some((p) => !sub._ackedPatterns.has(p));
     this.#link.send(subscribeMessage(id, list, fresh ? sub.options : { ...sub.options, rewind: undefined }));
   }
 
@@ -208,6 +209,7 @@ export class Router {
       if (change.id !== undefined) this.#byId.delete(change.id);
       change.id = undefined;
       sub.patterns = change.patterns;
+      sub._ackedPatterns = new Set(change.patterns.filter((p) => sub._ackedPatterns.has(p)));
     }
     this.#recovery.forget((topic) => this.followed(topic));
   }

@@ -123,7 +123,7 @@ state.feed = live.feed;
 const chartFeed = new ChartFeed(live.feed, {
   start(topic) {
     // a new window is coming: the chart refills from it
-    state.bars.set(topic, new BarSeries(topic, rangeOf(state.range).intervalMs));
+    state.bars.set(topic, new BarSeries(topic, rangeOf(topic.split(".")[1]).intervalMs));
     state.chartDirty = true;
     scheduleRender();
   },

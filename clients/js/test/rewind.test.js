@@ -196,3 +196,40 @@ test("a topic unsubscribed and subscribed again at once: the new window is whole
   }
   assert.equal(feed.stats.duplicates, 0, "nothing taken for the new subscription that was the old one's");
 });
+
+test("setPatterns with rewind: topics it adds start with their window; topics kept go on; a reconnect does not rewind", async (t) => {
+  const server = await startServer(["--rate", "1000", "--symbols", "3", "--preroll", "30s"]);
+  t.after(() => server.stop());
+  const sent = [];
+  const feed = await connect(server.url, { webSocketFactory: spyingFactory(sent, decode) });
+  t.after(() => feed.close());
+  const sub = feed.subscribe("ticks.*", { rewind: 20 });
+  const topics = (await feed.list("ticks.*")).sort();
+  const items = await readUntil(sub, 10_000, "the windows", (xs) => topics.every((topic) => xs.filter((x) => x.topic === topic).length >= 20));
+  await sub.setPatterns([topics[0]]);
+  await sub.setPatterns(["ticks.*"]);
+  const snapshots = (topic, xs) => xs.filter((x) => x.topic === topic && x.type === "snapshot").length;
+  await readUntil(sub, 10_000, "a second window of each topic added again, and 30 items after it", (xs) =>
+    topics.slice(1).every((topic) => {
+      const mine = xs.filter((x) => x.topic === topic);
+      const at = mine.findLastIndex((x) => x.type === "snapshot");
+      return at > 0 && mine.length - at >= 30;
+    }),
+    { items },
+  );
+  for (const topic of topics.slice(1)) {
+    const mine = items.filter((x) => x.topic === topic);
+    assert.equal(snapshots(topic, mine), 2, `${topic}: its first window, and one more when it was added again`);
+    // From its second window on: contiguous, no gap (the topic started afresh).
+    assert.deepEqual(checkStream(mine.slice(mine.findLastIndex((x) => x.type === "snapshot"))), []);
+  }
+  assert.equal(snapshots(topics[0], items), 1, "the topic kept gets no second window");
+  assert.deepEqual(checkStream(items.filter((x) => x.topic === topics[0])), []);
+  assert.deepEqual(items.filter((x) => x.type === "gap"), []);
+  feed.reconnect();
+  const n = items.length;
+  await readUntil(sub, 10_000, "ticks on a second connection", (xs) => feed.connections >= 2 && xs.length >= n + 30, { items });
+  assert.deepEqual(subscribes(sent).map(([p, r]) => `${p} ${r}`), ["ticks.* 20", `${topics[0]} 20`, "ticks.* 20", "ticks.* undefined"]);
+  assert.deepEqual(items.filter((x) => x.type === "gap"), []);
+  for (const topic of topics) assert.equal(snapshots(topic, items.slice(n)), 0, `${topic}: resumed, not rewound`);
+});
