@@ -74,7 +74,8 @@ export function drawChart() {
   const y = (p) => padT + (1 - (p - lo) / (hi - lo)) * f.H;
   priceAxis(f, lo, hi, y);
   timeAxis(f, startT, endT, x);
-  if (ref !== undefined && ref >= lo && ref <= hi) prevCloseLine(f, ref, y);
+  const refShown = ref !== undefined && ref >= lo && ref <= hi;
+  if (refShown) prevCloseLine(f, ref, y);
 
   const up = ref !== undefined ? row.last >= ref : true;
   ctx.save();
@@ -83,6 +84,7 @@ export function drawChart() {
   ctx.clip();
   view.draw(f, x, y, up);
   ctx.restore();
+  if (refShown) prevCloseLabel(f, ref, y);
   lastTag(f, view.last, x, y, up ? "#22c983" : "#f2536d", rangeOf(state.range).intervalMs === 0);
 }
 
@@ -146,10 +148,19 @@ function prevCloseLine(f, ref, y) {
   ctx.lineTo(padL + W, yy);
   ctx.stroke();
   ctx.setLineDash([]);
-  ctx.fillStyle = "#6b7888";
+}
+
+// Over the price line or candles, on the panel's colour, so that it stays readable.
+function prevCloseLabel(f, ref, y) {
+  const { ctx, padL } = f;
+  const yy = Math.round(y(ref)) + 0.5;
+  const text = `prev close ${fmtPrice(ref)}`;
   ctx.textAlign = "left";
   ctx.textBaseline = "bottom";
-  ctx.fillText(`prev close ${fmtPrice(ref)}`, padL + 6, yy - 3);
+  ctx.fillStyle = "rgba(16,22,29,0.85)";
+  ctx.fillRect(padL + 3, yy - 17, ctx.measureText(text).width + 6, 14);
+  ctx.fillStyle = "#6b7888";
+  ctx.fillText(text, padL + 6, yy - 3);
 }
 
 // The last price: a marker on the tick line, and its tag on the price axis.
