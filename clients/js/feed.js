@@ -1,13 +1,14 @@
 // The feed: one logical connection to a tickcast server and its supervisor. It opens the
 // WebSocket, waits for `welcome`, hands positions over (resume) and subscribes again after
 // every reconnect, watches liveness (PROTOCOL.md §9), reconnects with backoff and jitter or
-// stops for good (§12), dispatches each message, and sends requests (publish, list, ping).
-// Positions and gap verdicts live in recovery.js, the subscriptions and their subscribe
-// messages in routing.js, the stream in subscription.js, pending requests in requests.js,
-// error texts in errors.js.
+// stops for good (§12), dispatches each message, and sends requests (publish, list, ping;
+// history goes over HTTP: history.js). Positions and gap verdicts live in recovery.js, the
+// subscriptions and their subscribe messages in routing.js, the stream in subscription.js,
+// pending requests in requests.js, error texts in errors.js.
 
 import { TickcastError, FATAL_HTTP_STATUSES, closeAdvice, closeMessage, httpMessage } from "./errors.js";
 import { SUBPROTOCOL, defaultCodec, frameBytes, asMessage } from "./messages.js";
+import { history } from "./history.js";
 import { Recovery, resumePieces } from "./recovery.js";
 import { Requests } from "./requests.js";
 import { Router } from "./routing.js";
@@ -140,6 +141,21 @@ export class Feed {
    */
   async publish(topic, price, size, bid = undefined, ask = undefined) {
     return this.#request({ type: "publish", topic, price, size, bid: bid ?? undefined, ask: ask ?? undefined });
+  }
+
+  /**
+   * The history of one `topic` from the server's `GET /history/{topic}`, over HTTP (fetch)
+   * with this feed's token as `Authorization: Bearer`: `{ topic, epoch, messages }`, the
+   * latest `limit` messages with `from <= ts < to`, oldest first, typed as the stream's. Rejects
+   * with a TickcastError (`kind` "http", `status`, `code`) when refused.
+   */
+  async history(topic, options = {}) {
+    return history(this.url, topic, {
+      token: this.options.token,
+      timeoutMs: this.options.requestTimeoutMs,
+      codec: this.#codec,
+      ...options,
+    });
   }
 
   /** The topics that exist (optionally only those matching `pattern`). */
@@ -337,12 +353,17 @@ export class Feed {
       case "snapshot":
         return this.#onData(msg);
       case "status":
+        if (this.#router.stale(msg.topic)) return;
         return this.#router.route(msg.topic, msg);
       case "lagged":
         this.#recovery.markLagged(msg.topics);
         return this.#router.routeLagged(msg);
       case "ack":
-        if (Array.isArray(msg.subscriptions)) this.subscriptions = msg.subscriptions;
+        if (Array.isArray(msg.subscriptions)) {
+          this.subscriptions = msg.subscriptions;
+          this.#router.serverPatterns(msg.subscriptions);
+        }
+        if (msg.op === "unsubscribe") this.#router.unsubscribed(msg);
         if (msg.op === "subscribe" && this.#router.acked(msg)) return;
         return this.#requests.answer(msg);
       case "error":
@@ -387,9 +408,10 @@ export class Feed {
   }
 
   // A tick, bar or snapshot: recovery.js decides (duplicate, gap first, or in order). A message
-  // of a topic nobody follows (in flight after an unsubscribe) leaves no position behind.
+  // of a topic nobody follows, or of patterns being unsubscribed (in flight before the
+  // server took the unsubscribe), leaves no position behind.
   #onData(msg) {
-    if (!this.#router.followed(msg.topic)) return;
+    if (!this.#router.followed(msg.topic) || this.#router.stale(msg.topic)) return;
     const { gap, deliver } = this.#recovery.accept(msg, this.welcome?.epoch, (topic) => this.#router.maxRate(topic));
     if (gap) this.#router.route(msg.topic, gap);
     if (deliver) this.#router.route(msg.topic, msg);

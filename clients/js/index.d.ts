@@ -43,7 +43,7 @@ export interface Snapshot extends Omit<Tick, "type"> {
   state?: "open" | "halted" | "closed" | string;
 }
 
-/** A `bar` on `bars.1s.SYM` or `bars.1m.SYM`. */
+/** A `bar` on `bars.1s.SYM`, `bars.1m.SYM`, `bars.5m.SYM`, `bars.15m.SYM` or `bars.1h.SYM`. */
 export interface Bar {
   type: "bar";
   topic: string;
@@ -169,7 +169,16 @@ export interface SubscribeOptions {
   snapshot?: boolean;
   /** Initial positions: resume these topics from there (replay of what came after). */
   since?: Positions;
-  /** Passed through to the server; NOT YET SERVED by tickcast-server (ignored there). */
+  /**
+   * The last N messages of each topic first, then live ones, with no seam (no hole, no
+   * duplicate). Sent with the first subscribe of these patterns only (and with the new
+   * patterns of setPatterns); a reconnect resumes from positions and never rewinds again.
+   * On a trades topic the first of them is a `snapshot` standing for the oldest trade of the
+   * window (its seq, price, ...; the epoch and the session fields as of now), the rest
+   * `tick`s; on a bar topic all are `bar`s. Fewer than N when the server holds fewer or its
+   * replay room takes fewer. With `since`, a topic whose resume fails gets the window instead
+   * of the latest state, after its `gap` item.
+   */
   rewind?: number;
   /** Passed through to the server; NOT YET SERVED by tickcast-server (ignored there). */
   depth?: number;
@@ -237,17 +246,55 @@ export interface ConnectOptions extends Omit<SubscribeOptions, "since"> {
   codec?: { encode(value: unknown): Uint8Array; decode(bytes: ArrayBuffer | ArrayBufferView): any };
 }
 
+/** Options of a history request (`feed.history`, `history`). */
+export interface HistoryOptions {
+  /** At most this many messages, the latest (default: the server's, 1,000; at most what it holds). */
+  limit?: number;
+  /**
+   * Only messages with `ts >= from`: a BigInt is nanoseconds since 1970 (like `msg.ts`), a
+   * Number milliseconds (like `Date.now()`), a Date, or a string passed as is (RFC 3339 such as
+   * `2026-12-03T10:00:00Z`, or integer nanoseconds).
+   */
+  from?: bigint | number | Date | string;
+  /** Only messages with `ts < to` (same forms as `from`). */
+  to?: bigint | number | Date | string;
+  /** Give up after this long (default 10,000 ms; the feed's `requestTimeoutMs`). */
+  timeoutMs?: number;
+  /** The fetch to use (default: the global fetch). */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** Options of the standalone `history()`: a history request's, plus the token and codec. */
+export interface StandaloneHistoryOptions extends HistoryOptions {
+  /** Access token, sent as `Authorization: Bearer`. */
+  token?: string;
+  /** MessagePack codec (default: the built-in ./msgpack.js). */
+  codec?: { decode(bytes: ArrayBuffer | ArrayBufferView): any };
+}
+
+/** A topic's history as `GET /history/{topic}` gives it. */
+export interface History {
+  topic: string;
+  /** The topic's epoch (ticks get it as their `epoch`). */
+  epoch: number;
+  /** Oldest first: `tick`s of a trades topic, `bar`s of a bar topic. */
+  messages: Array<Tick | Bar>;
+}
+
 /** Why a feed, subscription or request ended; `message` says why and what to do. */
 export declare class TickcastError extends Error {
   constructor(message: string, details?: Partial<Pick<TickcastError, "kind" | "status" | "closeCode" | "code" | "reason">>);
   kind: "http" | "close" | "server" | "timeout" | "connection" | "environment" | "closed";
-  /** HTTP status of a refused upgrade (Node only: browsers hide it). */
+  /** HTTP status of a refused upgrade (Node only: browsers hide it), or of a refused history request. */
   status?: number;
   /** WebSocket close code. */
   closeCode?: number;
-  /** The server's `error.code`: bad_topic, forbidden, bad_request, too_many_subscriptions, ... */
+  /**
+   * The server's `error.code`: bad_topic, forbidden, bad_request, too_many_subscriptions, ...;
+   * for history also unknown_topic (404) and unauthorized (401).
+   */
   code?: string;
-  /** The server's own words: HTTP body, close reason or `error.message`. */
+  /** The server's own words: HTTP body (a history error's `message`), close reason or `error.message`. */
   reason?: string;
 }
 
@@ -317,6 +364,14 @@ export declare class Feed {
   positions(): Record<string, [epoch: number, seq: number]>;
   /** Publishes a trade (needs the publisher role); resolves with the ack, rejects on error. */
   publish(topic: string, price: number, size: number, bid?: number | null, ask?: number | null): Promise<Ack>;
+  /**
+   * The history of one topic (no wildcards) over HTTP, `GET /history/{topic}` of this feed's
+   * server, with its token as `Authorization: Bearer`: the latest `limit` messages with
+   * `from <= ts < to`, oldest first. Rejects with a TickcastError: `kind` "http" with `status`
+   * and `code` (400 bad_topic/bad_request, 401, 403 forbidden, 404 unknown_topic), "timeout"
+   * or "connection".
+   */
+  history(topic: string, options?: HistoryOptions): Promise<History>;
   /** The topics that exist, optionally only those matching `pattern`. */
   list(pattern?: string): Promise<string[]>;
   /** An application-level round trip. */
@@ -336,6 +391,15 @@ export declare class Feed {
  * rejects with a TickcastError on a final refusal or after `connectTimeoutMs`.
  */
 export declare function connect(url: string | URL, options?: ConnectOptions): Promise<Feed>;
+
+/**
+ * The history of `topic` on the server at `url` (its `ws://HOST/ws` URL or `http://HOST`), as
+ * `feed.history` gives it, without a feed.
+ */
+export declare function history(url: string | URL, topic: string, options?: StandaloneHistoryOptions): Promise<History>;
+
+/** The HTTP base of a server from its WebSocket URL: `ws://h:p/ws` -> `http://h:p`. */
+export declare function httpBase(url: string | URL): string;
 
 /** Whether `topic` matches `pattern` (`*`: one token, `>`: the rest). */
 export declare function matches(pattern: string, topic: string): boolean;

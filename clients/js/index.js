@@ -12,6 +12,7 @@
 //   subscription.js  Subscription: the async-iterable stream and its buffer
 //   recovery.js      per-topic [epoch, seq], duplicate/gap verdicts, `resume` pieces
 //   requests.js      publish/list/ping in flight: ids, answers, timeouts
+//   history.js       GET /history/{topic} over HTTP: typed messages, errors with status and code
 //   errors.js        TickcastError, close-code and HTTP-status advice
 //   messages.js      subprotocol, topic patterns, frame decoding, outgoing messages
 //   transport.js     opening a WebSocket in browsers and Node, probing a refused upgrade
@@ -24,3 +25,4 @@ export { connect, Feed } from "./feed.js";
 export { Subscription } from "./subscription.js";
 export { TickcastError, FATAL_HTTP_STATUSES, closeAdvice } from "./errors.js";
 export { SUBPROTOCOL, matches } from "./messages.js";
+export { history, httpBase } from "./history.js";

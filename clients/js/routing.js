@@ -3,11 +3,15 @@
 // it adds, then its subscribe), closed (unsubscribe what nobody wants any more, forget those
 // topics) or given new patterns (Subscription.setPatterns: the new ones first, the old ones
 // once acked, nothing changed when refused); and all of it again on every new connection.
-// feed.js owns the connection and gives a link to it while one is open; recovery.js keeps the
-// positions.
+// `rewind` goes only with a subscribe of patterns not yet acknowledged for the subscription
+// (its first, and a pattern change adding some): a reconnect resumes with positions and never
+// rewinds again.
+// Messages still in flight for patterns being unsubscribed are told apart from those of a
+// new subscription to the same topics (stale()). feed.js owns the connection and gives a link
+// to it while one is open; recovery.js keeps the positions.
 
 import { TickcastError } from "./errors.js";
-import { matchesAny, subscribeMessage } from "./messages.js";
+import { matches, matchesAny, subscribeMessage } from "./messages.js";
 
 /** A feed's subscriptions and their `subscribe`/`unsubscribe` messages. */
 export class Router {
@@ -17,6 +21,8 @@ export class Router {
   #recovery;
   #nextId;
   #link = null; // { send(msg), resume(entries) } while a connection is open
+  #draining = new Map(); // id of an unsubscribe not yet acked -> its patterns
+  #serverPatterns = []; // the connection's patterns as the server last acknowledged them
 
   /** `recovery`: the feed's positions; `nextId()`: a fresh request id. */
   constructor(recovery, nextId) {
@@ -34,6 +40,8 @@ export class Router {
   /** The connection is gone; pending pattern changes take effect on the next one. */
   disconnected() {
     this.#link = null;
+    this.#draining.clear();
+    this.#serverPatterns = [];
     this.#adoptChanges();
   }
 
@@ -76,6 +84,30 @@ export class Router {
     return false;
   }
 
+  /**
+   * Whether a message of `topic` is a leftover of patterns being unsubscribed: sent before
+   * the server took the `unsubscribe` (its ack not yet here) and covered by no other pattern
+   * the server has. A subscription that just subscribed the same topic again must not take it:
+   * its own messages (a rewind, a snapshot) come after that ack, and would look like
+   * duplicates of the leftover.
+   */
+  stale(topic) {
+    if (this.#draining.size === 0) return false;
+    const going = new Set([...this.#draining.values()].flat());
+    if (![...going].some((p) => matches(p, topic))) return false;
+    return !this.#serverPatterns.some((p) => !going.has(p) && matches(p, topic));
+  }
+
+  /** Takes the server's patterns from any `ack` (`ack.subscriptions`). */
+  serverPatterns(patterns) {
+    this.#serverPatterns = patterns;
+  }
+
+  /** Takes an unsubscribe's `ack`: messages of its patterns stop here (PROTOCOL.md §8). */
+  unsubscribed(ack) {
+    this.#draining.delete(ack.id);
+  }
+
   /** Whether a subscription matching `topic` has `max_rate` (its seq jumps are expected). */
   maxRate(topic) {
     for (const sub of this.#subs) if (sub.options.max_rate && matchesAny(sub.patterns, topic)) return true;
@@ -110,11 +142,13 @@ export class Router {
       sub.patterns = change.patterns;
       sub.id = ack.id;
       sub._acked(ack);
+      sub._ackedPatterns = new Set(sub.patterns);
       this.#drop(old);
       change.resolve(ack);
       return true;
     }
     sub._acked(ack);
+    sub._ackedPatterns = new Set(sub.patterns);
     if (change && change.id === undefined) this.#settle(sub, null, ack); // adopted while disconnected
     return true;
   }
@@ -151,7 +185,9 @@ export class Router {
     this.#byId.clear();
   }
 
-  // Sends the subscribe of `sub`'s patterns, or of the new `patterns` of its pending change.
+  // Sends the subscribe of `sub`'s patterns, or of the new `patterns` of its pending change;
+  // with `rewind` only when some of them are not acknowledged for `sub` yet (a topic's first
+  // subscribe: a reconnect resumes, it does not rewind again).
   #subscribe(sub, patterns = undefined) {
     const id = this.#nextId();
     this.#byId.set(id, sub);
@@ -161,7 +197,9 @@ export class Router {
       if (sub.id !== undefined) this.#byId.delete(sub.id);
       sub.id = id;
     }
-    this.#link.send(subscribeMessage(id, patterns ?? sub.patterns, sub.options));
+    const list = patterns ?? sub.patterns;
+    const fresh = list.some((p) => !sub._ackedPatterns.has(p));
+    this.#link.send(subscribeMessage(id, list, fresh ? sub.options : { ...sub.options, rewind: undefined }));
   }
 
   // Pending changes take effect now (no connection: the next one subscribes the new patterns,
@@ -171,6 +209,7 @@ export class Router {
       if (change.id !== undefined) this.#byId.delete(change.id);
       change.id = undefined;
       sub.patterns = change.patterns;
+      sub._ackedPatterns = new Set(change.patterns.filter((p) => sub._ackedPatterns.has(p)));
     }
     this.#recovery.forget((topic) => this.followed(topic));
   }
@@ -190,7 +229,11 @@ export class Router {
   #drop(patterns) {
     const still = new Set([...this.#subs, ...this.#changes.values()].flatMap((s) => s.patterns));
     const gone = patterns.filter((p) => !still.has(p));
-    if (gone.length && this.#link) this.#link.send({ type: "unsubscribe", id: this.#nextId(), topics: gone });
+    if (gone.length && this.#link) {
+      const id = this.#nextId();
+      this.#draining.set(id, gone);
+      this.#link.send({ type: "unsubscribe", id, topics: gone });
+    }
     this.#recovery.forget((topic) => this.followed(topic));
   }
 }

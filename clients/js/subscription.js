@@ -26,6 +26,8 @@ export class Subscription {
     this.id = undefined;
     /** The latest `ack` of its `subscribe`. */
     this.ack = undefined;
+    /** Those of its patterns the server acknowledged (a subscribe of only these: no rewind). */
+    this._ackedPatterns = new Set();
     /** Resolves with the first `ack`; rejects when the server refused the subscribe. */
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;

@@ -1,11 +1,13 @@
-// Canvas drawing: the chart panel (price line, high/low ranges, prev-close reference,
-// axes, and the price head above it) and the table rows' 60 s sparklines.
-import { fmtInt, fmtPrice, fmtSigned, fmtTime, priceDigits } from "./format.js";
-import { BUCKET_MS } from "./history.js";
+// The chart panel: the selected symbol over the chosen range (ranges.js), as the tick line
+// (chart-ticks.js) or candles (candles.js), on one frame drawn here: price grid and axis,
+// a time axis whose steps and labels fit the range, the prev-close reference, the last-price
+// tag; and the price head above it.
+import { fmtInt, fmtPrice, fmtSigned, priceDigits } from "./format.js";
 import { serverClock } from "./clock.js";
 import { state } from "./state.js";
-
-const SPARK_WINDOW_MS = 60000;
+import { rangeOf, timeLabel, timeStep } from "./ranges.js";
+import { tickView } from "./chart-ticks.js";
+import { candleView } from "./candles.js";
 
 const $ = (id) => document.getElementById(id);
 export const chartCanvas = $("chart");
@@ -15,46 +17,14 @@ const head = {
   quote: $("chart-quote"), volume: $("chart-volume"),
 };
 
-/** Draws a row's sparkline: the last 60 s, green when up on the day, red when down. */
-export function drawSparkline(row) {
-  const { canvas, ctx } = row.dom;
-  const w = canvas.width;
-  const h = canvas.height;
-  ctx.clearRect(0, 0, w, h);
-  const hist = row.hist;
-  if (hist.len === 0) return;
-  const end = hist.t[hist.at(hist.len - 1)];
-  const from = hist.firstFrom(end - SPARK_WINDOW_MS);
-  // a young history fills the width instead of sitting at the right edge
-  const start = Math.min(end - 5000, Math.max(end - SPARK_WINDOW_MS, hist.t[hist.at(from)]));
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let k = from; k < hist.len; k++) {
-    const c = hist.c[hist.at(k)];
-    if (c < lo) lo = c;
-    if (c > hi) hi = c;
-  }
-  const ref = row.prevClose;
-  const up = ref !== undefined ? row.last >= ref : hist.c[hist.at(hist.len - 1)] >= hist.c[hist.at(from)];
-  const pad = 2 * devicePixelRatio;
-  if (hi - lo < 1e-9) { hi += 0.005; lo -= 0.005; }
-  const x = (tm) => pad + ((tm - start) / (end - start)) * (w - 2 * pad);
-  const y = (p) => h - pad - ((p - lo) / (hi - lo)) * (h - 2 * pad);
-  ctx.lineWidth = 1.25 * devicePixelRatio;
-  ctx.lineJoin = "round";
-  ctx.strokeStyle = up ? "#22c983" : "#f2536d";
-  ctx.beginPath();
-  hist.trace(ctx, from, x, y, h);
-  ctx.fillStyle = up ? "rgba(34,201,131,0.10)" : "rgba(242,83,109,0.10)";
-  ctx.fill();
-  ctx.beginPath();
-  hist.trace(ctx, from, x, y);
-  ctx.stroke();
-  const li = hist.at(hist.len - 1);
-  ctx.fillStyle = ctx.strokeStyle;
-  ctx.beginPath();
-  ctx.arc(x(hist.t[li]), y(hist.c[li]), 1.8 * devicePixelRatio, 0, Math.PI * 2);
-  ctx.fill();
+/** What the chart shows now (the tick line or candles), or null; also for window.tickcast. */
+export function chartView() {
+  const row = state.rows.get(state.selected);
+  if (!row) return null;
+  const range = rangeOf(state.range);
+  if (!range.intervalMs) return tickView(row, Date.now() + serverClock.offsetMs);
+  const series = state.bars.get(state.chartTopic);
+  return series ? candleView(series, row.hist, range) : null;
 }
 
 function niceStep(range, target) {
@@ -64,7 +34,7 @@ function niceStep(range, target) {
   return (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
 }
 
-/** Draws the selected row's chart over the chosen range (state.chartRangeMs). */
+/** Draws the selected row's chart over the chosen range (state.range). */
 export function drawChart() {
   const canvas = chartCanvas;
   const dpr = devicePixelRatio || 1;
@@ -78,30 +48,18 @@ export function drawChart() {
   const ctx = canvas.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, cssW, cssH);
-  const row = state.rows.get(state.selected);
   const padL = 12, padR = 66, padT = 16, padB = 26;
-  const W = cssW - padL - padR;
-  const H = cssH - padT - padB;
+  const f = { ctx, padL, padT, W: cssW - padL - padR, H: cssH - padT - padB };
   ctx.font = "11px ui-monospace, 'DejaVu Sans Mono', Menlo, monospace";
-  if (!row || row.hist.len === 0) {
+  const row = state.rows.get(state.selected);
+  const view = chartView();
+  if (!row || !view) {
     ctx.fillStyle = "#566273";
     ctx.textAlign = "center";
-    ctx.fillText(row ? "waiting for ticks…" : "select a symbol", cssW / 2, cssH / 2);
+    ctx.fillText(emptyText(row), cssW / 2, cssH / 2);
     return;
   }
-  const hist = row.hist;
-  const endT = Math.max(hist.t[hist.at(hist.len - 1)] + BUCKET_MS, Date.now() + serverClock.offsetMs);
-  // show the chosen range, or less while the history is younger than that (at least 10 s)
-  const startT = Math.min(endT - 10000, Math.max(endT - state.chartRangeMs, hist.t[hist.at(0)]));
-  const from = hist.firstFrom(startT);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let k = from; k < hist.len; k++) {
-    const i = hist.at(k);
-    if (hist.lo[i] < lo) lo = hist.lo[i];
-    if (hist.hi[i] > hi) hi = hist.hi[i];
-  }
-  if (!Number.isFinite(lo)) { lo = hi = row.last; }
+  let { lo, hi } = view;
   const ref = row.prevClose;
   // keep prev close in view when it is near, so the reference line means something
   if (ref !== undefined && Math.abs(ref - (lo + hi) / 2) < (hi - lo) * 1.5 + ref * 0.002) {
@@ -111,10 +69,35 @@ export function drawChart() {
   const span = Math.max(hi - lo, Math.abs(hi) * 1e-4, 1e-6);
   lo -= span * 0.08;
   hi += span * 0.08;
-  const x = (tm) => padL + ((tm - startT) / (endT - startT)) * W;
-  const y = (p) => padT + (1 - (p - lo) / (hi - lo)) * H;
+  const { startT, endT } = view;
+  const x = (tm) => padL + ((tm - startT) / (endT - startT)) * f.W;
+  const y = (p) => padT + (1 - (p - lo) / (hi - lo)) * f.H;
+  priceAxis(f, lo, hi, y);
+  timeAxis(f, startT, endT, x);
+  const refShown = ref !== undefined && ref >= lo && ref <= hi;
+  if (refShown) prevCloseLine(f, ref, y);
 
-  // grid + price axis
+  const up = ref !== undefined ? row.last >= ref : true;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(padL, padT, f.W, f.H);
+  ctx.clip();
+  view.draw(f, x, y, up);
+  ctx.restore();
+  if (refShown) prevCloseLabel(f, ref, y);
+  lastTag(f, view.last, x, y, up ? "#22c983" : "#f2536d", rangeOf(state.range).intervalMs === 0);
+}
+
+function emptyText(row) {
+  if (!row) return "select a symbol";
+  const range = rangeOf(state.range);
+  if (!range.intervalMs) return "waiting for ticks…";
+  if (!state.chartTopic) return `no ${range.key} bars for ${row.topic}`;
+  return `loading ${range.key} bars…`;
+}
+
+function priceAxis(f, lo, hi, y) {
+  const { ctx, padL, W } = f;
   const step = niceStep(hi - lo, 6);
   const digits = step >= 1 ? 0 : Math.min(4, Math.max(2, -Math.floor(Math.log10(step))));
   ctx.lineWidth = 1;
@@ -130,11 +113,18 @@ export function drawChart() {
     ctx.fillStyle = "#6b7888";
     ctx.fillText(p.toFixed(digits), padL + W + 8, yy);
   }
-  // time axis
-  const tStep = niceTimeStep(endT - startT);
+}
+
+// Lines at round times of the range's scale, labelled in local time (times are the server's).
+function timeAxis(f, startT, endT, x) {
+  const { ctx, padL, padT, W, H } = f;
+  const span = endT - startT;
+  const step = timeStep(span);
+  // whole steps of local time (an hour step starts on the hour here, not in UTC)
+  const tz = new Date(startT).getTimezoneOffset() * 60_000;
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
-  for (let tm = Math.ceil(startT / tStep) * tStep; tm <= endT; tm += tStep) {
+  for (let tm = Math.ceil((startT - tz) / step) * step + tz; tm <= endT; tm += step) {
     const xx = Math.round(x(tm)) + 0.5;
     ctx.strokeStyle = "#141c25";
     ctx.beginPath();
@@ -143,71 +133,47 @@ export function drawChart() {
     ctx.stroke();
     if (xx > padL + 24 && xx < padL + W - 24) {
       ctx.fillStyle = "#6b7888";
-      ctx.fillText(fmtTime(tm - serverClock.offsetMs), xx, padT + H + 8);
+      ctx.fillText(timeLabel(tm, step, span), xx, padT + H + 8);
     }
   }
+}
 
-  const up = ref !== undefined ? row.last >= ref : true;
-  const color = up ? "#22c983" : "#f2536d";
-
-  // prev close reference
-  if (ref !== undefined && ref >= lo && ref <= hi) {
-    const yy = Math.round(y(ref)) + 0.5;
-    ctx.setLineDash([4, 4]);
-    ctx.strokeStyle = "#3b4757";
-    ctx.beginPath();
-    ctx.moveTo(padL, yy);
-    ctx.lineTo(padL + W, yy);
-    ctx.stroke();
-    ctx.setLineDash([]);
-    ctx.fillStyle = "#6b7888";
-    ctx.textAlign = "left";
-    ctx.textBaseline = "bottom";
-    ctx.fillText(`prev close ${fmtPrice(ref)}`, padL + 6, yy - 3);
-  }
-
-  ctx.save();
+function prevCloseLine(f, ref, y) {
+  const { ctx, padL, W } = f;
+  const yy = Math.round(y(ref)) + 0.5;
+  ctx.setLineDash([4, 4]);
+  ctx.strokeStyle = "#3b4757";
   ctx.beginPath();
-  ctx.rect(padL, padT, W, H);
-  ctx.clip();
-  // per-bucket high/low range
-  ctx.strokeStyle = up ? "rgba(34,201,131,0.28)" : "rgba(242,83,109,0.28)";
-  ctx.beginPath();
-  for (let k = from; k < hist.len; k++) {
-    const i = hist.at(k);
-    if (hist.hi[i] - hist.lo[i] <= 0) continue;
-    const xx = x(hist.t[i] + BUCKET_MS / 2);
-    ctx.moveTo(xx, y(hist.hi[i]));
-    ctx.lineTo(xx, y(hist.lo[i]));
-  }
+  ctx.moveTo(padL, yy);
+  ctx.lineTo(padL + W, yy);
   ctx.stroke();
-  // area + line
-  const grad = ctx.createLinearGradient(0, padT, 0, padT + H);
-  grad.addColorStop(0, up ? "rgba(34,201,131,0.22)" : "rgba(242,83,109,0.22)");
-  grad.addColorStop(1, "rgba(0,0,0,0)");
-  const bx = (tm) => x(tm + BUCKET_MS / 2);
-  const k0 = Math.max(0, from - 1); // from just outside the window, so the line starts at its edge
-  ctx.beginPath();
-  hist.trace(ctx, k0, bx, y, padT + H);
-  ctx.fillStyle = grad;
-  ctx.fill();
-  ctx.beginPath();
-  hist.trace(ctx, k0, bx, y);
-  ctx.lineWidth = 1.6;
-  ctx.lineJoin = "round";
-  ctx.strokeStyle = color;
-  ctx.stroke();
-  ctx.restore();
-  const li = hist.at(hist.len - 1);
-  const lastX = bx(hist.t[li]);
-  const lastY = y(hist.c[li]);
+  ctx.setLineDash([]);
+}
 
-  // last price marker + tag on the axis
+// Over the price line or candles, on the panel's colour, so that it stays readable.
+function prevCloseLabel(f, ref, y) {
+  const { ctx, padL } = f;
+  const yy = Math.round(y(ref)) + 0.5;
+  const text = `prev close ${fmtPrice(ref)}`;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  ctx.fillStyle = "rgba(16,22,29,0.85)";
+  ctx.fillRect(padL + 3, yy - 17, ctx.measureText(text).width + 6, 14);
+  ctx.fillStyle = "#6b7888";
+  ctx.fillText(text, padL + 6, yy - 3);
+}
+
+// The last price: a marker on the tick line, and its tag on the price axis.
+function lastTag(f, last, x, y, color, marker) {
+  const { ctx, padL, padT, W, H } = f;
+  const lastY = y(last.price);
   ctx.fillStyle = color;
-  ctx.beginPath();
-  ctx.arc(lastX, lastY, 3, 0, Math.PI * 2);
-  ctx.fill();
-  const tag = fmtPrice(row.last);
+  if (marker) {
+    ctx.beginPath();
+    ctx.arc(x(last.t), lastY, 3, 0, Math.PI * 2);
+    ctx.fill();
+  }
+  const tag = fmtPrice(last.price);
   ctx.textAlign = "left";
   ctx.textBaseline = "middle";
   const tw = ctx.measureText(tag).width + 10;
@@ -215,13 +181,6 @@ export function drawChart() {
   ctx.fillRect(padL + W + 2, ty - 9, tw, 18);
   ctx.fillStyle = "#06100b";
   ctx.fillText(tag, padL + W + 7, ty + 0.5);
-}
-
-function niceTimeStep(rangeMs) {
-  for (const s of [1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000, 600000]) {
-    if (rangeMs / s <= 7) return s;
-  }
-  return 900000;
 }
 
 /** The chart's head: symbol, trading state, last, change, open/high/low, quote, volume. */

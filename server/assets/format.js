@@ -1,5 +1,5 @@
 // Text formatting for the page: prices, signed changes, integers with thousands
-// separators, durations in ms, wall-clock times.
+// separators, durations in ms. (The chart's time labels: ranges.js.)
 import { toNumber } from "./msgpack.js";
 
 /** Decimals a price is shown with: 4 below 1, otherwise 2. */
@@ -35,6 +35,3 @@ export function fmtMs(ms) {
   if (ms < 10000) return `${Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(1)} s`;
 }
-
-/** Wall-clock time of day, 24 h: "14:03:27". */
-export const fmtTime = (ms) => new Date(ms).toLocaleTimeString([], { hour12: false });

@@ -3,7 +3,8 @@
 // does the protocol: it reconnects with backoff, resumes every topic where it stopped, drops
 // duplicates and puts a `gap` item in the stream for every loss (PROTOCOL.md §8, §13, §14).
 // This module adds what the page needs around it: one Subscription that follows the Topics
-// box, the status line's words (with a countdown to the next attempt), and a ping every
+// box (each topic starting with its last `rewind` trades: history, then live, no seam), the
+// status line's words (with a countdown to the next attempt), and a ping every
 // heartbeat (at most every 5 s) for the round trip and the server clock. It knows the library,
 // not the page: what it learns goes out through the hooks given to it.
 import { Feed } from "./index.js";
@@ -47,9 +48,12 @@ export class Live {
   #retryAt = 0; // performance.now() of the next attempt while one is scheduled
   #countdown = 0;
   #pinger = 0;
+  #rewind;
 
-  constructor(patterns, hooks) {
+  /** `rewind`: the history each topic of the subscription starts with (its last N messages). */
+  constructor(patterns, hooks, { rewind } = {}) {
     this.#hooks = hooks;
+    this.#rewind = rewind;
     hooks.state("connecting", "Connecting…");
     this.#feed = openFeed({
       max_rate: MAX_RATE,
@@ -86,7 +90,7 @@ export class Live {
   }
 
   #follow(patterns) {
-    const sub = this.#feed.subscribe(patterns);
+    const sub = this.#feed.subscribe(patterns, { rewind: this.#rewind });
     this.#sub = sub;
     sub.ready.then(() => this.#hooks.subscribed(patterns), () => {});
     this.#read(sub);

@@ -1,20 +1,25 @@
 // The tickcast live board's entry point: wires the live feed's hooks (live.js, built on the
-// JavaScript client library) to the model (state.js) and the views (table, chart, stats,
-// pattern box), runs the per-frame render, and exposes window.tickcast for the console and
-// the end-to-end test.
+// JavaScript client library) and the chart's bar subscription (chart-feed.js) to the model
+// (state.js, bars.js) and the views (table, chart, sparklines, stats, pattern box), runs the
+// per-frame render, and exposes window.tickcast for the console and the end-to-end test.
 //
 // Data flow: every item of the stream is applied to plain JS state at once (cheap, O(1));
 // the DOM and the canvases are only touched in requestAnimationFrame, once per frame,
 // for the rows that changed, so thousands of ticks per second cost one render per frame.
-// The page makes no HTTP request after loading: everything live comes over the socket.
+// The page makes no HTTP request after loading: history and live data come over the one
+// socket (each topic's subscription starts with its last messages: `rewind`).
 import { toNumber } from "./msgpack.js";
-import { serverClock } from "./clock.js";
+import { nowWallMs, serverClock } from "./clock.js";
 import { Live } from "./live.js";
+import { ChartFeed } from "./chart-feed.js";
+import { BarSeries } from "./bars.js";
+import { RANGES, TICK_REWIND, barTopic, rangeOf } from "./ranges.js";
 import { drainRecords, recordItem } from "./record.js";
 import { applyGap, applyLagged, applySnapshot, applyStatus, applyTick, state } from "./state.js";
 import { requestSnapshot, resetSnapshotRequests } from "./snapshot-fetch.js";
 import { placeRow, refilterRows, renderRow, updateEmpty } from "./table.js";
-import { chartCanvas, drawChart, drawSparkline, renderChartHead } from "./chart.js";
+import { chartCanvas, chartView, drawChart, renderChartHead } from "./chart.js";
+import { drawSparkline } from "./sparkline.js";
 import { STATS_EVERY_MS, recordLatency, showRoundTrip, updateFooter, updateStats } from "./stats.js";
 import { initPatternBox, markPatternInvalid, setPatternMsg } from "./pattern-box.js";
 import { onFrame, scheduleRender } from "./frame.js";
@@ -44,8 +49,10 @@ function onTick(m, recvMs) {
   if (!row) return;
   placeRow(row);
   if (row.prevClose === undefined) requestSnapshot(row);
-  // latency sample: our clock, moved onto the server's clock by the ping/pong estimate
-  recordLatency(recvMs, recvMs + serverClock.offsetMs - toNumber(m.ts) / 1e6);
+  // latency sample: our clock, moved onto the server's clock by the ping/pong estimate; not
+  // for the history a subscription starts with (trades from before its ack)
+  const tsMs = toNumber(m.ts) / 1e6;
+  if (tsMs >= state.liveFromMs) recordLatency(recvMs, recvMs + serverClock.offsetMs - tsMs);
 }
 
 function onWelcome(m) {
@@ -85,6 +92,7 @@ const live = new Live(state.patterns, {
   welcome: onWelcome,
   item: onItem,
   subscribed(patterns) {
+    state.liveFromMs = nowWallMs() + serverClock.offsetMs; // what comes first now is history
     if (patterns.join(" ") === state.patterns.join(" ")) setPatternMsg(`subscribed to ${patterns.join(" ")}`, "ok");
   },
   rejected(e, following) {
@@ -107,8 +115,35 @@ const live = new Live(state.patterns, {
     state.counters.reconnects++;
     updateEmpty();
   },
-});
+}, { rewind: TICK_REWIND });
 state.feed = live.feed;
+
+// ---------------------------------------------------------------- the chart's bars
+
+const chartFeed = new ChartFeed(live.feed, {
+  start(topic) {
+    // a new window is coming: the chart refills from it
+    state.bars.set(topic, new BarSeries(topic, rangeOf(topic.split(".")[1]).intervalMs));
+    state.chartDirty = true;
+    scheduleRender();
+  },
+  item(m, topic) {
+    if (m.type !== "bar" || m.topic !== topic) return;
+    state.bars.get(topic)?.add(m);
+    if (topic === state.chartTopic) state.chartDirty = true;
+    scheduleRender();
+  },
+});
+
+/** The chart follows the bar topic of the selected symbol and range (none for ticks). */
+function followChart() {
+  const range = rangeOf(state.range);
+  const topic = barTopic(range, state.selected);
+  if (topic === state.chartTopic) return;
+  if (state.chartTopic) state.bars.delete(state.chartTopic);
+  state.chartTopic = topic;
+  chartFeed.follow(topic, range.rewind);
+}
 
 // ---------------------------------------------------------------- rendering
 
@@ -117,6 +152,7 @@ let offscreenAt = 0;
 let chartAt = 0;
 
 onFrame((now) => {
+  followChart();
   const sparkDue = now - sparkAt >= SPARK_EVERY_MS;
   let sparkPending = false;
   // rows scrolled out of view are kept current once a second (no canvas work for them)
@@ -155,14 +191,22 @@ onFrame((now) => {
 // ---------------------------------------------------------------- start
 
 
-for (const b of document.querySelectorAll(".range button")) {
-  b.addEventListener("click", () => {
-    state.chartRangeMs = Number(b.dataset.range);
-    for (const o of document.querySelectorAll(".range button")) o.setAttribute("aria-pressed", String(o === b));
-    state.chartDirty = true;
-    scheduleRender();
-  });
+/** Shows range `key` (ranges.js): its button pressed, its history asked for. */
+function setRange(key) {
+  state.range = rangeOf(key).key;
+  for (const o of document.querySelectorAll(".range button")) o.setAttribute("aria-pressed", String(o.dataset.range === state.range));
+  const url = new URL(location.href);
+  if (url.searchParams.get("range") !== state.range) {
+    url.searchParams.set("range", state.range);
+    history.replaceState(null, "", url);
+  }
+  followChart();
+  state.chartDirty = true;
+  scheduleRender();
 }
+
+for (const b of document.querySelectorAll(".range button")) b.addEventListener("click", () => setRange(b.dataset.range));
+setRange(new URLSearchParams(location.search).get("range") ?? state.range);
 
 window.addEventListener("resize", () => {
   state.chartDirty = true;
@@ -195,11 +239,28 @@ window.tickcast = {
     return { ...state.counters, frames: fs.frames, badFrames: fs.undecodable, duplicates: fs.duplicates };
   },
   get epoch() { return state.epoch === null ? null : String(state.epoch); },
+  /** The chart: its range and bar topic, the closed bars held (the window, then live ones), the last and the forming one. */
+  chart() {
+    const series = state.bars.get(state.chartTopic);
+    const row = state.rows.get(state.selected);
+    const last = series?.last;
+    const forming = row && series ? series.forming(row.hist) : null;
+    const view = chartView();
+    return {
+      range: state.range, topic: state.chartTopic, selected: state.selected,
+      epoch: series?.epoch == null ? null : String(series.epoch),
+      bars: series?.length ?? 0, received: series?.received ?? 0, shown: view?.candles ?? 0,
+      last: last ? { t: last.t, close: last.c, seq: last.seq } : null,
+      forming: forming ? { t: forming.t, close: forming.c, high: forming.h, low: forming.l } : null,
+      ticks: row?.hist.len ?? 0, ranges: RANGES.map((r) => r.key),
+    };
+  },
   /** Drops the connection as a network blip would; the page reconnects and resumes every topic. */
   reconnect() { live.drop(); },
   rows() {
     return [...state.rows.values()].filter((r) => r.visible).map((r) => ({
       topic: r.topic, symbol: r.symbol, seq: r.seq, last: r.last, prevClose: r.prevClose, volume: toNumber(r.volume),
+      points: r.hist.len, // price-history buckets: the sparkline's and the tick line's
     }));
   },
 };

@@ -4,8 +4,9 @@
 // at once; the client library has already put them in order, without duplicates, with a
 // `gap` item before every loss.
 import { toNumber } from "./msgpack.js";
-import { History, HISTORY_POINTS } from "./history.js";
+import { History, HISTORY_POINTS } from "./price-history.js";
 import { patternMatches } from "./patterns.js";
+import { DEFAULT_RANGE } from "./ranges.js";
 
 export const state = {
   // the connection as live.js last reported it
@@ -21,7 +22,10 @@ export const state = {
   snapshotFeed: null,
   rows: new Map(), // topic -> row (kept while hidden, so history survives pattern changes)
   selected: null, // topic
-  chartRangeMs: 300000,
+  range: DEFAULT_RANGE, // the chart's range: "ticks" or a bar interval (ranges.js)
+  chartTopic: null, // the bar topic the chart follows (chart-feed.js), null for ticks
+  bars: new Map(), // bar topic -> BarSeries (bars.js)
+  liveFromMs: Infinity, // server-clock ms: ticks older than this are history (no latency sample)
   // frames, undecodable frames and duplicates are the library's: state.feed.stats
   counters: { ticks: 0, snapshots: 0, gaps: 0, conflated: 0, lagged: 0, reconnects: 0, recoveredFalse: 0, snapshotFetches: 0 },
   chartDirty: true,
@@ -95,6 +99,8 @@ export function applySnapshot(m) {
   const row = state.rows.get(m.topic) ?? createRow(m.topic, m.symbol);
   state.counters.snapshots++;
   if (m.recovered === false) state.counters.recoveredFalse++;
+  // not where the row left off (a topic followed again, a failed resume): the line breaks
+  if (row.seq !== null && m.seq !== row.seq + 1) row.hist.markBreak();
   row.epoch = m.epoch;
   row.seq = m.seq;
   row.prevClose = m.prev_close;

@@ -22,10 +22,11 @@ export function within(ms, what, promise) {
 
 /**
  * Starts tickcast-server with `args` (default --listen 127.0.0.1:0 --seed 7 --rate 200
- * --symbols 5) and resolves once its first stdout line gave the URL.
+ * --symbols 5 --preroll 0: no pre-rolled history, topics count from seq 1; a test that wants
+ * history passes e.g. `--preroll 1m`) and resolves once its first stdout line gave the URL.
  */
 export async function startServer(args = [], { listen = "127.0.0.1:0" } = {}) {
-  const defaults = { "--seed": "7", "--rate": "200", "--symbols": "5" };
+  const defaults = { "--seed": "7", "--rate": "200", "--symbols": "5", "--preroll": "0" };
   const argv = ["--listen", listen];
   for (const [flag, value] of Object.entries(defaults)) if (!args.includes(flag)) argv.push(flag, value);
   argv.push(...args);
@@ -161,6 +162,22 @@ export function checkStream(items) {
     last.set(item.topic, { epoch: item.epoch, seq: item.seq });
   }
   return problems;
+}
+
+/**
+ * A webSocketFactory for connect() that notes every message the client sends (decoded) in
+ * `sent`: to check what went to the server (e.g. which subscribe carried `rewind`).
+ */
+export function spyingFactory(sent, decode) {
+  return (url, protocols, headers) => {
+    const ws = headers && Object.keys(headers).length ? new WebSocket(url, { protocols, headers }) : new WebSocket(url, protocols);
+    const send = ws.send.bind(ws);
+    ws.send = (data) => {
+      sent.push(decode(data));
+      send(data);
+    };
+    return ws;
+  };
 }
 
 /** Blocks the whole thread (the event loop included) for `ms`: a consumer busy elsewhere. */

@@ -1,5 +1,5 @@
 // Compiled by `tsc --noEmit` (never run): the README's examples type-check against index.d.ts.
-import { connect, matches, closeAdvice, TickcastError, type Ack, type Item, type Gap } from "../index.js";
+import { connect, history, httpBase, matches, closeAdvice, TickcastError, type Ack, type Item, type Gap, type History } from "../index.js";
 
 export async function readme(): Promise<void> {
   const feed = await connect("ws://127.0.0.1:8080/ws", { token: "t", max_rate: 4, since: { "ticks.AAPL": [1764072000123456, 41] } });
@@ -41,6 +41,20 @@ export async function readme(): Promise<void> {
   const frames: number = live.stats.frames + live.stats.undecodable + live.stats.duplicates;
   live.reconnect();
   console.log(changed.subscriptions, serverHas, frames, sub.patterns);
+  // History: the window first, then live, over the one connection; and over HTTP.
+  for await (const item of live.subscribe("bars.1m.AAPL", { rewind: 390 })) {
+    if (item.type === "bar") console.log(item.open, item.high, item.low, item.close, item.epoch);
+    break;
+  }
+  const day: History = await live.history("bars.1m.AAPL", { limit: 390, from: new Date(Date.now() - 3_600_000) });
+  for (const m of day.messages) if (m.type === "bar") console.log(m.ts, m.close);
+  const last: History = await history(httpBase("ws://127.0.0.1:8080/ws"), "ticks.AAPL", { token: "t", from: 1764072000000000000n, to: "2026-12-03T10:00:00Z" });
+  try {
+    await live.history("ticks.NOPE");
+  } catch (e) {
+    if (e instanceof TickcastError && e.kind === "http") console.log(e.status, e.code);
+  }
+  console.log(day.epoch, last.messages.length);
   const items: Item[] = [];
   console.log(items, matches("ticks.*", "ticks.AAPL"), closeAdvice(4001));
   feed.close();

@@ -1,6 +1,8 @@
 // End-to-end test of the live page (server/assets/*) in real headless Chromium against a
-// real tickcast-server: the page connects and goes live, rows appear and prices move, a
-// narrower topic pattern narrows the table, the page makes no periodic HTTP requests, a
+// real tickcast-server (with its default pre-roll: a trading day of history): the page
+// connects and goes live, rows appear and prices move, sparklines and the 1m chart start full
+// (history over the WebSocket: `rewind`), the 5m/15m/1h/1s/ticks ranges fill on a click and
+// 1m continues live after, a narrower topic pattern narrows the table, the page makes no periodic HTTP requests, a
 // dropped connection resumes every topic (the client library's `resume`), and killing +
 // restarting the server shows "reconnecting" and then live data again (every topic announced
 // as not recovered). Screenshots go to target/artifacts/.
@@ -103,6 +105,22 @@ const connState = (page) => page.getAttribute("#conn", "data-state");
 const rowsNow = (page) => page.evaluate(() =>
   Object.fromEntries(window.tickcast.rows().map((r) => [r.topic, { seq: r.seq, last: r.last }])));
 
+/** The chart's state (window.tickcast.chart()). */
+const chartNow = (page) => page.evaluate(() => window.tickcast.chart());
+
+/** Clicks range `key` and waits until the chart shows at least `min` candles of it (of ticks: points). */
+async function showRange(page, key, min) {
+  await page.click(`.range button[data-range="${key}"]`);
+  assert.equal(await page.getAttribute(`.range button[data-range="${key}"]`, "aria-pressed"), "true");
+  await page.waitForFunction(([k, n]) => {
+    const c = window.tickcast.chart();
+    const symbol = c.selected.split(".").slice(1).join(".");
+    if (k === "ticks") return c.range === k && c.topic === null && c.ticks >= n;
+    return c.range === k && c.topic === `bars.${k}.${symbol}` && c.bars >= n && c.shown >= Math.min(n, 24);
+  }, [key, min], { timeout: 20000, polling: 100 });
+  return chartNow(page);
+}
+
 /** Waits until some shown row has moved on (seq grew) compared with `before`. */
 async function waitForUpdates(page, timeout = 20000) {
   const before = await rowsNow(page);
@@ -110,7 +128,7 @@ async function waitForUpdates(page, timeout = 20000) {
     before, { timeout, polling: 100 });
 }
 
-describe("live page in headless Chromium", { timeout: 180000 }, () => {
+describe("live page in headless Chromium", { timeout: 300000 }, () => {
   let server;
   let browser;
   let page;
@@ -185,8 +203,44 @@ describe("live page in headless Chromium", { timeout: 180000 }, () => {
     await page.waitForFunction(() => /ms|s$/.test(document.getElementById("stat-p50").textContent), null, { timeout: 10000 });
     // a chart is selected and drawn
     assert.notEqual(await page.textContent("#chart-symbol"), "–");
-    await sleep(1500); // let sparklines fill a little for the screenshot
     await page.screenshot({ path: path.join(ARTIFACTS, "web.png") });
+  });
+
+  it("starts full: every sparkline and the 1m chart from history, over the WebSocket", async () => {
+    // Each ticks.* topic is subscribed with a rewind: its rows have history at once.
+    const rows = await page.evaluate(() => window.tickcast.rows());
+    assert.ok(rows.length >= 5 && rows.every((r) => r.points >= 10), `sparkline points: ${rows.map((r) => `${r.symbol} ${r.points}`)}`);
+    // The 1m chart of the selected symbol: its bar topic subscribed with rewind, the day's
+    // pre-roll gives far more bars than the window asks for.
+    const c = await showRange(page, "1m", 100);
+    assert.equal(c.received, c.bars, "the window, before any live bar");
+    assert.ok(c.shown >= 100, JSON.stringify(c));
+    assert.ok(c.last.seq > 100, `pre-rolled bars: ${JSON.stringify(c.last)}`);
+    await page.waitForFunction(() => window.tickcast.subscriptions.some((p) => p.startsWith("bars.1m.")), null, { timeout: 10000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, "web-1m.png") });
+  });
+
+  it("fills 5m, 15m, 1h, 1s and ticks from history on a click; back on 1m it continues live", async () => {
+    // The day's pre-roll: 78 bars of 5m, 26 of 15m, 6 or 7 of 1h, an hour of 1s.
+    for (const [key, min] of [["5m", 40], ["15m", 20], ["1h", 5], ["1s", 200], ["ticks", 10]]) {
+      const c = await showRange(page, key, min);
+      pageLog.write(`[test] range ${key}: ${JSON.stringify(c)}\n`);
+      await page.screenshot({ path: path.join(ARTIFACTS, `web-${key}.png`) });
+    }
+    // Back to 1m: the history again, then live: a new bar, or the forming one moves.
+    const c = await showRange(page, "1m", 100);
+    await page.waitForFunction((before) => {
+      const now = window.tickcast.chart();
+      if (now.range !== "1m" || !now.last) return false;
+      if (now.last.seq > before.last.seq) return true;
+      const [a, b] = [before.forming, now.forming];
+      return !!b && (!a || a.t !== b.t || a.close !== b.close || a.high !== b.high || a.low !== b.low);
+    }, c, { timeout: 90000, polling: 100 });
+    // One bar topic at a time: the server has the 1m one and no other range's.
+    const symbol = c.selected.split(".").slice(1).join(".");
+    await page.waitForFunction((t) => JSON.stringify(window.tickcast.subscriptions.filter((p) => p.startsWith("bars."))) === JSON.stringify([t]),
+      `bars.1m.${symbol}`, { timeout: 10000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, "web-1m-live.png") });
   });
 
   it("narrows the table when the pattern narrows, and widens it again", async () => {
@@ -198,9 +252,10 @@ describe("live page in headless Chromium", { timeout: 180000 }, () => {
       const rows = [...document.querySelectorAll("#rows tr")];
       return rows.length === 1 && rows[0].dataset.topic === t;
     }, target, { timeout: 10000 });
-    // the server agrees: subscribed to the new pattern, the old one unsubscribed
-    await page.waitForFunction((t) => JSON.stringify(window.tickcast.subscriptions) === JSON.stringify([t]),
-      target, { timeout: 10000 });
+    // the server agrees: subscribed to the new pattern, the old one unsubscribed (the chart's
+    // bar topic aside)
+    const tickPatterns = (want) => JSON.stringify(window.tickcast.subscriptions.filter((p) => !p.startsWith("bars."))) === JSON.stringify(want);
+    await page.waitForFunction(tickPatterns, [target], { timeout: 10000 });
     await waitForUpdates(page, 30000); // and that symbol keeps ticking
     assert.equal(await rowCount(page), 1);
     assert.equal(await page.textContent("#chart-symbol"), target.split(".").slice(1).join("."));
@@ -208,7 +263,7 @@ describe("live page in headless Chromium", { timeout: 180000 }, () => {
     await page.fill("#pattern", "ticks.*");
     await page.press("#pattern", "Enter");
     await page.waitForFunction((n) => document.querySelectorAll("#rows tr").length === n, topics.length, { timeout: 10000 });
-    await page.waitForFunction(() => JSON.stringify(window.tickcast.subscriptions) === '["ticks.*"]', null, { timeout: 10000 });
+    await page.waitForFunction(tickPatterns, ["ticks.*"], { timeout: 10000 });
 
     // an invalid pattern is refused in the page and changes nothing
     await page.fill("#pattern", "ticks.A*");
@@ -275,6 +330,12 @@ describe("live page in headless Chromium", { timeout: 180000 }, () => {
     assert.ok(after.log.slice(0, iLive).includes("reconnecting"), `state log: ${after.log}`);
     // resumed with positions of the old epoch: the new server answers with fresh snapshots
     assert.ok(after.counters.recoveredFalse > 0, `snapshots with recovered:false: ${JSON.stringify(after.counters)}`);
+    // the chart's bars were announced lost (a new epoch): it started over with the new
+    // server's history (its own pre-rolled day)
+    await page.waitForFunction(() => {
+      const c = window.tickcast.chart();
+      return c.epoch === window.tickcast.epoch && c.bars >= 100;
+    }, null, { timeout: 20000, polling: 100 });
     // reconnecting reused the page: still no extra HTTP request, one more WebSocket
     assert.deepEqual(requests.map((r) => r.path).sort(), [...ASSETS].sort());
     assert.ok(sockets.length >= 2 && sockets.every((s) => s.url === `ws://${server.addr}/ws`), JSON.stringify(sockets));
@@ -285,7 +346,8 @@ describe("live page in headless Chromium", { timeout: 180000 }, () => {
     const reconnectsBefore = (await page.evaluate(() => window.tickcast.counters)).reconnects;
     await killServer(server.proc, "SIGTERM");
     await page.waitForFunction(() => window.tickcast.conn !== "live", null, { timeout: 10000 });
-    server = await restartServer(server.addr, ["--rate", "5000"]);
+    // (no pre-roll: a day at 5,000 trades/s takes a debug build a minute and more)
+    server = await restartServer(server.addr, ["--rate", "5000", "--preroll", "0"]);
     await page.waitForSelector('#conn[data-state="live"]', { timeout: 30000 });
     assert.ok((await page.evaluate(() => window.tickcast.counters)).reconnects > reconnectsBefore);
     await sleep(2000);

@@ -29,7 +29,8 @@ export class History {
     const bucket = Math.floor(tMs / BUCKET_MS) * BUCKET_MS;
     if (this.len > 0) {
       const last = (this.start + this.len - 1) % this.cap;
-      if (bucket <= this.t[last]) { // same bucket (or an older tick replayed): update it
+      if (bucket < this.t[last]) return; // older than what is drawn (history already had)
+      if (bucket === this.t[last]) { // same bucket: update it
         this.c[last] = price;
         if (price < this.lo[last]) this.lo[last] = price;
         if (price > this.hi[last]) this.hi[last] = price;
