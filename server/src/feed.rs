@@ -6,9 +6,14 @@ use std::time::{Duration, Instant};
 use tickcast_simulator::{Event, Market, Preroll, realtime};
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{Broker, Past};
+use crate::broker::{Broker, Past, PrerollStats};
 use crate::retention::Retention;
 use crate::unix_ns;
+
+/// Rounds of catching up with the clock after the pre-roll, at most.
+const CATCH_UP_ROUNDS: usize = 4;
+/// A round shorter than this leaves nothing worth catching up.
+const CAUGHT_UP: Duration = Duration::from_millis(20);
 
 /// How often bars whose interval has ended are closed and published.
 const BAR_CLOCK: Duration = Duration::from_millis(100);
@@ -27,15 +32,20 @@ pub fn preroll(broker: &Broker, mut market: Market, window: &Retention) -> Live 
         broker.set_reference_price(&instrument.symbol, instrument.price);
     }
     let started = Instant::now();
-    let mut past = Preroll::past(&mut market, unix_ns());
-    let stats = broker.preroll(
-        past.by_ref().map(|event| match event {
-            Event::Tick(t) => Past::Trade(t),
-            Event::Status(s) => Past::Status(s),
-        }),
-        window,
-    );
-    let first = past.into_first_live();
+    let mut first = None;
+    let mut stats = PrerollStats::default();
+    // Time passes while the past is loaded: catch up with what fell due meanwhile, so live
+    // trading continues from now without a quiet stretch (a few rounds, each far shorter).
+    for _ in 0..CATCH_UP_ROUNDS {
+        let round = Instant::now();
+        let mut past = Preroll::past(&mut market, unix_ns());
+        let events = first.take().into_iter().chain(past.by_ref());
+        stats += broker.preroll(events.map(past_of), window);
+        first = past.into_first_live();
+        if round.elapsed() < CAUGHT_UP || first.is_none() {
+            break;
+        }
+    }
     if stats.ticks > 0 {
         tracing::info!(
             ticks = stats.ticks,
@@ -46,6 +56,13 @@ pub fn preroll(broker: &Broker, mut market: Market, window: &Retention) -> Live 
         );
     }
     Live { market, first }
+}
+
+fn past_of(event: Event) -> Past {
+    match event {
+        Event::Tick(t) => Past::Trade(t),
+        Event::Status(s) => Past::Status(s),
+    }
 }
 
 /// Publishes the market's events as they fall due until `shutdown`. The broker

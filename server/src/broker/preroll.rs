@@ -10,7 +10,7 @@ use tickcast_proto::bars::Closed;
 use tickcast_proto::{BarInterval, ServerMessage, Status, Tick};
 
 use super::Broker;
-use super::publish::{stamp_bar, stamp_trade};
+use super::publish::{next_seq, stamp_trade};
 use super::topic::Topic;
 use crate::retention::Retention;
 
@@ -23,13 +23,73 @@ pub struct PrerollStats {
     pub kept: u64,
 }
 
+impl std::ops::AddAssign for PrerollStats {
+    fn add_assign(&mut self, other: Self) {
+        self.ticks += other.ticks;
+        self.bars += other.bars;
+        self.kept += other.kept;
+    }
+}
+
+/// A message kept during a pre-roll, without the names every message of its topic shares
+/// (they are put back for the few that are kept to the end): small and `Copy`, so the
+/// hot loop moves a few words per trade and frees nothing it allocated long ago.
+#[derive(Debug, Clone, Copy)]
+enum Kept {
+    Trade {
+        seq: u64,
+        ts: u64,
+        price: f64,
+        size: u64,
+        bid: f64,
+        ask: f64,
+        volume: u64,
+    },
+    Bar {
+        seq: u64,
+        bar: Closed,
+    },
+}
+
 /// One topic's newest messages during a pre-roll, at most `capacity`.
 struct Pending {
     topic: Arc<Topic>,
-    kept: VecDeque<ServerMessage>,
+    symbol: String,
+    kept: VecDeque<Kept>,
     capacity: usize,
     /// A ticks topic's bar topics, by interval (indexes into the pending list).
     bar_topics: [Option<usize>; BarInterval::ALL.len()],
+}
+
+impl Pending {
+    /// The kept message as it is published.
+    fn message(&self, kept: Kept, epoch: u64) -> ServerMessage {
+        match kept {
+            Kept::Trade {
+                seq,
+                ts,
+                price,
+                size,
+                bid,
+                ask,
+                volume,
+            } => ServerMessage::Tick(Tick {
+                topic: self.topic.name.to_string(),
+                seq,
+                ts,
+                symbol: self.symbol.clone(),
+                price,
+                size,
+                bid,
+                ask,
+                volume,
+            }),
+            Kept::Bar {
+                seq,
+                bar: (interval, acc),
+            } => ServerMessage::Bar(acc.to_bar(interval, &self.symbol, epoch, seq)),
+        }
+    }
 }
 
 /// The topics a pre-roll touched, in the order it touched them.
@@ -40,13 +100,14 @@ struct Topics {
 }
 
 impl Topics {
-    fn index(&mut self, broker: &Broker, name: &str, window: &Retention) -> usize {
+    fn index(&mut self, broker: &Broker, name: &str, symbol: &str, window: &Retention) -> usize {
         if let Some(&i) = self.by_name.get(name) {
             return i;
         }
         let capacity = window.capacity(name);
         self.pending.push(Pending {
             topic: broker.topic(name),
+            symbol: symbol.to_owned(),
             kept: VecDeque::with_capacity(capacity.min(4096)),
             capacity,
             bar_topics: [None; BarInterval::ALL.len()],
@@ -59,19 +120,19 @@ impl Topics {
         &mut self,
         broker: &Broker,
         ticks: usize,
-        (interval, _): &Closed,
-        symbol: &str,
+        interval: BarInterval,
         window: &Retention,
     ) -> usize {
         if let Some(i) = self.pending[ticks].bar_topics[interval.index()] {
             return i;
         }
-        let i = self.index(broker, &interval.topic(symbol), window);
+        let symbol = self.pending[ticks].symbol.clone();
+        let i = self.index(broker, &interval.topic(&symbol), &symbol, window);
         self.pending[ticks].bar_topics[interval.index()] = Some(i);
         i
     }
 
-    fn keep(&mut self, i: usize, msg: ServerMessage) {
+    fn keep(&mut self, i: usize, kept: Kept) {
         let p = &mut self.pending[i];
         if p.capacity == 0 {
             return;
@@ -79,7 +140,7 @@ impl Topics {
         if p.kept.len() == p.capacity {
             p.kept.pop_front();
         }
-        p.kept.push_back(msg);
+        p.kept.push_back(kept);
     }
 }
 
@@ -110,22 +171,34 @@ impl Broker {
                     continue;
                 }
             };
-            let i = topics.index(self, &tick.topic, window);
+            let i = topics.index(self, &tick.topic, &tick.symbol, window);
             stamp_trade(&mut topics.pending[i].topic.lock(), &mut tick, &mut closed);
             stats.ticks += 1;
             for bar in closed.drain(..) {
-                let b = topics.bar_topic(self, i, &bar, &tick.symbol, window);
-                let bar = stamp_bar(&mut topics.pending[b].topic.lock(), bar, &tick.symbol);
+                let b = topics.bar_topic(self, i, bar.0, window);
+                let seq = next_seq(&mut topics.pending[b].topic.lock());
                 stats.bars += 1;
-                topics.keep(b, ServerMessage::Bar(bar));
+                topics.keep(b, Kept::Bar { seq, bar });
             }
-            topics.keep(i, ServerMessage::Tick(tick));
+            let kept = Kept::Trade {
+                seq: tick.seq,
+                ts: tick.ts,
+                price: tick.price,
+                size: tick.size,
+                bid: tick.bid,
+                ask: tick.ask,
+                volume: tick.volume,
+            };
+            topics.keep(i, kept);
         }
-        for pending in topics.pending {
+        for pending in &topics.pending {
             let mut st = pending.topic.lock();
             let latest = st.seq;
-            for msg in pending.kept {
-                st.seq = seq_of(&msg);
+            for &kept in &pending.kept {
+                let msg = pending.message(kept, st.epoch);
+                st.seq = match kept {
+                    Kept::Trade { seq, .. } | Kept::Bar { seq, .. } => seq,
+                };
                 self.fan_out(&pending.topic, &mut st, msg);
                 stats.kept += 1;
             }
@@ -136,14 +209,6 @@ impl Broker {
             .ticks_published
             .fetch_add(stats.ticks, Relaxed);
         stats
-    }
-}
-
-fn seq_of(msg: &ServerMessage) -> u64 {
-    match msg {
-        ServerMessage::Tick(t) => t.seq,
-        ServerMessage::Bar(b) => b.seq,
-        _ => 0,
     }
 }
 

@@ -159,8 +159,7 @@ impl Broker {
 /// Stamps a trade into its topic's state: the next `seq` (and `ts` when 0), the session
 /// statistics, the running volume, and the bars it closes (into `closed`).
 pub(super) fn stamp_trade(st: &mut TopicState, tick: &mut Tick, closed: &mut Vec<Closed>) {
-    st.seq += 1;
-    tick.seq = st.seq;
+    tick.seq = next_seq(st);
     if tick.ts == 0 {
         tick.ts = unix_ns();
     }
@@ -179,6 +178,12 @@ pub(super) fn stamp_trade(st: &mut TopicState, tick: &mut Tick, closed: &mut Vec
 
 /// Stamps a closed bar of `symbol` as the next message of its topic.
 pub(super) fn stamp_bar(st: &mut TopicState, (interval, acc): Closed, symbol: &str) -> Bar {
+    let seq = next_seq(st);
+    acc.to_bar(interval, symbol, st.epoch, seq)
+}
+
+/// The topic's next `seq`, taken.
+pub(super) fn next_seq(st: &mut TopicState) -> u64 {
     st.seq += 1;
-    acc.to_bar(interval, symbol, st.epoch, st.seq)
+    st.seq
 }
