@@ -151,6 +151,8 @@ impl Message for ServerMessage {
         "tick",
         "snapshot",
         "bar",
+        "book",
+        "book_update",
         "status",
         "lagged",
         "heartbeat",

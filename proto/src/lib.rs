@@ -7,6 +7,7 @@
 //! checked against this code by the test suite.
 
 pub mod bars;
+pub mod book;
 pub mod clock;
 pub mod close;
 mod codec;
@@ -16,6 +17,7 @@ pub mod nats;
 mod peek;
 mod topic;
 
+pub use book::{Book, BookUpdate};
 pub use codec::{
     DecodeError, EncodeError, Encoding, Message, Negotiated, UnsupportedSubprotocol, decode,
     decode_client, decode_server, encode, encode_into,

@@ -5,6 +5,7 @@
 //! keys are ignored when decoding, so either side can add fields without breaking
 //! the other.
 
+use crate::book::{Book, BookUpdate};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,8 @@ pub enum ServerMessage {
     Tick(Tick),
     Snapshot(Snapshot),
     Bar(Bar),
+    Book(Book),
+    BookUpdate(BookUpdate),
     Status(Status),
     Lagged(Lagged),
     Heartbeat(Heartbeat),
@@ -80,6 +83,10 @@ pub struct Subscribe {
     /// latest messages (in `seq` order, then live). `None` or 0: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewind: Option<u32>,
+    /// Levels per side of the `book.SYM` topics this subscription matches (one of
+    /// [`crate::book::DEPTHS`]). `None`: [`crate::book::DEFAULT_DEPTH`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u32>,
 }
 
 impl Default for Subscribe {
@@ -92,6 +99,7 @@ impl Default for Subscribe {
             since: None,
             max_rate: None,
             rewind: None,
+            depth: None,
         }
     }
 }
@@ -382,7 +390,7 @@ macro_rules! into_message {
 }
 
 into_message!(ClientMessage: Subscribe, Resume, Unsubscribe, List, Ping, Publish);
-into_message!(ServerMessage: Welcome, Ack, Error, Topics, Pong, Tick, Snapshot, Bar, Status, Lagged, Heartbeat, Shutdown);
+into_message!(ServerMessage: Welcome, Ack, Error, Topics, Pong, Tick, Snapshot, Bar, Book, BookUpdate, Status, Lagged, Heartbeat, Shutdown);
 
 impl ClientMessage {
     /// The request id, where the message carries one.

@@ -33,11 +33,13 @@ pub enum TopicError {
 pub enum TopicKind<'a> {
     /// `ticks.SYM`: trades and status of one symbol.
     Ticks { symbol: &'a str },
-    /// `bars.1s.SYM`, `bars.1m.SYM`: bars of one interval of one symbol.
+    /// `bars.1s.SYM`, `bars.1m.SYM`, ...: bars of one interval of one symbol.
     Bars {
         interval: crate::BarInterval,
         symbol: &'a str,
     },
+    /// `book.SYM`: the order book of one symbol (`book`, `book_update`).
+    Book { symbol: &'a str },
     /// Anything else (a publisher's own topics, or a `bars.` topic of no known interval).
     Other,
 }
@@ -48,6 +50,7 @@ impl<'a> TopicKind<'a> {
         let mut parts = topic.splitn(3, '.');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("ticks"), Some(symbol), None) => Self::Ticks { symbol },
+            (Some("book"), Some(symbol), None) => Self::Book { symbol },
             (Some("bars"), Some(token), Some(symbol)) if !symbol.contains('.') => {
                 match crate::BarInterval::from_token(token) {
                     Some(interval) => Self::Bars { interval, symbol },
@@ -58,10 +61,12 @@ impl<'a> TopicKind<'a> {
         }
     }
 
-    /// The symbol of a ticks or bars topic.
+    /// The symbol of a ticks, bars or book topic.
     pub fn symbol(self) -> Option<&'a str> {
         match self {
-            Self::Ticks { symbol } | Self::Bars { symbol, .. } => Some(symbol),
+            Self::Ticks { symbol } | Self::Bars { symbol, .. } | Self::Book { symbol } => {
+                Some(symbol)
+            }
             Self::Other => None,
         }
     }

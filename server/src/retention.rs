@@ -86,6 +86,8 @@ impl Retention {
         match TopicKind::of(name) {
             TopicKind::Bars { interval, .. } => self.bars.get(interval),
             TopicKind::Ticks { .. } | TopicKind::Other => self.messages,
+            // A book is recovered from its current state (a fresh `book`), not a replay.
+            TopicKind::Book { .. } => 0,
         }
     }
 }

@@ -330,7 +330,7 @@ impl Market {
             TopicKind::Bars { interval, symbol } => {
                 self.quote_mut(symbol).bars_mut(interval).pending_gap = true;
             }
-            TopicKind::Other => {}
+            TopicKind::Book { .. } | TopicKind::Other => {}
         }
     }
 

@@ -246,6 +246,7 @@ fn unknown_keys_are_ignored() {
                 since: None,
                 max_rate: None,
                 rewind: None,
+                depth: None,
             })),
             "{encoding:?}"
         );
@@ -342,6 +343,7 @@ fn a_map_from_a_generic_msgpack_writer_decodes() {
             since: Some([("ticks.AAPL".to_owned(), (1_764_072_000_000_000_000, 17))].into()),
             max_rate: Some(4),
             rewind: None,
+            depth: None,
         }))
     );
 

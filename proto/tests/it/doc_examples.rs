@@ -14,9 +14,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use tickcast_proto::{
-    Ack, Bar, ClientMessage, Encoding, Error, ErrorCode, Heartbeat, Lagged, List, MarketState,
-    Message, Op, Ping, Pong, Publish, Resume, ServerMessage, Shutdown, Snapshot, Status, Subscribe,
-    Tick, Topics, Unsubscribe, Welcome, decode, encode,
+    Ack, Bar, Book, BookUpdate, ClientMessage, Encoding, Error, ErrorCode, Heartbeat, Lagged, List,
+    MarketState, Message, Op, Ping, Pong, Publish, Resume, ServerMessage, Shutdown, Snapshot,
+    Status, Subscribe, Tick, Topics, Unsubscribe, Welcome, decode, encode,
 };
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md");
@@ -284,6 +284,8 @@ pub fn every_server_variant() -> Vec<ServerMessage> {
         Tick::default().into(),
         Snapshot::default().into(),
         Bar::default().into(),
+        Book::default().into(),
+        BookUpdate::default().into(),
         Status {
             topic: String::new(),
             state: MarketState::Halted,
@@ -304,6 +306,8 @@ pub fn every_server_variant() -> Vec<ServerMessage> {
             | ServerMessage::Tick(_)
             | ServerMessage::Snapshot(_)
             | ServerMessage::Bar(_)
+            | ServerMessage::Book(_)
+            | ServerMessage::BookUpdate(_)
             | ServerMessage::Status(_)
             | ServerMessage::Lagged(_)
             | ServerMessage::Heartbeat(_)
@@ -345,5 +349,33 @@ fn protocol_md_shows_the_example_clients_verbatim() {
             doc.contains(&format!("```{lang}\n{code}```\n")),
             "PROTOCOL.md must show {file} verbatim in a ```{lang} block"
         );
+    }
+}
+
+/// The checksum test vectors of PROTOCOL.md section 8 ("Order books"): every row's string and
+/// CRC-32 are what `tickcast_proto::book` computes.
+#[test]
+fn protocol_md_checksum_vectors_hold() {
+    let doc = std::fs::read_to_string(PATH).expect("proto/PROTOCOL.md is readable");
+    let rows: Vec<&str> = doc
+        .lines()
+        .skip_while(|l| !l.starts_with("| bids | asks | tick_size |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert!(rows.len() >= 3, "the checksum vectors table");
+    for row in rows {
+        let inner = row
+            .strip_prefix("| ")
+            .and_then(|r| r.strip_suffix(" |"))
+            .expect("a table row");
+        let cells: Vec<&str> = inner.split(" | ").map(|c| c.trim_matches('`')).collect();
+        let levels = |cell: &str| -> Vec<(f64, u64)> { serde_json::from_str(cell).expect("levels") };
+        let (bids, asks) = (levels(cells[0]), levels(cells[1]));
+        let tick_size: f64 = cells[2].parse().expect("tick size");
+        let text = cells[3].replace("\\|", "|");
+        let crc: u32 = cells[4].parse().expect("checksum");
+        assert_eq!(tickcast_proto::book::checksum_text(&bids, &asks, tick_size), text, "{row}");
+        assert_eq!(tickcast_proto::book::checksum(&bids, &asks, tick_size), crc, "{row}");
     }
 }

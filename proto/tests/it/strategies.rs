@@ -71,8 +71,9 @@ prop_compose! {
         since in option::of(btree_map(text(), any::<(u64, u64)>(), 0..4)),
         max_rate in option::of(any::<u32>()),
         rewind in option::of(any::<u32>()),
+        depth in option::of(any::<u32>()),
     ) -> Subscribe {
-        Subscribe { id, topics, snapshot, since, max_rate, rewind }
+        Subscribe { id, topics, snapshot, since, max_rate, rewind, depth }
     }
 }
 

@@ -20,6 +20,7 @@
 //! None is held across an `.await`. A publish takes only the `topics` read lock (briefly)
 //! and its topic's lock.
 
+mod book;
 mod fanout;
 mod history;
 mod introspect;
@@ -43,7 +44,7 @@ use crate::retention::Retention;
 use crate::unix_ns;
 pub use history::{History, HistoryQuery};
 pub use introspect::TopicInfo;
-pub use preroll::Past;
+pub use preroll::{Past, PrerollStats};
 use registry::Registry;
 use topic::Topic;
 

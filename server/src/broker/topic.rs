@@ -130,6 +130,6 @@ impl Topic {
 pub fn ticks_symbol(name: &str) -> Option<String> {
     match TopicKind::of(name) {
         TopicKind::Ticks { symbol } => Some(symbol.to_owned()),
-        TopicKind::Bars { .. } | TopicKind::Other => None,
+        TopicKind::Bars { .. } | TopicKind::Book { .. } | TopicKind::Other => None,
     }
 }

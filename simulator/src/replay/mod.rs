@@ -132,6 +132,8 @@ fn kind(msg: &ServerMessage) -> &'static str {
         ServerMessage::Tick(_) => "tick",
         ServerMessage::Snapshot(_) => "snapshot",
         ServerMessage::Bar(_) => "bar",
+        ServerMessage::Book(_) => "book",
+        ServerMessage::BookUpdate(_) => "book_update",
         ServerMessage::Status(_) => "status",
         ServerMessage::Lagged(_) => "lagged",
         ServerMessage::Heartbeat(_) => "heartbeat",
