@@ -33,7 +33,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use broker::{Broker, TopicInfo};
+pub use broker::{BookDelta, Broker, TopicInfo};
 pub use cluster::ClusterError;
 pub use config::{Config, SlowConsumer, TlsFiles};
 pub use metrics::Metrics;

@@ -87,17 +87,17 @@ impl BookState {
         (ticks as f64 * self.tick_size * scale).round() / scale
     }
 
+    /// Whether the book has no level at all (no change has arrived yet).
+    pub fn is_empty(&self) -> bool {
+        self.bids.is_empty() && self.asks.is_empty()
+    }
+
     /// The top `depth` levels of each side.
     pub fn top(&self, depth: u32) -> (Vec<Level>, Vec<Level>) {
         let depth = depth as usize;
         let bids = self.bids.iter().take(depth).map(|(p, &s)| (self.price(p.0), s)).collect();
         let asks = self.asks.iter().take(depth).map(|(&p, &s)| (self.price(p), s)).collect();
         (bids, asks)
-    }
-
-    /// Whether subscribers of `depth` have a view (one was sent a `book`).
-    pub fn has_view(&self, depth: u32) -> bool {
-        depth_index(depth).is_some_and(|i| self.views[i].is_some())
     }
 
     /// The `book` a new subscriber of `depth` gets; it starts the depth's view when it is
@@ -167,13 +167,6 @@ impl BookState {
             self.views[i] = Some(View { bids, asks, seq });
         }
         out
-    }
-
-    /// Forgets the view of `depth` (its last subscriber left).
-    pub fn drop_view(&mut self, depth: u32) {
-        if let Some(i) = depth_index(depth) {
-            self.views[i] = None;
-        }
     }
 }
 

@@ -82,29 +82,31 @@ impl Broker {
             }
         }
         metrics.messages_published.fetch_add(1, Relaxed);
-        let entry = Arc::new(Entry {
-            seq: st.seq,
-            msg,
-            msgpack,
-        });
-        if st.capacity > 0 {
-            while st.ring.len() >= st.capacity {
-                st.ring.pop_front();
-            }
-            st.ring.push_back(entry.clone());
-        }
-        st.last = Some(entry.clone());
+        let (ts, trade) = match &msg {
+            ServerMessage::Tick(t) => (t.ts, true),
+            ServerMessage::Bar(b) => (b.ts, false),
+            _ => (0, false),
+        };
         if let Some(upstream) = &self.shared.upstream {
             // The msgpack frame clients got, minus its header: no second encode.
             upstream(Envelope {
                 topic: topic.name.to_string(),
                 epoch: st.epoch,
-                prev_close: st
-                    .reference_price
-                    .filter(|_| matches!(entry.msg, ServerMessage::Tick(_))),
-                payload: frame::payload(&entry.msgpack),
+                prev_close: st.reference_price.filter(|_| trade),
+                payload: frame::payload(&msgpack),
             });
         }
+        if st.capacity > 0 {
+            while st.ring.len() >= st.capacity {
+                st.ring.pop_front();
+            }
+            st.ring.push_back(Arc::new(Entry {
+                seq: st.seq,
+                ts,
+                msgpack,
+            }));
+        }
+        st.last = Some(msg);
     }
 }
 
@@ -122,7 +124,11 @@ impl Peer {
     pub(super) fn push_entry(&self, entry: &Entry) {
         match self.outbox.encoding() {
             Encoding::MsgPack => self.outbox.push(entry.msgpack.clone()),
-            Encoding::Json => self.push_message(&entry.msg),
+            Encoding::Json => {
+                if let Some(msg) = entry.msg() {
+                    self.push_message(&msg);
+                }
+            }
         }
     }
 }

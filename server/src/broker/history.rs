@@ -32,9 +32,9 @@ impl Broker {
             .ring
             .iter()
             .rev()
-            .filter(|e| ts_of(&e.msg).is_some_and(in_range))
+            .filter(|e| in_range(e.ts))
             .take(query.limit)
-            .map(|e| e.msg.clone())
+            .filter_map(|e| e.msg())
             .collect();
         messages.reverse();
         Some(History {
@@ -42,14 +42,5 @@ impl Broker {
             epoch: st.epoch,
             messages,
         })
-    }
-}
-
-/// The time of a kept message (a bar's is its interval start).
-fn ts_of(msg: &ServerMessage) -> Option<u64> {
-    match msg {
-        ServerMessage::Tick(t) => Some(t.ts),
-        ServerMessage::Bar(b) => Some(b.ts),
-        _ => None,
     }
 }

@@ -47,7 +47,7 @@ impl Broker {
                     seq: st.seq,
                     subscribers: st.subscribers.len(),
                     state: st.market,
-                    last_price: st.last.as_ref().and_then(|e| match &e.msg {
+                    last_price: st.last.as_ref().and_then(|m| match m {
                         ServerMessage::Tick(t) => Some(t.price),
                         ServerMessage::Bar(b) => Some(b.close),
                         _ => None,

@@ -21,6 +21,7 @@
 //! and its topic's lock.
 
 mod book;
+mod books;
 mod fanout;
 mod history;
 mod introspect;
@@ -42,6 +43,7 @@ use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::retention::Retention;
 use crate::unix_ns;
+pub use book::BookDelta;
 pub use history::{History, HistoryQuery};
 pub use introspect::TopicInfo;
 pub use preroll::{Past, PrerollStats};

@@ -264,12 +264,12 @@ mod tests {
                     .lock()
                     .ring
                     .iter()
-                    .map(|e| match &e.msg {
+                    .map(|e| match e.msg().unwrap() {
                         ServerMessage::Bar(b) => ServerMessage::Bar(tickcast_proto::Bar {
                             epoch: 0,
-                            ..b.clone()
+                            ..b
                         }),
-                        other => other.clone(),
+                        other => other,
                     })
                     .collect();
                 (t.name.to_string(), messages)
@@ -306,7 +306,7 @@ mod tests {
                 .all(|(a, b)| b.seq == a.seq + 1)
         );
         let session = st.session.unwrap();
-        let last = match &st.last.as_ref().unwrap().msg {
+        let last = match st.last.as_ref().unwrap() {
             ServerMessage::Tick(t) => t.clone(),
             other => panic!("{other:?}"),
         };

@@ -7,21 +7,24 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use tickcast_proto::bars::Bars;
+use tickcast_proto::book::{DEFAULT_DEPTH, DEPTHS};
 use tickcast_proto::{
     Ack, ErrorCode, Op, Pattern, Position, RequestId, Resume, ServerMessage, Subscribe,
-    Unsubscribe, validate_topic,
+    TopicKind, Unsubscribe, validate_topic,
 };
 
+use super::books::join_book;
 use super::replay::{Catchup, send_initial};
 use super::subscriber::Subscriber;
 use super::topic::{Topic, TopicState, ticks_symbol};
 use super::{Broker, Peer, Reject};
 
-/// One pattern a peer subscribed to, with its `max_rate`.
+/// One pattern a peer subscribed to, with its `max_rate` and book `depth`.
 #[derive(Debug, Clone)]
 struct Subscription {
     pattern: Pattern,
     max_rate: Option<u32>,
+    depth: Option<u32>,
 }
 
 /// A peer, its subscriptions (in the order they were added) and the resume positions it
@@ -84,6 +87,16 @@ fn effective_rate(subscriptions: &[Subscription], topic: &str) -> Option<Option<
             (Some(None), _) | (Some(_), None) => Some(None),
             (Some(Some(a)), Some(b)) => Some(Some(a.max(b))),
         })
+}
+
+/// The book depth of `topic` for a peer: the largest of its matching subscriptions'.
+fn effective_depth(subscriptions: &[Subscription], topic: &str) -> u32 {
+    subscriptions
+        .iter()
+        .filter(|s| s.pattern.matches(topic))
+        .map(|s| s.depth.unwrap_or(DEFAULT_DEPTH))
+        .max()
+        .unwrap_or(DEFAULT_DEPTH)
 }
 
 fn parse_patterns(topics: &[String]) -> Result<Vec<Pattern>, Reject> {
@@ -159,6 +172,7 @@ impl Broker {
                 // A subscriber from the topic's creation has had every message of it.
                 let mut subscriber = Subscriber::new(p.peer.clone(), rate, (0, 0));
                 subscriber.resume_from = p.positions.remove(name);
+                subscriber.depth = effective_depth(&p.subscriptions, name);
                 Some(subscriber)
             })
             .collect();
@@ -194,6 +208,12 @@ impl Broker {
                 "`max_rate` must be at least 1",
             ));
         }
+        if req.depth.is_some_and(|d| !DEPTHS.contains(&d)) {
+            return Err(Reject::new(
+                ErrorCode::BadRequest,
+                "`depth` must be 5, 10, 25 or 50",
+            ));
+        }
         let catchup = Catchup {
             snapshot: req.snapshot,
             rewind: req.rewind.map_or(0, |n| n as usize),
@@ -212,6 +232,7 @@ impl Broker {
             let new = Subscription {
                 pattern: pattern.clone(),
                 max_rate: req.max_rate,
+                depth: req.depth,
             };
             match subscriptions.iter_mut().find(|s| s.pattern == *pattern) {
                 Some(existing) => *existing = new,
@@ -260,8 +281,15 @@ impl Broker {
                 }
                 continue;
             }
-            let stamped_here = st.epoch == self.shared.epoch;
             let mut subscriber = Subscriber::new(peer.clone(), rate, (st.epoch, st.seq));
+            if matches!(TopicKind::of(&topic.name), TopicKind::Book { .. }) {
+                // A book is recovered by its state: the book, whatever the position.
+                subscriber.depth = effective_depth(&subscriptions, &topic.name);
+                join_book(peer, &topic, &mut st, subscriber.depth);
+                st.subscribers.push(subscriber);
+                continue;
+            }
+            let stamped_here = st.epoch == self.shared.epoch;
             // Under the topic's lock: no live message overtakes or duplicates the replay.
             subscriber.resume_from = send_initial(peer, &st, catchup, position, stamped_here);
             if let Some(from) = subscriber.resume_from {

@@ -91,7 +91,9 @@ fn rewind(peer: &Peer, st: &TopicState, wanted: usize, recovered: Option<bool>) 
         peer.push_latest(st, recovered);
         return;
     };
-    peer.push_message(&state_of(&first.msg, st, recovered));
+    if let Some(msg) = first.msg() {
+        peer.push_message(&state_of(&msg, st, recovered));
+    }
     for e in entries {
         peer.push_entry(e);
     }
@@ -131,7 +133,7 @@ impl Peer {
 
 /// The latest state of the topic as one message (see [`Peer::push_latest`]).
 fn latest(st: &TopicState, recovered: Option<bool>) -> Option<ServerMessage> {
-    st.last.as_ref().map(|e| state_of(&e.msg, st, recovered))
+    st.last.as_ref().map(|m| state_of(m, st, recovered))
 }
 
 /// The topic's state as of `msg` (already stamped into `st`): a trade as the topic's

@@ -71,6 +71,8 @@ pub struct Subscriber {
     /// replay): it has had every message after it. A later resume position at or past it
     /// needs nothing; one before it was skipped over and is announced.
     pub joined_at: Position,
+    /// Levels per side of a book topic this subscriber gets.
+    pub depth: u32,
 }
 
 impl Subscriber {
@@ -80,6 +82,7 @@ impl Subscriber {
             gate: max_rate.map(RateGate::new),
             resume_from: None,
             joined_at,
+            depth: tickcast_proto::book::DEFAULT_DEPTH,
         }
     }
 

@@ -10,13 +10,23 @@ use tickcast_proto::{MarketState, ServerMessage, TopicKind};
 
 use super::subscriber::Subscriber;
 
-/// One published message kept for replay.
+/// One published message kept for replay: only the msgpack frame every msgpack subscriber
+/// got (a decoded copy beside it would double the history's memory; the rare reader that
+/// needs the message, a JSON subscriber's replay or `GET /history`, decodes it).
 #[derive(Debug)]
 pub struct Entry {
     pub seq: u64,
-    pub msg: ServerMessage,
-    /// The msgpack frame every msgpack subscriber got.
+    /// The message's `ts` (a bar's interval start).
+    pub ts: u64,
     pub msgpack: Bytes,
+}
+
+impl Entry {
+    /// The message, decoded from its frame (`None` only if the frame were corrupt).
+    pub fn msg(&self) -> Option<ServerMessage> {
+        let payload = crate::frame::payload(&self.msgpack);
+        tickcast_proto::decode_server(tickcast_proto::Encoding::MsgPack, &payload).ok()
+    }
 }
 
 /// Open, high, low and previous close of the current trading session.
@@ -52,12 +62,15 @@ pub struct TopicState {
     /// The latest messages, at most `capacity` (see `Retention`).
     pub ring: VecDeque<Arc<Entry>>,
     pub capacity: usize,
-    pub last: Option<Arc<Entry>>,
+    /// The latest message (a trade, a bar), for snapshots and announcements.
+    pub last: Option<ServerMessage>,
     pub session: Option<SessionStats>,
     pub market: MarketState,
     pub subscribers: Vec<Subscriber>,
     /// The bar builders of a ticks topic.
     pub bars: Option<Bars>,
+    /// The order book of a `book.SYM` topic.
+    pub book: Option<Box<super::book::BookState>>,
     /// Reference price for `prev_close` (e.g. the simulator's start price).
     pub reference_price: Option<f64>,
 }

@@ -77,6 +77,13 @@ impl Lag {
         replaced
     }
 
+    /// Holds `frame`, the whole state of `topic` (a book), in place of its updates that
+    /// cannot be queued: always a loss of those updates, so `lagged` names the topic.
+    pub(super) fn hold_state(&mut self, topic: &Arc<str>, frame: Bytes) {
+        self.latest.insert(TopicKey(topic.clone()), (frame, true));
+        self.dropped += 1;
+    }
+
     /// Drops what is held of `topic`.
     pub(super) fn forget(&mut self, topic: &Arc<str>) {
         self.latest.remove(&TopicKey(topic.clone()));

@@ -173,6 +173,46 @@ impl Outbox {
         }
     }
 
+    /// Queues an update of a topic whose state the client rebuilds from updates (a book):
+    /// `update` when it fits; otherwise, since dropping an update would corrupt that state,
+    /// the whole state (`resync()`, e.g. a fresh `book`) is held as the topic's newest frame
+    /// and the connection lags as with [`Outbox::push_data`].
+    pub fn push_state(
+        &self,
+        topic: &Arc<str>,
+        update: Bytes,
+        resync: impl FnOnce() -> Option<Bytes>,
+        now: Instant,
+    ) -> Pushed {
+        let mut inner = self.lock();
+        if inner.closing {
+            return Pushed::Dropped;
+        }
+        if inner.lag.is_none() && inner.queued_bytes + update.len() <= self.limit_bytes {
+            Self::enqueue(&mut inner, update, || now);
+            return Pushed::Queued;
+        }
+        match self.policy {
+            SlowConsumer::Conflate => {
+                let lag = inner.lag.get_or_insert_with(Lag::default);
+                if let Some(state) = resync() {
+                    lag.hold_state(topic, state);
+                }
+                Pushed::Conflated { replaced: true }
+            }
+            SlowConsumer::Disconnect => {
+                inner.queue.clear();
+                inner.queued_bytes = 0;
+                self.start_close(
+                    &mut inner,
+                    close::POLICY_VIOLATION,
+                    "slow consumer: outbound queue full",
+                );
+                Pushed::Closing
+            }
+        }
+    }
+
     /// Drops what is held back of `topic` (a `max_rate` frame waiting for its slot, the
     /// newest frame of a conflated topic): the peer no longer subscribes to it.
     pub fn forget(&self, topic: &Arc<str>) {
