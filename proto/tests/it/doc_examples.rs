@@ -370,12 +370,21 @@ fn protocol_md_checksum_vectors_hold() {
             .and_then(|r| r.strip_suffix(" |"))
             .expect("a table row");
         let cells: Vec<&str> = inner.split(" | ").map(|c| c.trim_matches('`')).collect();
-        let levels = |cell: &str| -> Vec<(f64, u64)> { serde_json::from_str(cell).expect("levels") };
+        let levels =
+            |cell: &str| -> Vec<(f64, u64)> { serde_json::from_str(cell).expect("levels") };
         let (bids, asks) = (levels(cells[0]), levels(cells[1]));
         let tick_size: f64 = cells[2].parse().expect("tick size");
         let text = cells[3].replace("\\|", "|");
         let crc: u32 = cells[4].parse().expect("checksum");
-        assert_eq!(tickcast_proto::book::checksum_text(&bids, &asks, tick_size), text, "{row}");
-        assert_eq!(tickcast_proto::book::checksum(&bids, &asks, tick_size), crc, "{row}");
+        assert_eq!(
+            tickcast_proto::book::checksum_text(&bids, &asks, tick_size),
+            text,
+            "{row}"
+        );
+        assert_eq!(
+            tickcast_proto::book::checksum(&bids, &asks, tick_size),
+            crc,
+            "{row}"
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! The order book of a `book.SYM` topic: the whole book as it changes, and one view per
-//! depth in use (what subscribers of that depth were last sent), from which each change
-//! becomes one `book_update` per depth, encoded once for all subscribers of that depth.
+//! depth (the book to that depth as of the last change that touched it), from which each
+//! change becomes one `book_update` per depth it touches, encoded once for all subscribers
+//! of that depth. Views follow every change whether anyone subscribes or not, so a view's
+//! `seq` (the next update's `prev_seq`) depends only on the changes, never on when a
+//! subscriber came: every server fed the same changes says the same.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -21,7 +24,7 @@ pub struct BookDelta {
     pub asks: Vec<Level>,
 }
 
-/// What subscribers of one depth were last sent: the levels, and the `seq` of that message.
+/// The book to one depth as of the last change that touched it, and that change's `seq`.
 #[derive(Debug, Clone, Default)]
 struct View {
     bids: Vec<Level>,
@@ -29,7 +32,7 @@ struct View {
     seq: u64,
 }
 
-/// The whole book of one symbol, and the views of the depths subscribers use.
+/// The whole book of one symbol, and its view at every depth of [`DEPTHS`].
 #[derive(Debug, Default)]
 pub struct BookState {
     pub symbol: String,
@@ -40,7 +43,7 @@ pub struct BookState {
     /// Price in ticks -> size; best ask first.
     asks: BTreeMap<i64, u64>,
     /// By index into [`DEPTHS`].
-    views: [Option<View>; DEPTHS.len()],
+    views: [View; DEPTHS.len()],
 }
 
 /// The index of `depth` in [`DEPTHS`].
@@ -95,35 +98,52 @@ impl BookState {
     /// The top `depth` levels of each side.
     pub fn top(&self, depth: u32) -> (Vec<Level>, Vec<Level>) {
         let depth = depth as usize;
-        let bids = self.bids.iter().take(depth).map(|(p, &s)| (self.price(p.0), s)).collect();
-        let asks = self.asks.iter().take(depth).map(|(&p, &s)| (self.price(p), s)).collect();
+        let bids = self
+            .bids
+            .iter()
+            .take(depth)
+            .map(|(p, &s)| (self.price(p.0), s))
+            .collect();
+        let asks = self
+            .asks
+            .iter()
+            .take(depth)
+            .map(|(&p, &s)| (self.price(p), s))
+            .collect();
         (bids, asks)
     }
 
-    /// The `book` a new subscriber of `depth` gets; it starts the depth's view when it is
-    /// the first, at `seq` (the topic's latest).
-    pub fn snapshot(&mut self, topic: &str, epoch: u64, depth: u32, seq: u64, recovered: Option<bool>) -> Book {
-        let (bids, asks) = self.top(depth);
-        let seq = match depth_index(depth) {
-            Some(i) => self.views[i].get_or_insert_with(|| View {
-                bids: bids.clone(),
-                asks: asks.clone(),
-                seq,
-            }).seq,
-            None => seq,
-        };
-        self.book(topic, epoch, depth, seq, bids, asks, recovered)
-    }
-
-    /// The current book at `depth` as of the depth view's last `seq`, for a subscriber that
-    /// missed updates (its `recovered` is `false`). `None` when no view of `depth` exists.
-    pub fn resync(&self, topic: &str, epoch: u64, depth: u32) -> Option<Book> {
-        let view = self.views[depth_index(depth)?].as_ref()?;
-        Some(self.book(topic, epoch, depth, view.seq, view.bids.clone(), view.asks.clone(), Some(false)))
+    /// The `book` a new subscriber of `depth` gets: the view of its depth, with its `seq`.
+    pub fn snapshot(
+        &self,
+        topic: &str,
+        epoch: u64,
+        depth: u32,
+        recovered: Option<bool>,
+    ) -> Option<Book> {
+        let view = &self.views[depth_index(depth)?];
+        Some(self.book(
+            topic,
+            epoch,
+            depth,
+            view.seq,
+            view.bids.clone(),
+            view.asks.clone(),
+            recovered,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn book(&self, topic: &str, epoch: u64, depth: u32, seq: u64, bids: Vec<Level>, asks: Vec<Level>, recovered: Option<bool>) -> Book {
+    fn book(
+        &self,
+        topic: &str,
+        epoch: u64,
+        depth: u32,
+        seq: u64,
+        bids: Vec<Level>,
+        asks: Vec<Level>,
+        recovered: Option<bool>,
+    ) -> Book {
         Book {
             topic: topic.to_owned(),
             seq,
@@ -139,15 +159,13 @@ impl BookState {
         }
     }
 
-    /// The update the book's latest change (`seq`) makes for each depth in use: `None` for a
-    /// depth whose view it left unchanged (those subscribers get nothing; the next update's
+    /// The update the book's latest change (`seq`) makes at each depth: `None` for a depth
+    /// whose view it left unchanged (those subscribers get nothing; the next update's
     /// `prev_seq` still names the last one they got).
     pub fn updates(&mut self, topic: &str, seq: u64) -> [Option<BookUpdate>; DEPTHS.len()] {
         let mut out: [Option<BookUpdate>; DEPTHS.len()] = Default::default();
         for (i, depth) in DEPTHS.into_iter().enumerate() {
-            let Some(view) = self.views[i].as_ref() else {
-                continue;
-            };
+            let view = &self.views[i];
             let (bids, asks) = self.top(depth);
             let bid_changes = diff(&view.bids, &bids, |a, b| a > b);
             let ask_changes = diff(&view.asks, &asks, |a, b| a < b);
@@ -164,7 +182,7 @@ impl BookState {
                 bids: bid_changes,
                 asks: ask_changes,
             });
-            self.views[i] = Some(View { bids, asks, seq });
+            self.views[i] = View { bids, asks, seq };
         }
         out
     }
@@ -205,11 +223,19 @@ fn diff(old: &[Level], new: &[Level], better: impl Fn(f64, f64) -> bool) -> Vec<
 /// Applies an update's levels to a local view of `depth` levels (what a client does);
 /// for tests and the checksum examples.
 #[cfg(test)]
-pub fn apply_levels(side: &mut Vec<Level>, changes: &[Level], better: impl Fn(f64, f64) -> bool, depth: usize) {
+pub fn apply_levels(
+    side: &mut Vec<Level>,
+    changes: &[Level],
+    better: impl Fn(f64, f64) -> bool,
+    depth: usize,
+) {
     for &(price, size) in changes {
         side.retain(|&(p, _)| p != price);
         if size > 0 {
-            let at = side.iter().position(|&(p, _)| better(price, p)).unwrap_or(side.len());
+            let at = side
+                .iter()
+                .position(|&(p, _)| better(price, p))
+                .unwrap_or(side.len());
             side.insert(at, (price, size));
         }
     }
@@ -235,18 +261,27 @@ mod tests {
     #[test]
     fn a_client_applying_every_update_keeps_the_servers_book_at_its_depth() {
         let mut state = BookState::default();
-        let bids: Vec<Level> = (0..20u32).map(|i| (100.0 - f64::from(i) * 0.01, 100 + u64::from(i))).collect();
-        let asks: Vec<Level> = (0..20u32).map(|i| (100.01 + f64::from(i) * 0.01, 200 + u64::from(i))).collect();
+        let bids: Vec<Level> = (0..20u32)
+            .map(|i| (100.0 - f64::from(i) * 0.01, 100 + u64::from(i)))
+            .collect();
+        let asks: Vec<Level> = (0..20u32)
+            .map(|i| (100.01 + f64::from(i) * 0.01, 200 + u64::from(i)))
+            .collect();
         state.apply(&delta(true, &bids, &asks));
-        let first = state.snapshot("book.X", 9, 5, 1, None);
+        state.updates("book.X", 1);
+        let first = state.snapshot("book.X", 9, 5, None).unwrap();
+        assert_eq!(first.seq, 1);
         assert_eq!(first.bids.len(), 5);
-        assert_eq!(first.checksum, book::checksum(&first.bids, &first.asks, 0.01));
+        assert_eq!(
+            first.checksum,
+            book::checksum(&first.bids, &first.asks, 0.01)
+        );
         let (mut local_bids, mut local_asks) = (first.bids.clone(), first.asks.clone());
         let mut last_seq = first.seq;
         let changes = [
-            delta(false, &[(100.0, 0)], &[]),                   // best bid removed: level 6 enters
-            delta(false, &[(99.9, 5)], &[]),                     // deep: outside depth 5
-            delta(false, &[], &[(100.0, 7)]),                     // a better ask
+            delta(false, &[(100.0, 0)], &[]), // best bid removed: level 6 enters
+            delta(false, &[(99.9, 5)], &[]),  // deep: outside depth 5
+            delta(false, &[], &[(100.0, 7)]), // a better ask
             delta(false, &[(99.99, 1), (99.98, 0)], &[(100.01, 0)]),
         ];
         for (n, change) in changes.iter().enumerate() {
@@ -256,10 +291,16 @@ mod tests {
             let Some(update) = &updates[0] else {
                 continue; // nothing at depth 5 changed
             };
-            assert_eq!(update.prev_seq, last_seq, "prev_seq names the last message sent");
+            assert_eq!(
+                update.prev_seq, last_seq,
+                "prev_seq names the last message sent"
+            );
             apply_levels(&mut local_bids, &update.bids, |a, b| a > b, 5);
             apply_levels(&mut local_asks, &update.asks, |a, b| a < b, 5);
-            assert_eq!(book::checksum(&local_bids, &local_asks, 0.01), update.checksum);
+            assert_eq!(
+                book::checksum(&local_bids, &local_asks, 0.01),
+                update.checksum
+            );
             assert_eq!((local_bids.clone(), local_asks.clone()), state.top(5));
             last_seq = update.seq;
         }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use tickcast_proto::book::DEPTHS;
 use tickcast_proto::ServerMessage;
+use tickcast_proto::book::DEPTHS;
 
 use super::book::{BookDelta, BookState, depth_index};
 use super::fanout::Frames;
@@ -24,39 +24,42 @@ impl Broker {
     pub fn publish_book(&self, delta: &BookDelta) {
         let topic = self.topic(&delta.topic);
         let mut st = topic.lock();
-        let first = st.book.as_ref().is_none_or(|b| b.is_empty());
-        let book = st.book.get_or_insert_with(Box::default);
-        book.apply(delta);
         let seq = next_seq(&mut st);
-        self.shared.metrics.messages_published.fetch_add(1, Relaxed);
-        if first {
-            // Subscribers that were waiting for the topic get their book now.
-            let epoch = st.epoch;
-            let TopicState { book, subscribers, .. } = &mut *st;
-            if let Some(book) = book.as_mut() {
-                for s in subscribers.iter() {
-                    push_book(&s.peer, &topic, book, epoch, s.depth, seq);
-                }
-            }
-            return;
-        }
-        self.fan_out_book(&topic, &mut st, seq);
-    }
-
-    fn fan_out_book(&self, topic: &Topic, st: &mut TopicState, seq: u64) {
         let epoch = st.epoch;
         let TopicState {
             book, subscribers, ..
-        } = st;
-        let Some(book) = book.as_mut() else {
-            return;
-        };
+        } = &mut *st;
+        let first = book.as_ref().is_none_or(|b| b.is_empty());
+        let book = book.get_or_insert_with(Box::default);
+        book.apply(delta);
         let updates = book.updates(&topic.name, seq);
+        self.shared.metrics.messages_published.fetch_add(1, Relaxed);
+        if first {
+            // Subscribers that were waiting for the topic get their book now.
+            for s in subscribers.iter() {
+                push_book(&s.peer, &topic, book, epoch, s.depth);
+            }
+            return;
+        }
+        self.fan_out_book(&topic, book, subscribers, epoch, updates);
+    }
+
+    fn fan_out_book(
+        &self,
+        topic: &Topic,
+        book: &BookState,
+        subscribers: &[super::subscriber::Subscriber],
+        epoch: u64,
+        updates: [Option<tickcast_proto::BookUpdate>; DEPTHS.len()],
+    ) {
         let messages: Vec<Option<ServerMessage>> = updates
             .into_iter()
             .map(|u| u.map(ServerMessage::BookUpdate))
             .collect();
-        let mut frames: Vec<Option<Frames<'_>>> = messages.iter().map(|m| m.as_ref().map(Frames::new)).collect();
+        let mut frames: Vec<Option<Frames<'_>>> = messages
+            .iter()
+            .map(|m| m.as_ref().map(Frames::new))
+            .collect();
         let mut resyncs: [[Option<Option<bytes::Bytes>>; 2]; DEPTHS.len()] = Default::default();
         let now = Instant::now();
         let metrics = &self.shared.metrics;
@@ -71,7 +74,7 @@ impl Broker {
             let resync = || {
                 resyncs[i][encoding as usize]
                     .get_or_insert_with(|| {
-                        let book = book.resync(&topic.name, epoch, s.depth)?;
+                        let book = book.snapshot(&topic.name, epoch, s.depth, Some(false))?;
                         frame::encode(encoding, &ServerMessage::Book(book)).ok()
                     })
                     .clone()
@@ -89,18 +92,18 @@ impl Broker {
     }
 }
 
-/// Queues the `book` a subscriber of `depth` starts from (with the depth's view started).
-pub(super) fn push_book(peer: &Peer, topic: &Topic, book: &mut BookState, epoch: u64, depth: u32, seq: u64) {
-    let snapshot = book.snapshot(&topic.name, epoch, depth, seq, None);
-    peer.push_message(&ServerMessage::Book(snapshot));
+/// Queues the `book` a subscriber of `depth` starts from.
+pub(super) fn push_book(peer: &Peer, topic: &Topic, book: &BookState, epoch: u64, depth: u32) {
+    if let Some(snapshot) = book.snapshot(&topic.name, epoch, depth, None) {
+        peer.push_message(&ServerMessage::Book(snapshot));
+    }
 }
 
 /// What a new subscriber of a book topic gets first: the book to its depth, whatever its
 /// position (a book is recovered by its state, not by a replay). Nothing while the topic
 /// has no book yet: its first change reaches the subscriber as a `book`.
 pub(super) fn join_book(peer: &Arc<Peer>, topic: &Topic, st: &mut TopicState, depth: u32) {
-    let (epoch, seq) = (st.epoch, st.seq);
-    if let Some(book) = st.book.as_mut().filter(|b| !b.is_empty()) {
-        push_book(peer, topic, book, epoch, depth, seq);
+    if let Some(book) = st.book.as_ref().filter(|b| !b.is_empty()) {
+        push_book(peer, topic, book, st.epoch, depth);
     }
 }

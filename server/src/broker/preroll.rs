@@ -265,10 +265,9 @@ mod tests {
                     .ring
                     .iter()
                     .map(|e| match e.msg().unwrap() {
-                        ServerMessage::Bar(b) => ServerMessage::Bar(tickcast_proto::Bar {
-                            epoch: 0,
-                            ..b
-                        }),
+                        ServerMessage::Bar(b) => {
+                            ServerMessage::Bar(tickcast_proto::Bar { epoch: 0, ..b })
+                        }
                         other => other,
                     })
                     .collect();

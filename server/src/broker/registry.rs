@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use tickcast_proto::bars::Bars;
 use tickcast_proto::book::{DEFAULT_DEPTH, DEPTHS};
 use tickcast_proto::{
-    Ack, ErrorCode, Op, Pattern, Position, RequestId, Resume, ServerMessage, Subscribe,
-    TopicKind, Unsubscribe, validate_topic,
+    Ack, ErrorCode, Op, Pattern, Position, RequestId, Resume, ServerMessage, Subscribe, TopicKind,
+    Unsubscribe, validate_topic,
 };
 
 use super::books::join_book;
