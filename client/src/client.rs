@@ -3,11 +3,11 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use tickcast_proto::{Pattern, ServerMessage, Welcome};
+use tickcast_proto::{Pattern, ServerMessage, Welcome, book::DEPTHS};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::{ClientError, GapCause, endpoint::Endpoint, supervisor::Supervisor};
+use crate::{BookFault, ClientError, GapCause, endpoint::Endpoint, supervisor::Supervisor};
 
 /// The default subscription: every trades topic. (The dashboard adds the bars of the
 /// symbol it charts as it goes.)
@@ -40,6 +40,14 @@ pub struct ClientConfig {
     /// delivery is rewound; after a reconnect, known topics resume from their position.
     /// Default: none (a topic starts with its latest state).
     pub rewind: Option<u32>,
+    /// Levels per side of the books (`book.SYM` topics) that `patterns` bring: 5, 10, 25
+    /// or 50 (the subscribe option `depth`). Default: none (the server's, 10).
+    pub depth: Option<u32>,
+    /// Keep every book and check it after each `book` and `book_update` (the `prev_seq`
+    /// chain and the checksum); a wrong one is re-subscribed for a fresh `book` and
+    /// reported as [`ClientEvent::BookResync`]. Off: book messages are passed on as they
+    /// come, and a broken chain is reported as a [`ClientEvent::Gap`]. Default: on.
+    pub verify_books: bool,
 }
 
 impl ClientConfig {
@@ -55,6 +63,8 @@ impl ClientConfig {
             event_capacity: 4096,
             max_message_bytes: 1 << 20,
             rewind: None,
+            depth: None,
+            verify_books: true,
         }
     }
 
@@ -78,6 +88,19 @@ impl ClientConfig {
         self
     }
 
+    /// Books that `patterns` bring have `depth` levels per side (5, 10, 25 or 50; checked
+    /// at [`Client::spawn`]).
+    pub fn depth(mut self, depth: u32) -> Self {
+        self.depth = Some(depth);
+        self
+    }
+
+    /// Whether to keep and check every book (see the field `verify_books`; default on).
+    pub fn verify_books(mut self, verify: bool) -> Self {
+        self.verify_books = verify;
+        self
+    }
+
     /// Trusts the CA certificate(s) in this PEM file for `wss://` (read at
     /// [`Client::spawn`]; a missing or bad file is an error there).
     pub fn ca_cert(mut self, path: impl Into<PathBuf>) -> Self {
@@ -98,7 +121,10 @@ pub enum ClientEvent {
         welcome: Welcome,
     },
     /// A server message (everything except `welcome`, which comes with `Connected`).
-    /// Duplicates (already-seen seqs) are dropped before they get here.
+    /// Duplicates (already-seen seqs) are dropped before they get here. With
+    /// [`ClientConfig::verify_books()`], every `book_update` here has verified (it chains to
+    /// the `book` or update before it and its checksum matches), so
+    /// [`crate::OrderBook::apply`] takes it; a `book` always replaces the topic's book.
     Message(ServerMessage),
     /// Messages of `topic` were lost to this client and could not be replayed: seqs
     /// `expected..got` of `epoch` (`expected` is `None` when the count is unknown: the
@@ -109,6 +135,15 @@ pub enum ClientEvent {
         expected: Option<u64>,
         got: u64,
         cause: GapCause,
+    },
+    /// The book of `topic` was found wrong at `seq` (`fault`): the message that showed it
+    /// was dropped, and the client re-subscribes the topic (`unsubscribe`, then `subscribe`
+    /// with the same options) for a fresh `book`, which comes as a [`ClientEvent::Message`]
+    /// and replaces it. Messages of the topic until then are dropped.
+    BookResync {
+        topic: String,
+        seq: u64,
+        fault: BookFault,
     },
     /// The connection ended. `retry_in: None` means the client gave up for good (e.g. a
     /// close code that says reconnecting will not help, or a certificate the client does
@@ -124,14 +159,25 @@ pub enum ClientEvent {
 pub enum Command {
     /// Adds patterns. `rewind`: each topic they bring that this client does not follow
     /// yet starts with up to that many of its latest messages, then live (`None` or 0:
-    /// with its latest state).
+    /// with its latest state). `depth`: levels per side of the books they bring (5, 10,
+    /// 25 or 50; `None`: the server's default); a pattern subscribed again with another
+    /// depth is unsubscribed first, so its books come again at the new one.
     Subscribe {
         patterns: Vec<Pattern>,
         rewind: Option<u32>,
+        depth: Option<u32>,
     },
     /// Drops patterns, by exact text. Messages of their topics that were already on the
     /// way are dropped too.
     Unsubscribe(Vec<Pattern>),
+}
+
+/// A book depth the protocol allows, or the error to report.
+pub(crate) fn check_depth(depth: Option<u32>) -> Result<Option<u32>, ClientError> {
+    match depth {
+        Some(d) if !DEPTHS.contains(&d) => Err(ClientError::BadDepth { depth: d }),
+        other => Ok(other),
+    }
 }
 
 pub(crate) fn parse_patterns<S: AsRef<str>>(patterns: &[S]) -> Result<Vec<Pattern>, ClientError> {
@@ -164,6 +210,7 @@ impl Client {
         if patterns.is_empty() {
             return Err(ClientError::NoPatterns);
         }
+        check_depth(config.depth)?;
         let (event_tx, event_rx) = mpsc::channel(config.event_capacity.max(1));
         let (command_tx, command_rx) = mpsc::channel(64);
         let cancel = CancellationToken::new();
@@ -200,6 +247,22 @@ impl Client {
         self.command(Command::Subscribe {
             patterns: parse_patterns(patterns)?,
             rewind: Some(rewind).filter(|&n| n > 0),
+            depth: None,
+        })
+    }
+
+    /// Adds patterns whose books (`book.SYM` topics) have `depth` levels per side: 5, 10,
+    /// 25 or 50. A pattern already subscribed at another depth is subscribed again at this
+    /// one (its books start over with a fresh `book`).
+    pub fn subscribe_depth<S: AsRef<str>>(
+        &self,
+        patterns: &[S],
+        depth: u32,
+    ) -> Result<(), ClientError> {
+        self.command(Command::Subscribe {
+            patterns: parse_patterns(patterns)?,
+            rewind: None,
+            depth: check_depth(Some(depth))?,
         })
     }
 

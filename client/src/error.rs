@@ -23,6 +23,8 @@ pub enum ClientError {
     },
     #[error("no patterns to subscribe to")]
     NoPatterns,
+    #[error("book depth {depth} is not one of 5, 10, 25 or 50")]
+    BadDepth { depth: u32 },
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("too many commands queued; try again")]

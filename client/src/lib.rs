@@ -8,7 +8,10 @@
 //! `since` so missed messages are replayed, and reports seq gaps. With
 //! [`ClientConfig::rewind()`] (or [`Client::subscribe_rewind`]) a topic's first delivery
 //! starts with its history (the subscribe option `rewind`), which flows into the same
-//! seq tracking as live messages. Everything it learns comes
+//! seq tracking as live messages. Order books (`book.SYM`, at [`ClientConfig::depth()`]) are
+//! kept as [`OrderBook`]s and checked after every message (the `prev_seq` chain and the
+//! CRC-32 checksum); a wrong one is re-subscribed for a fresh `book`
+//! ([`ClientEvent::BookResync`]). Everything it learns comes
 //! out as [`ClientEvent`]s on a bounded channel; a slow consumer slows the reader, and the
 //! server's slow-consumer policy takes over from there.
 //!
@@ -24,6 +27,8 @@
 
 mod attempt;
 mod backoff;
+mod book;
+mod books;
 mod client;
 mod connection;
 mod endpoint;
@@ -38,6 +43,7 @@ mod tracker;
 mod transport;
 
 pub use backoff::Backoff;
+pub use book::{BookFault, OrderBook};
 pub use client::{Client, ClientConfig, ClientEvent, Command, DEFAULT_PATTERNS};
 pub use error::{ClientError, TlsError};
 pub use publisher::{PublishStats, Publisher, PublisherConfig, PublisherState};

@@ -1,20 +1,24 @@
 //! What the subscriber asks the server for: its patterns, each with the `rewind` of the
-//! topics it brings, the `subscribe` messages that ask for them, and the requests still
-//! unanswered on the current connection, so that messages of a topic being unsubscribed
-//! (stragglers, sent before the server took the `unsubscribe`) are told apart from the
-//! history of a later subscribe of the same topic.
+//! topics it brings and the `depth` of its books, the `subscribe` messages that ask for
+//! them, and the requests still unanswered on the current connection, so that messages of
+//! a topic being unsubscribed (stragglers, sent before the server took the `unsubscribe`)
+//! are told apart from the history of a later subscribe of the same topic, or from the
+//! fresh `book` of a re-subscribed one.
 
 use std::collections::VecDeque;
 
 use tickcast_proto::{Pattern, Subscribe};
 
-/// One pattern and the history its new topics start with.
+/// One pattern and what its new topics start with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
     pattern: Pattern,
     /// `rewind` of its `subscribe`: up to this many of the latest messages of each topic it
     /// brings that this client does not follow yet (`None`: the latest state only).
     rewind: Option<u32>,
+    /// `depth` of its `subscribe`: levels per side of the books it brings (`None`: the
+    /// server's default).
+    depth: Option<u32>,
 }
 
 /// A request on the wire whose answer (`ack` or `error`) has not arrived. The server
@@ -41,9 +45,9 @@ pub(crate) struct Subscriptions {
 }
 
 impl Subscriptions {
-    pub fn new(patterns: Vec<Pattern>, rewind: Option<u32>) -> Self {
+    pub fn new(patterns: Vec<Pattern>, rewind: Option<u32>, depth: Option<u32>) -> Self {
         let mut subs = Self::default();
-        subs.add(&patterns, rewind);
+        subs.add(&patterns, rewind, depth);
         subs
     }
 
@@ -51,19 +55,35 @@ impl Subscriptions {
         self.entries.iter().map(|e| e.pattern.clone()).collect()
     }
 
-    /// Adds patterns (a pattern already there takes the new `rewind`, as the server does
-    /// with a re-subscribed pattern's options).
-    pub fn add(&mut self, add: &[Pattern], rewind: Option<u32>) {
+    /// Adds patterns (a pattern already there takes the new options, as the server does
+    /// with a re-subscribed pattern's). Returns the patterns that were there with another
+    /// `depth`: the server keeps the depth of a topic it already delivers, so those need an
+    /// `unsubscribe` before their `subscribe`.
+    pub fn add(
+        &mut self,
+        add: &[Pattern],
+        rewind: Option<u32>,
+        depth: Option<u32>,
+    ) -> Vec<Pattern> {
         let rewind = rewind.filter(|&n| n > 0);
+        let mut redepth = Vec::new();
         for p in add {
             match self.entries.iter_mut().find(|e| e.pattern == *p) {
-                Some(entry) => entry.rewind = rewind,
+                Some(entry) => {
+                    if entry.depth != depth {
+                        redepth.push(p.clone());
+                    }
+                    entry.rewind = rewind;
+                    entry.depth = depth;
+                }
                 None => self.entries.push(Entry {
                     pattern: p.clone(),
                     rewind,
+                    depth,
                 }),
             }
         }
+        redepth
     }
 
     /// Removes patterns. `sent`: an `unsubscribe` for them is going on the wire now, so
@@ -71,16 +91,38 @@ impl Subscriptions {
     pub fn remove(&mut self, drop: &[Pattern], sent: bool) {
         self.entries.retain(|e| !drop.contains(&e.pattern));
         if sent {
-            self.pending.push_back(Pending::Unsubscribe {
-                dropped: drop.to_vec(),
-                kept: self.patterns(),
-            });
+            self.unsubscribe_sent(drop);
         }
     }
 
+    /// An `unsubscribe` of `dropped` is going on the wire: their topics' messages that no
+    /// other pattern delivers are stragglers until it is answered.
+    pub fn unsubscribe_sent(&mut self, dropped: &[Pattern]) {
+        let kept = self
+            .entries
+            .iter()
+            .filter(|e| !dropped.contains(&e.pattern))
+            .map(|e| e.pattern.clone())
+            .collect();
+        self.pending.push_back(Pending::Unsubscribe {
+            dropped: dropped.to_vec(),
+            kept,
+        });
+    }
+
+    /// The patterns that deliver `topic`, with their options kept: unsubscribing them and
+    /// subscribing them again is how a book topic gets a fresh `book`.
+    pub fn delivering(&self, topic: &str) -> Vec<Pattern> {
+        self.entries
+            .iter()
+            .filter(|e| e.pattern.matches(topic))
+            .map(|e| e.pattern.clone())
+            .collect()
+    }
+
     /// The `subscribe` messages for `patterns` (all of them known here): one per distinct
-    /// `rewind`, so each topic gets the history its pattern asked for. Each counts as a
-    /// request sent.
+    /// `rewind` and `depth`, so each topic gets the history and the book its pattern asked
+    /// for. Each counts as a request sent.
     pub fn subscribes(&mut self, patterns: &[Pattern]) -> Vec<Subscribe> {
         let mut out: Vec<Subscribe> = Vec::new();
         for entry in self
@@ -89,11 +131,15 @@ impl Subscriptions {
             .filter(|e| patterns.contains(&e.pattern))
         {
             let topic = entry.pattern.as_str().to_owned();
-            match out.iter_mut().find(|s| s.rewind == entry.rewind) {
+            match out
+                .iter_mut()
+                .find(|s| s.rewind == entry.rewind && s.depth == entry.depth)
+            {
                 Some(s) => s.topics.push(topic),
                 None => out.push(Subscribe {
                     topics: vec![topic],
                     rewind: entry.rewind,
+                    depth: entry.depth,
                     ..Subscribe::default()
                 }),
             }
@@ -141,9 +187,9 @@ mod tests {
 
     #[test]
     fn one_subscribe_per_rewind() {
-        let mut subs = Subscriptions::new(pats(&["ticks.*", "ticks.X"]), Some(200));
-        subs.add(&pats(&["bars.1m.AAPL"]), Some(600));
-        subs.add(&pats(&["bars.1s.*"]), Some(0));
+        let mut subs = Subscriptions::new(pats(&["ticks.*", "ticks.X"]), Some(200), None);
+        subs.add(&pats(&["bars.1m.AAPL"]), Some(600), None);
+        subs.add(&pats(&["bars.1s.*"]), Some(0), None);
         let all = subs.patterns();
         let msgs = subs.subscribes(&all);
         let got: Vec<(Vec<String>, Option<u32>)> =
@@ -164,12 +210,12 @@ mod tests {
 
     #[test]
     fn stragglers_of_an_unsubscribe_are_unwanted_until_it_is_answered() {
-        let mut subs = Subscriptions::new(pats(&["ticks.*", "bars.1m.A"]), None);
+        let mut subs = Subscriptions::new(pats(&["ticks.*", "bars.1m.A"]), None, None);
         assert!(!subs.unwanted("bars.1m.A"));
         assert!(subs.unwanted("bars.1m.B"), "no pattern matches it");
         subs.remove(&pats(&["bars.1m.A"]), true);
         // Subscribed again before the server answered the unsubscribe.
-        subs.add(&pats(&["bars.1m.A"]), Some(100));
+        subs.add(&pats(&["bars.1m.A"]), Some(100), None);
         let all = subs.patterns();
         subs.subscribes(&all);
         assert!(
@@ -186,16 +232,65 @@ mod tests {
 
     #[test]
     fn a_pattern_that_stays_keeps_its_topics() {
-        let mut subs = Subscriptions::new(pats(&["ticks.*", "ticks.A"]), None);
+        let mut subs = Subscriptions::new(pats(&["ticks.*", "ticks.A"]), None, None);
         subs.remove(&pats(&["ticks.A"]), true);
         assert!(!subs.unwanted("ticks.A"), "ticks.* still delivers it");
         // Offline removals have nothing in flight; a new connection forgets the old one's.
         subs.remove(&pats(&["ticks.*"]), false);
-        subs.add(&pats(&["ticks.*"]), None);
+        subs.add(&pats(&["ticks.*"]), None, None);
         assert!(!subs.unwanted("ticks.A"));
         subs.remove(&pats(&["ticks.*"]), true);
-        subs.add(&pats(&["ticks.*"]), None);
+        subs.add(&pats(&["ticks.*"]), None, None);
         subs.connected();
         assert!(!subs.unwanted("ticks.A"));
+    }
+
+    #[test]
+    fn books_are_asked_for_at_their_depth() {
+        let mut subs = Subscriptions::new(pats(&["ticks.*"]), Some(200), None);
+        assert!(
+            subs.add(&pats(&["book.A", "book.B"]), None, Some(25))
+                .is_empty()
+        );
+        let all = subs.patterns();
+        let got: Vec<(Vec<String>, Option<u32>)> = subs
+            .subscribes(&all)
+            .into_iter()
+            .map(|s| (s.topics, s.depth))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (vec!["ticks.*".to_owned()], None),
+                (vec!["book.A".to_owned(), "book.B".to_owned()], Some(25)),
+            ]
+        );
+        // Another depth for a pattern already there: it must be unsubscribed first.
+        assert_eq!(
+            subs.add(&pats(&["book.A"]), None, Some(5)),
+            pats(&["book.A"])
+        );
+        assert!(subs.add(&pats(&["book.A"]), None, Some(5)).is_empty());
+    }
+
+    #[test]
+    fn a_book_topic_is_cycled_through_every_pattern_that_delivers_it() {
+        let mut subs = Subscriptions::new(pats(&["book.*", "book.A", "ticks.*"]), None, Some(10));
+        let delivering = subs.delivering("book.A");
+        assert_eq!(delivering, pats(&["book.*", "book.A"]));
+        subs.unsubscribe_sent(&delivering);
+        assert!(
+            subs.unwanted("book.A"),
+            "a straggler until the unsubscribe is answered"
+        );
+        assert!(subs.unwanted("book.B"), "book.* is cycled too");
+        assert!(!subs.unwanted("ticks.A"));
+        let msgs = subs.subscribes(&delivering);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].topics, ["book.*", "book.A"]);
+        assert_eq!(msgs[0].depth, Some(10), "the same depth again");
+        subs.answered();
+        assert!(!subs.unwanted("book.A"), "then the fresh book is wanted");
+        assert_eq!(subs.patterns().len(), 3, "the patterns never left");
     }
 }

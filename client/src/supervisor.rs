@@ -1,6 +1,7 @@
 //! The subscriber's supervisor: the one task behind a [`crate::Client`] that connects,
 //! subscribes (with `since` after a reconnect), watches for a dead server, reports gaps,
-//! and reconnects, forever or until told to stop.
+//! re-subscribes a book found wrong (see `books`), and reconnects, forever or until told
+//! to stop.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     ClientConfig, ClientEvent, Command,
     attempt::{self, Next, Retry, after_shutdown, closed, dead_after},
+    books::{Action, Books},
     connection::{Connection, Inbound},
     endpoint::Endpoint,
     subscriptions::Subscriptions,
@@ -37,6 +39,7 @@ pub(crate) struct Supervisor {
     endpoint: Endpoint,
     subscriptions: Subscriptions,
     tracker: Tracker,
+    books: Books,
     retry: Retry,
     events: mpsc::Sender<ClientEvent>,
     commands: mpsc::Receiver<Command>,
@@ -57,8 +60,9 @@ impl Supervisor {
         cancel: CancellationToken,
     ) -> Self {
         let retry = Retry::new(config.backoff_min, config.backoff_max);
-        let subscriptions = Subscriptions::new(patterns, config.rewind);
+        let subscriptions = Subscriptions::new(patterns, config.rewind, config.depth);
         Self {
+            books: Books::new(config.verify_books),
             config,
             endpoint,
             subscriptions,
@@ -122,7 +126,14 @@ impl Supervisor {
 
     fn apply_offline(&mut self, cmd: Command) {
         match cmd {
-            Command::Subscribe { patterns, rewind } => self.subscriptions.add(&patterns, rewind),
+            Command::Subscribe {
+                patterns,
+                rewind,
+                depth,
+            } => {
+                // Nothing in flight: the next connection subscribes at the new depth.
+                self.subscriptions.add(&patterns, rewind, depth);
+            }
             Command::Unsubscribe(drop) => self.drop_patterns(&drop, false),
         }
     }
@@ -131,7 +142,9 @@ impl Supervisor {
     /// server answers it).
     fn drop_patterns(&mut self, drop: &[Pattern], sent: bool) {
         self.subscriptions.remove(drop, sent);
-        self.tracker.retain_matching(&self.subscriptions.patterns());
+        let patterns = self.subscriptions.patterns();
+        self.tracker.retain_matching(&patterns);
+        self.books.retain_matching(&patterns);
     }
 
     /// One connection attempt up to `welcome`. The outer `Result` is for stopping.
@@ -163,6 +176,7 @@ impl Supervisor {
         })
         .await?;
         self.subscriptions.connected();
+        self.books.connected();
         let patterns = self.subscriptions.patterns();
         if !self.subscribe(&conn, &patterns, max_message_bytes).await {
             return Ok(("connection lost".to_owned(), Next::Backoff));
@@ -185,7 +199,11 @@ impl Supervisor {
                             if let ServerMessage::Shutdown(s) = &msg {
                                 reconnect_after = Some(Duration::from_millis(s.reconnect_after_ms));
                             }
-                            self.on_message(epoch, msg).await?;
+                            if let Some(topic) = self.on_message(epoch, msg).await? {
+                                if !self.resync(&conn, &topic).await {
+                                    return Ok(("connection lost".to_owned(), Next::Backoff));
+                                }
+                            }
                         }
                         Some(Inbound::Closed { code, reason }) => {
                             let (reason, next) = closed(code, &reason);
@@ -215,8 +233,15 @@ impl Supervisor {
 
     async fn apply_online(&mut self, conn: &Connection, cmd: Command) -> bool {
         match cmd {
-            Command::Subscribe { patterns, rewind } => {
-                self.subscriptions.add(&patterns, rewind);
+            Command::Subscribe {
+                patterns,
+                rewind,
+                depth,
+            } => {
+                let redepth = self.subscriptions.add(&patterns, rewind, depth);
+                if !redepth.is_empty() && !self.unsubscribe_sent(conn, &redepth).await {
+                    return false;
+                }
                 self.subscribe(conn, &patterns, self.max_message_bytes)
                     .await
             }
@@ -229,6 +254,31 @@ impl Supervisor {
                 conn.send(&ClientMessage::Unsubscribe(msg)).await
             }
         }
+    }
+
+    /// Sends an `unsubscribe` of `patterns` that stay subscribed here (their `subscribe`
+    /// follows): what the server sends of their topics until it answers is dropped.
+    async fn unsubscribe_sent(&mut self, conn: &Connection, patterns: &[Pattern]) -> bool {
+        self.subscriptions.unsubscribe_sent(patterns);
+        let msg = Unsubscribe {
+            id: None,
+            topics: patterns.iter().map(|p| p.as_str().to_owned()).collect(),
+        };
+        conn.send(&ClientMessage::Unsubscribe(msg)).await
+    }
+
+    /// Asks for a fresh `book` of `topic`: every pattern that delivers it is unsubscribed
+    /// and subscribed again with the same options (the other topics they bring resume from
+    /// their positions, and other books start over too). False when the connection is gone.
+    async fn resync(&mut self, conn: &Connection, topic: &str) -> bool {
+        let patterns = self.subscriptions.delivering(topic);
+        if patterns.is_empty() {
+            return true;
+        }
+        self.unsubscribe_sent(conn, &patterns).await
+            && self
+                .subscribe(conn, &patterns, self.max_message_bytes)
+                .await
     }
 
     /// Subscribes to `patterns`, handing over the positions of the topics they match first
@@ -256,14 +306,73 @@ impl Supervisor {
     }
 
     /// `server_epoch` (`welcome.epoch`) only stands in for a topic's epoch when the topic's
-    /// own messages have not told it yet.
-    async fn on_message(&mut self, server_epoch: u64, msg: ServerMessage) -> Result<(), Stop> {
-        if data_topic(&msg).is_some_and(|t| self.subscriptions.unwanted(t)) {
+    /// own messages have not told it yet. Returns the book topic to re-subscribe, if the
+    /// message showed its book wrong.
+    async fn on_message(
+        &mut self,
+        server_epoch: u64,
+        msg: ServerMessage,
+    ) -> Result<Option<String>, Stop> {
+        let topic = data_topic(&msg);
+        if topic.is_some_and(|t| self.subscriptions.unwanted(t)) {
             // Sent before the server took our `unsubscribe`: tracking it would make the
             // history of a later subscribe of the topic look like duplicates.
-            return Ok(());
+            return Ok(None);
         }
-        let verdict = match &msg {
+        let book_action = self.books.on_message(&mut self.tracker, &msg);
+        let verdict = match (book_action, topic) {
+            (Some(Action::Drop), _) => return Ok(None),
+            (Some(Action::Resync { seq, fault }), Some(topic)) => {
+                let topic = topic.to_owned();
+                self.emit(ClientEvent::BookResync {
+                    topic: topic.clone(),
+                    seq,
+                    fault,
+                })
+                .await?;
+                return Ok(Some(topic));
+            }
+            (Some(Action::Forward(verdict)), Some(topic)) => Some((
+                topic.to_owned(),
+                self.tracker.epoch_of(topic, server_epoch),
+                verdict,
+            )),
+            _ => self.track(server_epoch, &msg),
+        };
+        match verdict {
+            Some((_, _, SeqVerdict::Duplicate)) => return Ok(None),
+            Some((
+                topic,
+                epoch,
+                SeqVerdict::Gap {
+                    expected,
+                    got,
+                    cause,
+                },
+            )) => {
+                self.emit(ClientEvent::Gap {
+                    topic,
+                    epoch,
+                    expected,
+                    got,
+                    cause,
+                })
+                .await?;
+            }
+            _ => {}
+        }
+        self.emit(ClientEvent::Message(msg)).await?;
+        Ok(None)
+    }
+
+    /// What a message other than a book's means for its topic's position (and for the
+    /// requests in flight).
+    fn track(
+        &mut self,
+        server_epoch: u64,
+        msg: &ServerMessage,
+    ) -> Option<(String, u64, SeqVerdict)> {
+        match msg {
             ServerMessage::Tick(t) => {
                 let epoch = self.tracker.epoch_of(&t.topic, server_epoch);
                 Some((
@@ -302,30 +411,7 @@ impl Supervisor {
                 None
             }
             _ => None,
-        };
-        match verdict {
-            Some((_, _, SeqVerdict::Duplicate)) => return Ok(()),
-            Some((
-                topic,
-                epoch,
-                SeqVerdict::Gap {
-                    expected,
-                    got,
-                    cause,
-                },
-            )) => {
-                self.emit(ClientEvent::Gap {
-                    topic,
-                    epoch,
-                    expected,
-                    got,
-                    cause,
-                })
-                .await?;
-            }
-            _ => {}
         }
-        self.emit(ClientEvent::Message(msg)).await
     }
 }
 
@@ -336,6 +422,8 @@ fn data_topic(msg: &ServerMessage) -> Option<&str> {
         ServerMessage::Snapshot(s) => Some(&s.topic),
         ServerMessage::Bar(b) => Some(&b.topic),
         ServerMessage::Status(s) => Some(&s.topic),
+        ServerMessage::Book(b) => Some(&b.topic),
+        ServerMessage::BookUpdate(u) => Some(&u.topic),
         _ => None,
     }
 }

@@ -1,10 +1,13 @@
 //! Per-topic positions (`[epoch, seq]`) for resuming and for telling every loss apart:
-//! each topic's epoch comes from that topic's own messages (a `snapshot`, a `bar`), never
-//! from the server's `welcome` (in a cluster the two differ).
+//! each topic's epoch comes from that topic's own messages (a `snapshot`, a `bar`, a
+//! `book`), never from the server's `welcome` (in a cluster the two differ). Trades and bar
+//! topics count `seq` by one; a book topic is a chain instead (each `book_update` names the
+//! `seq` it follows, and its own may skip), and is recovered by a fresh `book`, never by a
+//! resume position.
 
 use std::collections::BTreeMap;
 
-use tickcast_proto::{Pattern, Position};
+use tickcast_proto::{Pattern, Position, TopicKind};
 
 /// Why messages of a topic were lost to this client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +20,11 @@ pub enum GapCause {
     NewEpoch,
     /// The seqs jumped, as they do after `lagged` or under `max_rate`.
     SeqJump,
+    /// A `book_update` does not follow the last message of its book topic (its `prev_seq`
+    /// is not the `seq` we have): changes were lost, and the book patched from here is
+    /// wrong until a fresh `book`. (With book verification on, the client asks for one
+    /// and reports [`crate::ClientEvent::BookResync`] instead.)
+    BookChain,
 }
 
 /// What a message means for its topic's position.
@@ -76,6 +84,63 @@ impl Tracker {
         }
     }
 
+    /// A `book` arrived: the topic's state, which replaces what came before whatever its
+    /// `seq` (a fresh book after a reconnect or a re-subscribe jumps, and loses nothing).
+    /// A loss only when the server says so (`recovered: false`: updates it could not send
+    /// a slow reader) or the topic has a new epoch.
+    pub fn on_book(
+        &mut self,
+        topic: &str,
+        epoch: u64,
+        seq: u64,
+        recovered: Option<bool>,
+    ) -> SeqVerdict {
+        let verdict = match (self.positions.get(topic), recovered) {
+            (Some(&(e, _)), _) if epoch > e => SeqVerdict::Gap {
+                expected: None,
+                got: seq,
+                cause: GapCause::NewEpoch,
+            },
+            (Some(&(e, last)), Some(false)) => SeqVerdict::Gap {
+                expected: (e == epoch && seq > last).then_some(last + 1),
+                got: seq,
+                cause: GapCause::NotRecovered,
+            },
+            _ => SeqVerdict::InOrder,
+        };
+        self.set(topic, (epoch, seq));
+        verdict
+    }
+
+    /// A `book_update` that follows `prev_seq` arrived: in order when that is the last
+    /// `seq` we have of the topic (`seq` itself may skip: changes beyond our depth send
+    /// nothing).
+    pub fn on_book_update(&mut self, topic: &str, seq: u64, prev_seq: u64) -> SeqVerdict {
+        let (epoch, verdict) = match self.positions.get(topic) {
+            Some(&(_, last)) if seq <= last => return SeqVerdict::Duplicate,
+            Some(&(epoch, last)) if prev_seq == last => (epoch, SeqVerdict::InOrder),
+            Some(&(epoch, last)) => (
+                epoch,
+                SeqVerdict::Gap {
+                    expected: Some(last + 1),
+                    got: seq,
+                    cause: GapCause::BookChain,
+                },
+            ),
+            // An update with no book before it: what it applies to was never had.
+            None => (
+                0,
+                SeqVerdict::Gap {
+                    expected: None,
+                    got: seq,
+                    cause: GapCause::BookChain,
+                },
+            ),
+        };
+        self.set(topic, (epoch, seq));
+        verdict
+    }
+
     fn on_message(
         &mut self,
         topic: &str,
@@ -115,10 +180,12 @@ impl Tracker {
         }
     }
 
-    /// The resume positions for a subscribe to `patterns`: every known topic they match.
+    /// The resume positions for a subscribe to `patterns`: every known topic they match,
+    /// but book topics (a book comes back as a fresh `book`, whatever the position).
     pub fn since(&self, patterns: &[Pattern]) -> BTreeMap<String, Position> {
         self.positions
             .iter()
+            .filter(|(topic, _)| !matches!(TopicKind::of(topic), TopicKind::Book { .. }))
             .filter(|(topic, _)| patterns.iter().any(|p| p.matches(topic)))
             .map(|(topic, &pos)| (topic.clone(), pos))
             .collect()
@@ -255,6 +322,60 @@ mod tests {
             gap(Some(11), 500, GapCause::NotRecovered)
         );
         assert_eq!(t.on_seq("bars.1m.A", 4, 501), SeqVerdict::InOrder);
+    }
+
+    #[test]
+    fn a_book_chain_skips_seqs_without_a_gap() {
+        let mut t = Tracker::new();
+        assert_eq!(t.on_book("book.A", 4, 812, None), SeqVerdict::InOrder);
+        // Changes beyond our depth made no update: seq skips, prev_seq chains.
+        assert_eq!(t.on_book_update("book.A", 815, 812), SeqVerdict::InOrder);
+        assert_eq!(t.on_book_update("book.A", 816, 815), SeqVerdict::InOrder);
+        assert_eq!(t.on_book_update("book.A", 830, 816), SeqVerdict::InOrder);
+        assert_eq!(t.position("book.A"), Some((4, 830)));
+        assert_eq!(t.on_book_update("book.A", 830, 816), SeqVerdict::Duplicate);
+        // A missed update: prev_seq names one we never had.
+        assert_eq!(
+            t.on_book_update("book.A", 850, 840),
+            gap(Some(831), 850, GapCause::BookChain)
+        );
+        assert_eq!(t.on_book_update("book.A", 851, 850), SeqVerdict::InOrder);
+        assert_eq!(
+            t.on_book_update("book.B", 3, 2),
+            gap(None, 3, GapCause::BookChain),
+            "an update with no book first"
+        );
+    }
+
+    #[test]
+    fn a_fresh_book_is_state_not_a_gap() {
+        let mut t = Tracker::new();
+        t.on_book("book.A", 4, 812, None);
+        // After a reconnect or a re-subscribe: the book jumps, nothing is lost.
+        assert_eq!(t.on_book("book.A", 4, 2_000, None), SeqVerdict::InOrder);
+        // Even one we are past (another node's view): it replaces ours.
+        assert_eq!(t.on_book("book.A", 4, 1_500, None), SeqVerdict::InOrder);
+        assert_eq!(t.position("book.A"), Some((4, 1_500)));
+        // A slow reader's updates replaced by a book: announced.
+        assert_eq!(
+            t.on_book("book.A", 4, 1_600, Some(false)),
+            gap(Some(1_501), 1_600, GapCause::NotRecovered)
+        );
+        assert_eq!(
+            t.on_book("book.A", 5, 3, None),
+            gap(None, 3, GapCause::NewEpoch)
+        );
+        assert_eq!(t.on_book_update("book.A", 9, 3), SeqVerdict::InOrder);
+        assert_eq!(t.position("book.A"), Some((5, 9)), "updates keep the epoch");
+    }
+
+    #[test]
+    fn book_topics_are_never_resumed_by_position() {
+        let mut t = Tracker::new();
+        t.on_book("book.A", 1, 5, None);
+        t.on_seq("ticks.A", 1, 7);
+        let since = t.since(&pats(&[">"]));
+        assert_eq!(since.keys().collect::<Vec<_>>(), ["ticks.A"]);
     }
 
     #[test]

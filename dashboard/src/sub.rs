@@ -1,8 +1,8 @@
 //! Output formats of `tickcast-sub`: one JSON object per line, or a compact human line,
-//! for messages (stdout) and for announced losses (stderr).
+//! for messages (stdout) and for announced losses and books found wrong (stderr).
 
-use tickcast_client::GapCause;
-use tickcast_proto::{EncodeError, Encoding, MarketState, ServerMessage};
+use tickcast_client::{BookFault, GapCause};
+use tickcast_proto::{EncodeError, Encoding, MarketState, ServerMessage, book::Level};
 
 /// Messages of a topic that this client lost, as `tickcast-sub` reports them on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,7 @@ impl Gap<'_> {
             GapCause::NotRecovered => "not_recovered",
             GapCause::NewEpoch => "new_epoch",
             GapCause::SeqJump => "seq_jump",
+            GapCause::BookChain => "book_chain",
         }
     }
 
@@ -60,6 +61,53 @@ impl Gap<'_> {
     }
 }
 
+/// A book that failed verification (`--verify-books`), as `tickcast-sub` reports it on
+/// stderr: the client dropped the message and re-subscribed the topic for a fresh `book`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookResync<'a> {
+    pub topic: &'a str,
+    /// The seq of the message that showed the book wrong.
+    pub seq: u64,
+    pub fault: BookFault,
+}
+
+impl BookResync<'_> {
+    /// `{"type":"book_resync","topic":"book.AAPL","seq":815,"fault":"checksum",
+    /// "expected":922130848,"computed":17}`, or with `"fault":"chain"`, `"prev_seq"` (what
+    /// the update follows) and `"have"` (the seq of our book, null when none).
+    pub fn json_line(&self) -> String {
+        let mut line = serde_json::json!({
+            "type": "book_resync",
+            "topic": self.topic,
+            "seq": self.seq,
+        });
+        let fields = match self.fault {
+            BookFault::Checksum { expected, computed } => serde_json::json!({
+                "fault": "checksum",
+                "expected": expected,
+                "computed": computed,
+            }),
+            BookFault::Chain { have, prev_seq } => serde_json::json!({
+                "fault": "chain",
+                "prev_seq": prev_seq,
+                "have": have,
+            }),
+        };
+        if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields) {
+            line.extend(fields);
+        }
+        line.to_string()
+    }
+
+    /// `book.AAPL #815: checksum 17 where the server has 922130848; fresh book requested`.
+    pub fn pretty_line(&self) -> String {
+        format!(
+            "{} #{}: {}; fresh book requested",
+            self.topic, self.seq, self.fault
+        )
+    }
+}
+
 use crate::dash::ui::{clock_utc, human_count, price};
 
 /// Whether `tickcast-sub` prints this message (data and problems; not acks or heartbeats
@@ -70,6 +118,8 @@ pub fn is_data(msg: &ServerMessage) -> bool {
         ServerMessage::Tick(_)
             | ServerMessage::Snapshot(_)
             | ServerMessage::Bar(_)
+            | ServerMessage::Book(_)
+            | ServerMessage::BookUpdate(_)
             | ServerMessage::Status(_)
             | ServerMessage::Lagged(_)
             | ServerMessage::Error(_)
@@ -137,6 +187,28 @@ pub fn pretty_line(msg: &ServerMessage) -> String {
             human_count(b.volume),
             b.trades
         ),
+        ServerMessage::Book(b) => format!(
+            "{} {} #{} book depth {} bids {} asks {}{}",
+            clock_utc(b.ts),
+            b.topic,
+            b.seq,
+            b.depth,
+            levels(&b.bids),
+            levels(&b.asks),
+            match b.recovered {
+                Some(false) => " (not recovered)",
+                _ => "",
+            }
+        ),
+        ServerMessage::BookUpdate(u) => format!(
+            "{} {} #{} after #{} bids {} asks {}",
+            clock_utc(u.ts),
+            u.topic,
+            u.seq,
+            u.prev_seq,
+            levels(&u.bids),
+            levels(&u.asks)
+        ),
         ServerMessage::Status(s) => {
             format!("{} {} status {}", clock_utc(s.ts), s.topic, state(s.state))
         }
@@ -156,6 +228,18 @@ pub fn pretty_line(msg: &ServerMessage) -> String {
         ServerMessage::Ack(a) => format!("ack {:?} {}", a.op, a.topics.join(",")),
         other => format!("{other:?}"),
     }
+}
+
+/// Levels as `187.22x300,187.21x500` (`-` when there are none).
+fn levels(levels: &[Level]) -> String {
+    if levels.is_empty() {
+        return "-".to_owned();
+    }
+    levels
+        .iter()
+        .map(|&(p, s)| format!("{}x{s}", price(p)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -241,6 +325,72 @@ mod tests {
             pretty_line(&bar),
             "14:03:00 bars.1m.AAPL #3 o 1.50 h 2.00 l 1.00 c 1.75 vol 900 trades 12"
         );
+    }
+
+    #[test]
+    fn book_messages_are_data_with_compact_lines() {
+        let book = ServerMessage::Book(tickcast_proto::Book {
+            topic: "book.AAPL".into(),
+            seq: 812,
+            ts: 50_587_000_000_000,
+            symbol: "AAPL".into(),
+            tick_size: 0.01,
+            depth: 5,
+            bids: vec![(187.22, 300), (187.21, 500)],
+            asks: vec![(187.24, 200)],
+            ..Default::default()
+        });
+        assert!(is_data(&book));
+        assert_eq!(
+            pretty_line(&book),
+            "14:03:07 book.AAPL #812 book depth 5 bids 187.22x300,187.21x500 asks 187.24x200"
+        );
+        let update = ServerMessage::BookUpdate(tickcast_proto::BookUpdate {
+            topic: "book.AAPL".into(),
+            seq: 815,
+            prev_seq: 812,
+            ts: 50_587_000_000_000,
+            asks: vec![(187.23, 100)],
+            ..Default::default()
+        });
+        assert!(is_data(&update));
+        assert_eq!(
+            pretty_line(&update),
+            "14:03:07 book.AAPL #815 after #812 bids - asks 187.23x100"
+        );
+        let line = json_line(&update).unwrap();
+        assert!(
+            line.starts_with(r#"{"type":"book_update","topic":"book.AAPL""#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn book_resyncs_are_one_json_line() {
+        let mismatch = BookResync {
+            topic: "book.AAPL",
+            seq: 815,
+            fault: BookFault::Checksum {
+                expected: 922_130_848,
+                computed: 17,
+            },
+        };
+        assert_eq!(
+            mismatch.json_line(),
+            r#"{"computed":17,"expected":922130848,"fault":"checksum","seq":815,"topic":"book.AAPL","type":"book_resync"}"#
+        );
+        assert_eq!(
+            mismatch.pretty_line(),
+            "book.AAPL #815: checksum 17 where the server has 922130848; fresh book requested"
+        );
+        let chain = BookResync {
+            fault: BookFault::Chain {
+                have: None,
+                prev_seq: 813,
+            },
+            ..mismatch
+        };
+        assert!(chain.json_line().contains(r#""fault":"chain","have":null"#));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `tickcast-sub`: subscribe and print one message per line (JSON, or `--pretty`), with
 //! the same reconnect and `since` recovery as the dashboard; `--rewind N` prints each
-//! topic's history first. Connection events and gaps
-//! go to stderr so stdout stays machine-readable.
+//! topic's history first; `--depth N` sets the depth of order books, and `--verify-books`
+//! keeps and checks them. Connection events, gaps and books found wrong go to stderr so
+//! stdout stays machine-readable.
 
 use std::{
     io::{self, Write},
@@ -36,10 +37,20 @@ struct Args {
     /// live. After a reconnect, topics resume where they were instead.
     #[arg(long, value_name = "N")]
     rewind: Option<u32>,
+    /// Levels per side of the order books (`book.SYM`) the patterns bring: 5, 10, 25 or 50
+    /// (default: the server's, 10).
+    #[arg(long, value_name = "N", value_parser = depth)]
+    depth: Option<u32>,
+    /// Keep every order book and check it after each `book` and `book_update` (the
+    /// `prev_seq` chain and the checksum): a wrong one is reported on stderr as a JSON line
+    /// (`{"type":"book_resync","topic",...,"fault":"checksum"|"chain",...}`) and subscribed
+    /// again for a fresh `book`. Without it, book messages are printed as they come.
+    #[arg(long)]
+    verify_books: bool,
     /// Exit after printing this many messages.
     #[arg(long)]
     count: Option<u64>,
-    /// No connection or gap notes on stderr. (Gaps are JSON lines there,
+    /// No connection, gap or book notes on stderr. (Gaps are JSON lines there,
     /// `{"type":"gap","topic",...}`, or a human line with --pretty.)
     #[arg(long, short)]
     quiet: bool,
@@ -49,6 +60,15 @@ struct Args {
     /// PEM file of a private CA to trust for wss:// (besides the public roots).
     #[arg(long, env = "TICKCAST_CA_CERT")]
     ca_cert: Option<PathBuf>,
+}
+
+/// `--depth`: one of the depths the protocol allows.
+fn depth(text: &str) -> Result<u32, String> {
+    let depths = tickcast_proto::book::DEPTHS;
+    match text.parse::<u32>() {
+        Ok(d) if depths.contains(&d) => Ok(d),
+        _ => Err(format!("must be one of {depths:?}")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -76,7 +96,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut config = ClientConfig::new(args.url.clone())
         .patterns(args.patterns.clone())
         .rewind(args.rewind.unwrap_or(0))
+        .verify_books(args.verify_books)
         .token(args.token.clone());
+    if let Some(depth) = args.depth {
+        config = config.depth(depth);
+    }
     if let Some(ca) = &args.ca_cert {
         config = config.ca_cert(ca);
     }
@@ -156,6 +180,20 @@ async fn print_events(
                         eprintln!("tickcast-sub: {}", gap.pretty_line());
                     } else {
                         eprintln!("{}", gap.json_line());
+                    }
+                }
+            }
+            ClientEvent::BookResync { topic, seq, fault } => {
+                if !args.quiet {
+                    let resync = sub::BookResync {
+                        topic: &topic,
+                        seq,
+                        fault,
+                    };
+                    if args.pretty {
+                        eprintln!("tickcast-sub: {}", resync.pretty_line());
+                    } else {
+                        eprintln!("{}", resync.json_line());
                     }
                 }
             }

@@ -7,6 +7,7 @@ use tickcast_proto::{ErrorCode, Op, ServerMessage};
 
 use super::{
     follow::ChartTopic,
+    ladder::BookTopic,
     model::{AlertHit, Market, Quote},
     stats::Stats,
     theme::Theme,
@@ -101,6 +102,10 @@ pub struct App {
     pub(super) chart_next: Option<(Option<ChartTopic>, u64)>,
     /// Enter: the chart takes the whole screen.
     pub focus: bool,
+    /// `b`: the depth ladder of the selected symbol is shown next to the chart.
+    pub ladder: bool,
+    /// The book topic subscribed for the ladder (see `ladder`), at the depth it fits.
+    pub(super) book_topic: Option<BookTopic>,
     pub mode: Mode,
     pub conn: Conn,
     pub addr: Option<SocketAddr>,
@@ -143,6 +148,8 @@ impl App {
             chart_for: None,
             chart_next: None,
             focus: false,
+            ladder: false,
+            book_topic: None,
             mode: Mode::Normal,
             conn: Conn::Connecting { attempt: 1 },
             addr: None,
@@ -193,9 +200,10 @@ impl App {
     }
 
     /// Subscription changes for the client, in order; the chart's bar topic follows the
-    /// selection and time frame first.
+    /// selection and time frame first, and the ladder's book topic the selection.
     pub fn take_commands(&mut self) -> Vec<Command> {
         self.follow_chart();
+        self.follow_book();
         std::mem::take(&mut self.outbox)
     }
 
@@ -247,6 +255,12 @@ impl App {
                 self.stats.gaps += 1;
                 self.market.mark_gap(&topic);
             }
+            ClientEvent::BookResync { topic, fault, .. } => {
+                // The client asks for a fresh book; until it comes the ladder waits.
+                self.stats.gaps += 1;
+                self.market.drop_book(&topic);
+                self.notify(format!("{topic}: {fault}; fresh book requested"));
+            }
             ClientEvent::Message(msg) => self.on_message(msg),
         }
     }
@@ -272,6 +286,14 @@ impl App {
                 self.market.apply_status(s);
                 None
             }
+            ServerMessage::Book(b) => {
+                self.market.apply_book(b);
+                None
+            }
+            ServerMessage::BookUpdate(u) => {
+                self.market.apply_book_update(u);
+                None
+            }
             ServerMessage::Lagged(l) => {
                 self.stats.lagged += 1;
                 self.stats.lagged_dropped += l.dropped;
@@ -279,11 +301,12 @@ impl App {
             }
             ServerMessage::Ack(ack) => {
                 if ack.op == Op::Subscribe || ack.op == Op::Unsubscribe {
-                    // The chart's own bar topic is not one of the user's patterns.
+                    // The chart's bar topic and the ladder's book topic are not the
+                    // user's patterns.
                     self.patterns = ack
                         .subscriptions
                         .iter()
-                        .filter(|p| !self.is_chart_pattern(p))
+                        .filter(|p| !self.is_chart_pattern(p) && !self.is_book_pattern(p))
                         .cloned()
                         .collect();
                 }

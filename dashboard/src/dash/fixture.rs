@@ -1,6 +1,9 @@
-//! Deterministic market data for tests: a few symbols with ticks, bars, a gap and an alert.
+//! Deterministic market data for tests: a few symbols with ticks, bars, a gap and an alert,
+//! and an order book.
 
-use tickcast_proto::{Ack, Bar, BarInterval, Op, ServerMessage, Snapshot, Tick, Welcome};
+use tickcast_proto::{
+    Ack, Bar, BarInterval, Book, Op, ServerMessage, Snapshot, Tick, Welcome, book::checksum,
+};
 
 use super::{App, theme::Theme};
 use tickcast_client::{ClientEvent, GapCause};
@@ -77,6 +80,33 @@ pub fn minute_bars(symbol: &str, base: f64, n: u64) -> Vec<Bar> {
             )
         })
         .collect()
+}
+
+/// The book of `symbol` at `depth`: bids from 186.99 down and asks from 187.01 up, a
+/// cent apart, with sizes that vary deterministically; its checksum is right.
+pub fn book(symbol: &str, depth: u32, seq: u64) -> Book {
+    let size = |i: u32, side: u32| u64::from(100 + (i * 7 + side * 3) % 11 * 150);
+    let level =
+        |base: f64, step: f64, i: u32| ((base + step * f64::from(i)) * 100.0).round() / 100.0;
+    let bids: Vec<(f64, u64)> = (0..depth)
+        .map(|i| (level(186.99, -0.01, i), size(i, 0)))
+        .collect();
+    let asks: Vec<(f64, u64)> = (0..depth)
+        .map(|i| (level(187.01, 0.01, i), size(i, 1)))
+        .collect();
+    Book {
+        topic: format!("book.{symbol}"),
+        seq,
+        epoch: 1,
+        ts: T0_NS,
+        symbol: symbol.into(),
+        tick_size: 0.01,
+        depth,
+        checksum: checksum(&bids, &asks, 0.01),
+        bids,
+        asks,
+        recovered: None,
+    }
 }
 
 /// A price path that wiggles deterministically.

@@ -86,6 +86,7 @@ impl App {
             self.outbox.push(Command::Subscribe {
                 patterns: vec![pattern],
                 rewind: Some(CHART_REWIND),
+                depth: None,
             });
         }
         self.chart_topic = desired;

@@ -33,7 +33,9 @@ fn commands(app: &mut App) -> Vec<String> {
     taken
         .into_iter()
         .map(|c| match c {
-            Command::Subscribe { patterns, rewind } => {
+            Command::Subscribe {
+                patterns, rewind, ..
+            } => {
                 format!("+{}/{}", patterns[0].as_str(), rewind.unwrap_or(0))
             }
             Command::Unsubscribe(patterns) => format!("-{}", patterns[0].as_str()),

@@ -4,7 +4,7 @@
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Position;
 use tickcast_proto::Pattern;
 
 use super::{
@@ -73,6 +73,7 @@ impl App {
             KeyCode::Home | KeyCode::Char('g') => self.move_selection(isize::MIN / 2),
             KeyCode::End | KeyCode::Char('G') => self.move_selection(isize::MAX / 2),
             KeyCode::Enter => self.focus = !self.focus,
+            KeyCode::Char('b') => self.ladder = !self.ladder,
             KeyCode::Char('?') => self.mode = Mode::Help,
             KeyCode::Char('/') => {
                 self.mode = Mode::Jump {
@@ -207,6 +208,7 @@ impl App {
                 self.outbox.push(Command::Subscribe {
                     patterns: vec![p],
                     rewind: Some(TICK_REWIND),
+                    depth: None,
                 });
                 // Its history is not a latency sample.
                 self.live_from_ns = self.live_from_ns.max(self.now_ns);
@@ -262,8 +264,7 @@ impl App {
         if mouse.kind != MouseEventKind::Down(MouseButton::Left) || self.mode != Mode::Normal {
             return;
         }
-        let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let Some(rows) = ui::layout(area, self.focus).watchlist_rows else {
+        let Some(rows) = ui::areas(self).watchlist_rows else {
             return;
         };
         if !rows.contains(Position::new(mouse.column, mouse.row)) {

@@ -1,10 +1,11 @@
 //! The terminal dashboard: state ([`app`], [`model`], [`timeframe`], [`window`]), the
-//! chart's own subscription (`follow`), input, drawing ([`ui`]) and the event loop
+//! chart's own subscription (`follow`) and the ladder's (`ladder`), input, drawing ([`ui`]) and the event loop
 //! ([`run`]) that ties them to the terminal and the `tickcast_client` client.
 
 pub mod app;
 mod follow;
 mod input;
+mod ladder;
 pub mod model;
 mod run;
 pub mod stats;
@@ -21,5 +22,7 @@ pub use run::{Terminal, run};
 mod fixture;
 #[cfg(test)]
 mod history_tests;
+#[cfg(test)]
+mod ladder_tests;
 #[cfg(test)]
 mod tests;

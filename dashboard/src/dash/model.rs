@@ -1,5 +1,6 @@
 //! The market as the dashboard knows it: one [`Quote`] per symbol with bounded tick and
-//! bar histories. Pure data: no clock, no terminal; times are passed in as `now_ns`.
+//! bar histories, and the order books it follows. Pure data: no clock, no terminal; times
+//! are passed in as `now_ns`.
 //!
 //! History (a subscribe's `rewind`) and live messages go through the same `apply_*`: a
 //! series stays ordered and holds each tick (by seq) and each bar (by interval start)
@@ -7,7 +8,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use tickcast_proto::{Bar, BarInterval, MarketState, Snapshot, Status, Tick, TopicKind};
+use tickcast_client::OrderBook;
+use tickcast_proto::{
+    Bar, BarInterval, Book, BookUpdate, MarketState, Snapshot, Status, Tick, TopicKind,
+};
 
 /// Ticks kept per symbol (the line chart and the sparkline read from these).
 pub const TICK_HISTORY: usize = 1200;
@@ -201,6 +205,8 @@ pub struct AlertHit {
 #[derive(Debug, Clone, Default)]
 pub struct Market {
     pub quotes: BTreeMap<String, Quote>,
+    /// Symbol -> its order book (the client verified every message that built it).
+    pub books: BTreeMap<String, OrderBook>,
 }
 
 impl Market {
@@ -316,6 +322,29 @@ impl Market {
     pub fn apply_status(&mut self, status: &Status) {
         if let TopicKind::Ticks { symbol: sym } = TopicKind::of(&status.topic) {
             self.quote_mut(sym).state = status.state;
+        }
+    }
+
+    /// A `book` replaces the symbol's book.
+    pub fn apply_book(&mut self, book: &Book) {
+        self.books
+            .insert(book.symbol.clone(), OrderBook::from_book(book));
+    }
+
+    /// Patches the symbol's book; one that does not take the update (none yet, or a broken
+    /// chain, which the client reports and resyncs) is dropped until a fresh `book` comes.
+    pub fn apply_book_update(&mut self, update: &BookUpdate) {
+        if let Some(book) = self.books.get_mut(&update.symbol) {
+            if book.apply(update).is_err() {
+                self.books.remove(&update.symbol);
+            }
+        }
+    }
+
+    /// Forgets the book of `topic` (`book.SYM`): no longer followed, or found wrong.
+    pub fn drop_book(&mut self, topic: &str) {
+        if let TopicKind::Book { symbol } = TopicKind::of(topic) {
+            self.books.remove(symbol);
         }
     }
 

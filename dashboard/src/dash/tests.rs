@@ -265,7 +265,7 @@ fn plus_and_minus_change_the_subscription() {
     assert_eq!(cmds.len(), 1);
     assert!(matches!(
         &cmds[0],
-        Command::Subscribe { patterns, rewind: Some(super::TICK_REWIND) }
+        Command::Subscribe { patterns, rewind: Some(super::TICK_REWIND), .. }
             if patterns[0].as_str() == "ticks.IBM"
     ));
     assert!(app.patterns.contains(&"ticks.IBM".to_owned()));
@@ -339,7 +339,7 @@ fn quitting_and_key_releases() {
 #[test]
 fn clicking_a_row_selects_it() {
     let mut app = fixture::app(Theme::COLOR, (100, 30));
-    let rows = super::ui::layout(ratatui::layout::Rect::new(0, 0, 100, 30), false)
+    let rows = super::ui::layout(ratatui::layout::Rect::new(0, 0, 100, 30), false, false)
         .watchlist_rows
         .unwrap();
     app.on_terminal(Event::Mouse(MouseEvent {

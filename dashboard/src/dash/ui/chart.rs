@@ -60,7 +60,7 @@ fn slots(kind: ChartKind, width: u16) -> usize {
 
 /// How many (zoomed) items the chart shows at the current size: what panning steps by.
 pub fn capacity(app: &App) -> usize {
-    let area = super::layout(Rect::new(0, 0, app.size.0, app.size.1), app.focus).chart;
+    let area = super::areas(app).chart;
     let items = app.selected_quote().map_or_else(Vec::new, |q| {
         app.chart_view.zoomed(&series_items(q, app.frame))
     });

@@ -12,6 +12,7 @@ use crate::dash::app::{App, Mode};
 const KEYS: &[(&str, &str)] = &[
     ("↑ ↓ / k j", "move selection (PgUp PgDn Home End)"),
     ("Enter", "focus: chart full screen (Esc back)"),
+    ("b", "order book: depth ladder of the selection"),
     ("/", "jump to a symbol by typing"),
     ("+  -", "add / drop a topic pattern"),
     ("c", "chart: line / candlesticks"),

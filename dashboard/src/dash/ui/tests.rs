@@ -97,7 +97,46 @@ fn tiny_terminals_do_not_panic() {
         app.chart = ChartKind::Candles;
         app.frame = TimeFrame::Bars(BarInterval::S1);
         render(&mut app);
+        with_book(&mut app, 25);
+        render(&mut app);
+        app.focus = false;
+        render(&mut app);
     }
+}
+
+/// The ladder shown, with the fixture book of AAPL (the selection) at `depth`.
+fn with_book(app: &mut App, depth: u32) {
+    app.ladder = true;
+    let book = fixture::book("AAPL", depth, 812);
+    app.on_client(ClientEvent::Message(ServerMessage::Book(book)));
+}
+
+#[test]
+fn ladder_beside_the_chart() {
+    let mut app = fixture::app(Theme::COLOR, (120, 36));
+    with_book(&mut app, 10);
+    let terminal = render(&mut app);
+    let rows = rows(&terminal);
+    // Asks above the spread, bids below, both priced; the best ones next to the spread.
+    let spread = rows
+        .iter()
+        .position(|r| r.contains("spread 0.02 (2 ticks)"))
+        .expect("a spread line");
+    assert!(rows[spread - 1].contains("187.01"), "{}", rows[spread - 1]);
+    assert!(rows[spread + 1].contains("186.99"), "{}", rows[spread + 1]);
+    insta::assert_snapshot!("ladder_120x36", terminal.backend());
+}
+
+#[test]
+fn ladder_in_place_of_a_narrow_chart() {
+    let mut app = fixture::app(Theme::COLOR, (80, 24));
+    with_book(&mut app, 10);
+    snapshot("ladder_80x24", &mut app);
+    let mut app = fixture::app(Theme::MONO, (100, 30));
+    app.focus = true;
+    app.ladder = true;
+    // Before the book comes.
+    snapshot("ladder_waiting_100x30", &mut app);
 }
 
 #[test]
