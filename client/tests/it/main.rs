@@ -2,6 +2,7 @@
 //! server (plain and TLS, certificates made with rcgen; history with `rewind`) and against
 //! scripted fakes.
 
+mod books;
 mod publisher;
 mod rewind;
 mod subscriber;

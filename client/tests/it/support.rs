@@ -18,7 +18,7 @@ use hyper::{
 };
 use hyper_util::rt::TokioIo;
 use tickcast_client::{ClientConfig, ClientEvent, PublisherConfig};
-use tickcast_proto::{Encoding, Publish, ServerMessage, Welcome};
+use tickcast_proto::{ClientMessage, Encoding, Publish, ServerMessage, Welcome};
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{mpsc, watch},
@@ -173,6 +173,8 @@ pub enum Step {
     Close(u16, &'static str),
     /// Say nothing more (but keep the connection open).
     Silence,
+    /// Wait for this many client messages (kept in [`Fake::received`]).
+    Read(usize),
 }
 
 /// What the fake server saw of one request.
@@ -186,6 +188,8 @@ pub struct Seen {
 pub struct Fake {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// The client messages the [`Step::Read`] steps read, in order.
+    pub received: Arc<Mutex<Vec<ClientMessage>>>,
     _tasks: JoinSet<()>,
 }
 
@@ -212,8 +216,10 @@ pub async fn fake_server(script: Vec<Step>) -> Fake {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake");
     let addr = listener.local_addr().expect("fake addr");
     let seen = Arc::new(Mutex::new(Vec::new()));
+    let received = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = JoinSet::new();
     let seen2 = seen.clone();
+    let received2 = received.clone();
     tasks.spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -221,9 +227,11 @@ pub async fn fake_server(script: Vec<Step>) -> Fake {
             };
             let script = script.clone();
             let seen = seen2.clone();
+            let received = received2.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |mut req: Request<Incoming>| {
                     let script = script.clone();
+                    let received = received.clone();
                     let header = |name: &str| {
                         req.headers()
                             .get(name)
@@ -262,6 +270,24 @@ pub async fn fake_server(script: Vec<Step>) -> Fake {
                                             .await;
                                         return;
                                     }
+                                    Step::Read(n) => {
+                                        let mut read = 0;
+                                        while read < n {
+                                            let Ok(frame) = ws.read_frame().await else {
+                                                return;
+                                            };
+                                            if frame.opcode != OpCode::Binary {
+                                                continue;
+                                            }
+                                            if let Ok(msg) = tickcast_proto::decode_client(
+                                                Encoding::MsgPack,
+                                                &frame.payload,
+                                            ) {
+                                                received.lock().expect("lock").push(msg);
+                                                read += 1;
+                                            }
+                                        }
+                                    }
                                     Step::Silence => {
                                         // Keep reading (the client's subscribe) but never answer.
                                         while let Ok(frame) = ws.read_frame().await {
@@ -287,6 +313,7 @@ pub async fn fake_server(script: Vec<Step>) -> Fake {
     Fake {
         addr,
         seen,
+        received,
         _tasks: tasks,
     }
 }
