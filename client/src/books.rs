@@ -1,9 +1,11 @@
 //! The subscriber's books: every message of a book topic goes through the tracker (the
 //! `prev_seq` chain), and, with verification on, into the topic's [`OrderBook`], whose
 //! checksum must match after each `book` and `book_update`. What to do with the message
-//! comes out as an [`Action`]; a wrong book is re-subscribed by the supervisor.
+//! comes out as an [`Action`]; a wrong book is re-subscribed by the supervisor, at once the
+//! first time, then later and later while the topic's books keep failing (a client and a
+//! server that disagree for good must not loop).
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use tickcast_proto::{Book, BookUpdate, Pattern, ServerMessage};
 
@@ -20,8 +22,27 @@ pub(crate) enum Action {
     /// Drop it: already had, or a fresh `book` has been asked for.
     Drop,
     /// The topic's book is wrong at `seq`: drop the message, report it, and re-subscribe
-    /// the topic for a fresh `book`.
-    Resync { seq: u64, fault: BookFault },
+    /// the topic for a fresh `book` `after` this long.
+    Resync {
+        seq: u64,
+        fault: BookFault,
+        after: Duration,
+    },
+}
+
+/// The wait before the second resync in a row of a topic; it doubles with each next one.
+const RESYNC_DELAY: Duration = Duration::from_millis(250);
+/// The longest wait between two resyncs of a topic.
+const MAX_RESYNC_DELAY: Duration = Duration::from_secs(30);
+
+/// The wait before the `streak`-th resync in a row of a topic (1: the first, at once).
+fn resync_delay(streak: u32) -> Duration {
+    match streak {
+        0 | 1 => Duration::ZERO,
+        n => RESYNC_DELAY
+            .saturating_mul(1 << (n - 2).min(16))
+            .min(MAX_RESYNC_DELAY),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +59,8 @@ pub(crate) struct Books {
     /// and a broken one is reported as a gap).
     verify: bool,
     books: BTreeMap<String, Slot>,
+    /// Resyncs in a row per topic, with no update verifying in between.
+    streaks: BTreeMap<String, u32>,
 }
 
 impl Books {
@@ -45,6 +68,7 @@ impl Books {
         Self {
             verify,
             books: BTreeMap::new(),
+            streaks: BTreeMap::new(),
         }
     }
 
@@ -93,14 +117,31 @@ impl Books {
             }),
         };
         match applied {
-            Ok(()) => Action::Forward(verdict),
+            Ok(()) => {
+                self.streaks.remove(&msg.topic);
+                Action::Forward(verdict)
+            }
             Err(fault) => self.resync(&msg.topic, msg.seq, fault),
         }
     }
 
     fn resync(&mut self, topic: &str, seq: u64, fault: BookFault) -> Action {
         self.set(topic, Slot::Resyncing);
-        Action::Resync { seq, fault }
+        let streak = match self.streaks.get_mut(topic) {
+            Some(n) => {
+                *n = n.saturating_add(1);
+                *n
+            }
+            None => {
+                self.streaks.insert(topic.to_owned(), 1);
+                1
+            }
+        };
+        Action::Resync {
+            seq,
+            fault,
+            after: resync_delay(streak),
+        }
     }
 
     fn set(&mut self, topic: &str, slot: Slot) {
@@ -121,15 +162,17 @@ impl Books {
         }
     }
 
-    /// A new connection: every book topic starts again with a fresh `book`.
+    /// A new connection: every book topic starts again with a fresh `book` (a topic whose
+    /// books keep failing keeps its streak).
     pub fn connected(&mut self) {
         self.books.clear();
     }
 
     /// Forget the books of topics no pattern matches any more.
     pub fn retain_matching(&mut self, patterns: &[Pattern]) {
-        self.books
-            .retain(|topic, _| patterns.iter().any(|p| p.matches(topic)));
+        let matched = |topic: &String| patterns.iter().any(|p| p.matches(topic));
+        self.books.retain(|topic, _| matched(topic));
+        self.streaks.retain(|topic, _| matched(topic));
     }
 }
 
@@ -182,7 +225,8 @@ mod tests {
                 fault: BookFault::Checksum {
                     expected: 42,
                     computed: 922_130_848
-                }
+                },
+                after: Duration::ZERO,
             })
         );
         assert_eq!(books.get("book.AAPL"), None, "a wrong book is not shown");
@@ -223,20 +267,25 @@ mod tests {
                 fault: BookFault::Chain {
                     have: Some(812),
                     prev_seq: 813
-                }
+                },
+                after: Duration::ZERO,
             })
         );
         let wrong = Book {
             checksum: 7,
             ..doc_book()
         };
-        assert!(matches!(
-            books.on_message(&mut tracker, &book(wrong)),
-            Some(Action::Resync {
-                seq: 812,
-                fault: BookFault::Checksum { expected: 7, .. }
-            })
-        ));
+        assert!(
+            matches!(
+                books.on_message(&mut tracker, &book(wrong)),
+                Some(Action::Resync {
+                    seq: 812,
+                    fault: BookFault::Checksum { expected: 7, .. },
+                    after,
+                }) if after == RESYNC_DELAY
+            ),
+            "the second resync in a row waits"
+        );
         // An update of a topic that never had a book.
         let stray = BookUpdate {
             topic: "book.MSFT".into(),
@@ -249,6 +298,43 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn resyncs_that_keep_failing_are_spaced_out() {
+        let (mut books, mut tracker) = (Books::new(true), Tracker::new());
+        let bad = Book {
+            checksum: 7,
+            ..doc_book()
+        };
+        let mut waits = Vec::new();
+        for _ in 0..10 {
+            if let Some(Action::Resync { after, .. }) =
+                books.on_message(&mut tracker, &book(bad.clone()))
+            {
+                waits.push(after.as_millis());
+            }
+        }
+        assert_eq!(
+            waits,
+            [
+                0, 250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000
+            ]
+        );
+        // A verified update ends the streak: the next fault resyncs at once.
+        books.on_message(&mut tracker, &book(doc_book()));
+        books.on_message(&mut tracker, &update(doc_update()));
+        let bad = BookUpdate {
+            seq: 816,
+            prev_seq: 815,
+            checksum: 1,
+            ..doc_update()
+        };
+        assert!(matches!(
+            books.on_message(&mut tracker, &update(bad)),
+            Some(Action::Resync { after, .. }) if after.is_zero()
+        ));
+        assert_eq!(resync_delay(u32::MAX), MAX_RESYNC_DELAY);
     }
 
     #[test]

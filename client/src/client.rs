@@ -139,7 +139,9 @@ pub enum ClientEvent {
     /// The book of `topic` was found wrong at `seq` (`fault`): the message that showed it
     /// was dropped, and the client re-subscribes the topic (`unsubscribe`, then `subscribe`
     /// with the same options) for a fresh `book`, which comes as a [`ClientEvent::Message`]
-    /// and replaces it. Messages of the topic until then are dropped.
+    /// and replaces it. Messages of the topic until then are dropped. The first resync of a
+    /// topic goes out at once; while its books keep failing, each next one waits longer
+    /// (250 ms, doubling, up to 30 s).
     BookResync {
         topic: String,
         seq: u64,

@@ -3,11 +3,11 @@
 //! them, and the requests still unanswered on the current connection, so that messages of
 //! a topic being unsubscribed (stragglers, sent before the server took the `unsubscribe`)
 //! are told apart from the history of a later subscribe of the same topic, or from the
-//! fresh `book` of a re-subscribed one.
+//! fresh `book` of a re-subscribed one; and the `resume` pieces that hand positions over.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
-use tickcast_proto::{Pattern, Subscribe};
+use tickcast_proto::{Pattern, Position, Subscribe};
 
 /// One pattern and what its new topics start with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,9 +177,36 @@ impl Subscriptions {
     }
 }
 
+/// Splits `positions` into maps whose `resume` message stays under `max_bytes` (an
+/// estimate from the topic lengths; MessagePack adds at most 21 bytes a position).
+pub(crate) fn pieces(
+    positions: BTreeMap<String, Position>,
+    max_bytes: usize,
+) -> Vec<BTreeMap<String, Position>> {
+    const PER_POSITION: usize = 24;
+    const ENVELOPE: usize = 32;
+    let mut out = Vec::new();
+    let mut piece = BTreeMap::new();
+    let mut bytes = ENVELOPE;
+    for (topic, position) in positions {
+        let size = topic.len() + PER_POSITION;
+        if !piece.is_empty() && bytes + size > max_bytes {
+            out.push(std::mem::take(&mut piece));
+            bytes = ENVELOPE;
+        }
+        bytes += size;
+        piece.insert(topic, position);
+    }
+    if !piece.is_empty() {
+        out.push(piece);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tickcast_proto::{ClientMessage, Encoding, Resume, encode};
 
     fn pats(list: &[&str]) -> Vec<Pattern> {
         list.iter().map(|p| Pattern::parse(p).unwrap()).collect()
@@ -292,5 +319,22 @@ mod tests {
         subs.answered();
         assert!(!subs.unwanted("book.A"), "then the fresh book is wanted");
         assert_eq!(subs.patterns().len(), 3, "the patterns never left");
+    }
+
+    #[test]
+    fn positions_are_split_into_resumes_that_fit() {
+        let positions: BTreeMap<String, (u64, u64)> = (0..5_000)
+            .map(|i| (format!("ticks.SYM{i:05}"), (u64::MAX, u64::MAX)))
+            .collect();
+        let limit = 4096;
+        let split = pieces(positions.clone(), limit);
+        assert!(split.len() > 1);
+        assert_eq!(split.iter().map(BTreeMap::len).sum::<usize>(), 5_000);
+        for since in split {
+            let msg = ClientMessage::Resume(Resume { id: None, since });
+            let bytes = encode(Encoding::MsgPack, &msg).unwrap();
+            assert!(bytes.len() <= limit, "{} > {limit}", bytes.len());
+        }
+        assert!(pieces(BTreeMap::new(), limit).is_empty());
     }
 }

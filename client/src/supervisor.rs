@@ -3,11 +3,9 @@
 //! re-subscribes a book found wrong (see `books`), and reconnects, forever or until told
 //! to stop.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
-use tickcast_proto::{
-    ClientMessage, Pattern, Position, Resume, ServerMessage, Unsubscribe, Welcome, close,
-};
+use tickcast_proto::{ClientMessage, Pattern, Resume, ServerMessage, Unsubscribe, Welcome, close};
 use tokio::{
     sync::mpsc,
     time::{Instant, sleep_until},
@@ -20,7 +18,7 @@ use crate::{
     books::{Action, Books},
     connection::{Connection, Inbound},
     endpoint::Endpoint,
-    subscriptions::Subscriptions,
+    subscriptions::{Subscriptions, pieces},
     tracker::{SeqVerdict, Tracker},
 };
 
@@ -40,6 +38,9 @@ pub(crate) struct Supervisor {
     subscriptions: Subscriptions,
     tracker: Tracker,
     books: Books,
+    /// Book topics to re-subscribe, and when (a resync of a topic whose books keep
+    /// failing waits).
+    resyncs: Vec<(Instant, String)>,
     retry: Retry,
     events: mpsc::Sender<ClientEvent>,
     commands: mpsc::Receiver<Command>,
@@ -63,6 +64,7 @@ impl Supervisor {
         let subscriptions = Subscriptions::new(patterns, config.rewind, config.depth);
         Self {
             books: Books::new(config.verify_books),
+            resyncs: Vec::new(),
             config,
             endpoint,
             subscriptions,
@@ -177,6 +179,8 @@ impl Supervisor {
         .await?;
         self.subscriptions.connected();
         self.books.connected();
+        // Every book comes fresh with the subscribe: nothing left to re-subscribe.
+        self.resyncs.clear();
         let patterns = self.subscriptions.patterns();
         if !self.subscribe(&conn, &patterns, max_message_bytes).await {
             return Ok(("connection lost".to_owned(), Next::Backoff));
@@ -186,6 +190,7 @@ impl Supervisor {
         let mut reconnect_after = None;
         let mut deadline = Instant::now() + dead_after;
         loop {
+            let next_resync = self.resyncs.iter().map(|(at, _)| *at).min();
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => {
@@ -199,10 +204,16 @@ impl Supervisor {
                             if let ServerMessage::Shutdown(s) = &msg {
                                 reconnect_after = Some(Duration::from_millis(s.reconnect_after_ms));
                             }
-                            if let Some(topic) = self.on_message(epoch, msg).await? {
-                                if !self.resync(&conn, &topic).await {
-                                    return Ok(("connection lost".to_owned(), Next::Backoff));
-                                }
+                            if let Some((topic, after)) = self.on_message(epoch, msg).await? {
+                                self.resyncs.push((Instant::now() + after, topic));
+                            }
+                            // Here too, not only on the timer: a busy connection always has
+                            // a message ready, and the select is biased towards it.
+                            let now = Instant::now();
+                            if self.resyncs.iter().any(|(at, _)| *at <= now)
+                                && !self.due_resyncs(&conn).await
+                            {
+                                return Ok(("connection lost".to_owned(), Next::Backoff));
                             }
                         }
                         Some(Inbound::Closed { code, reason }) => {
@@ -223,6 +234,11 @@ impl Supervisor {
                     }
                     None => self.commands_open = false,
                 },
+                () = sleep_until(next_resync.unwrap_or(deadline)), if next_resync.is_some() => {
+                    if !self.due_resyncs(&conn).await {
+                        return Ok(("connection lost".to_owned(), Next::Backoff));
+                    }
+                }
                 () = sleep_until(deadline) => {
                     let reason = format!("no message for {} ms (server presumed dead)", dead_after.as_millis());
                     return Ok((reason, Next::Backoff));
@@ -267,6 +283,22 @@ impl Supervisor {
         conn.send(&ClientMessage::Unsubscribe(msg)).await
     }
 
+    /// Re-subscribes the book topics whose time has come. False when the connection is
+    /// gone.
+    async fn due_resyncs(&mut self, conn: &Connection) -> bool {
+        let now = Instant::now();
+        let (due, later) = std::mem::take(&mut self.resyncs)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.resyncs = later;
+        for (_, topic) in due {
+            if !self.resync(conn, &topic).await {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Asks for a fresh `book` of `topic`: every pattern that delivers it is unsubscribed
     /// and subscribed again with the same options (the other topics they bring resume from
     /// their positions, and other books start over too). False when the connection is gone.
@@ -306,13 +338,13 @@ impl Supervisor {
     }
 
     /// `server_epoch` (`welcome.epoch`) only stands in for a topic's epoch when the topic's
-    /// own messages have not told it yet. Returns the book topic to re-subscribe, if the
-    /// message showed its book wrong.
+    /// own messages have not told it yet. Returns the book topic to re-subscribe, and
+    /// after how long, if the message showed its book wrong.
     async fn on_message(
         &mut self,
         server_epoch: u64,
         msg: ServerMessage,
-    ) -> Result<Option<String>, Stop> {
+    ) -> Result<Option<(String, Duration)>, Stop> {
         let topic = data_topic(&msg);
         if topic.is_some_and(|t| self.subscriptions.unwanted(t)) {
             // Sent before the server took our `unsubscribe`: tracking it would make the
@@ -322,7 +354,7 @@ impl Supervisor {
         let book_action = self.books.on_message(&mut self.tracker, &msg);
         let verdict = match (book_action, topic) {
             (Some(Action::Drop), _) => return Ok(None),
-            (Some(Action::Resync { seq, fault }), Some(topic)) => {
+            (Some(Action::Resync { seq, fault, after }), Some(topic)) => {
                 let topic = topic.to_owned();
                 self.emit(ClientEvent::BookResync {
                     topic: topic.clone(),
@@ -330,7 +362,7 @@ impl Supervisor {
                     fault,
                 })
                 .await?;
-                return Ok(Some(topic));
+                return Ok(Some((topic, after)));
             }
             (Some(Action::Forward(verdict)), Some(topic)) => Some((
                 topic.to_owned(),
@@ -425,55 +457,5 @@ fn data_topic(msg: &ServerMessage) -> Option<&str> {
         ServerMessage::Book(b) => Some(&b.topic),
         ServerMessage::BookUpdate(u) => Some(&u.topic),
         _ => None,
-    }
-}
-
-/// Splits `positions` into maps whose `resume` message stays under `max_bytes` (an
-/// estimate from the topic lengths; MessagePack adds at most 21 bytes a position).
-fn pieces(
-    positions: BTreeMap<String, Position>,
-    max_bytes: usize,
-) -> Vec<BTreeMap<String, Position>> {
-    const PER_POSITION: usize = 24;
-    const ENVELOPE: usize = 32;
-    let mut out = Vec::new();
-    let mut piece = BTreeMap::new();
-    let mut bytes = ENVELOPE;
-    for (topic, position) in positions {
-        let size = topic.len() + PER_POSITION;
-        if !piece.is_empty() && bytes + size > max_bytes {
-            out.push(std::mem::take(&mut piece));
-            bytes = ENVELOPE;
-        }
-        bytes += size;
-        piece.insert(topic, position);
-    }
-    if !piece.is_empty() {
-        out.push(piece);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pieces;
-    use std::collections::BTreeMap;
-    use tickcast_proto::{ClientMessage, Encoding, Resume, encode};
-
-    #[test]
-    fn positions_are_split_into_resumes_that_fit() {
-        let positions: BTreeMap<String, (u64, u64)> = (0..5_000)
-            .map(|i| (format!("ticks.SYM{i:05}"), (u64::MAX, u64::MAX)))
-            .collect();
-        let limit = 4096;
-        let split = pieces(positions.clone(), limit);
-        assert!(split.len() > 1);
-        assert_eq!(split.iter().map(BTreeMap::len).sum::<usize>(), 5_000);
-        for since in split {
-            let msg = ClientMessage::Resume(Resume { id: None, since });
-            let bytes = encode(Encoding::MsgPack, &msg).unwrap();
-            assert!(bytes.len() <= limit, "{} > {limit}", bytes.len());
-        }
-        assert!(pieces(BTreeMap::new(), limit).is_empty());
     }
 }
