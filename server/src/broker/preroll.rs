@@ -191,9 +191,13 @@ impl Broker {
             };
             topics.keep(i, kept);
         }
+        let now_ns = crate::unix_ns();
         for pending in &topics.pending {
             let mut st = pending.topic.lock();
             let latest = st.seq;
+            if let Some(Kept::Trade { ts, .. }) = pending.kept.back() {
+                st.ts_lag_ns = now_ns.saturating_sub(*ts);
+            }
             for &kept in &pending.kept {
                 let msg = pending.message(kept, st.epoch);
                 st.seq = match kept {
