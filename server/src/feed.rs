@@ -29,9 +29,11 @@ pub fn preroll(broker: &Broker, mut market: Market, window: &Retention) -> Live 
     let started = Instant::now();
     let mut past = Preroll::past(&mut market, unix_ns());
     let stats = broker.preroll(
-        past.by_ref().map(|event| match event {
-            Event::Tick(t) => Past::Trade(t),
-            Event::Status(s) => Past::Status(s),
+        // Book changes are not served yet: the simulator's books are off here.
+        past.by_ref().filter_map(|event| match event {
+            Event::Tick(t) => Some(Past::Trade(t)),
+            Event::Status(s) => Some(Past::Status(s)),
+            Event::Book(_) => None,
         }),
         window,
     );
@@ -62,6 +64,8 @@ pub async fn run(broker: Broker, live: Live, shutdown: CancellationToken) {
                 status.ts = 0;
                 broker.publish_status(status);
             }
+            // Not served yet (issue #17's server part decides).
+            Event::Book(_) => {}
         }
         !shutdown.is_cancelled()
     });
