@@ -26,7 +26,7 @@ use super::side::{Side, SideKind};
 use super::{Book, BookChange, BookView, MAX_LEVELS, MIN_LEVELS};
 use crate::config::{Arrivals, Config, ConfigError};
 use crate::market::Pick;
-use crate::quote::{Quote, TickGrid};
+use crate::quote::Quote;
 
 /// Order-flow changes per trade, on average.
 pub(crate) const FLOW_PER_TRADE: f64 = 3.0;
@@ -74,10 +74,7 @@ impl Books {
             .iter()
             .map(|inst| {
                 let mut book = Book::new(inst);
-                let quote = Quote::around(
-                    TickGrid::new(inst.tick_size).ticks(inst.price),
-                    inst.volatility,
-                );
+                let quote = Quote::around(book.grid.ticks(inst.price), inst.volatility);
                 recentre(&mut book, quote, &mut rng);
                 book
             })
