@@ -248,9 +248,10 @@ mod tests {
         let broker = Broker::new(WINDOW, 16, Arc::new(Metrics::default()));
         let mut past = Preroll::past(&mut market, NOW_NS);
         let stats = broker.preroll(
-            past.by_ref().map(|e| match e {
-                Event::Tick(t) => Past::Trade(t),
-                Event::Status(s) => Past::Status(s),
+            past.by_ref().filter_map(|e| match e {
+                Event::Tick(t) => Some(Past::Trade(t)),
+                Event::Status(s) => Some(Past::Status(s)),
+                Event::Book(_) => None,
             }),
             &WINDOW,
         );

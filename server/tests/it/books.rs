@@ -41,9 +41,19 @@ struct Local {
 
 impl Local {
     fn from_book(b: &Book) -> Self {
-        assert_eq!(b.checksum, checksum(&b.bids, &b.asks, b.tick_size), "the book's checksum");
-        assert!(b.bids.windows(2).all(|w| w[0].0 > w[1].0), "bids best first");
-        assert!(b.asks.windows(2).all(|w| w[0].0 < w[1].0), "asks best first");
+        assert_eq!(
+            b.checksum,
+            checksum(&b.bids, &b.asks, b.tick_size),
+            "the book's checksum"
+        );
+        assert!(
+            b.bids.windows(2).all(|w| w[0].0 > w[1].0),
+            "bids best first"
+        );
+        assert!(
+            b.asks.windows(2).all(|w| w[0].0 < w[1].0),
+            "asks best first"
+        );
         if let (Some(bid), Some(ask)) = (b.bids.first(), b.asks.first()) {
             assert!(bid.0 < ask.0, "not crossed");
         }
@@ -71,11 +81,19 @@ impl Local {
     }
 }
 
-fn side(levels: &mut Vec<Level>, changes: &[Level], better: impl Fn(f64, f64) -> bool, depth: usize) {
+fn side(
+    levels: &mut Vec<Level>,
+    changes: &[Level],
+    better: impl Fn(f64, f64) -> bool,
+    depth: usize,
+) {
     for &(price, size) in changes {
         levels.retain(|&(p, _)| p != price);
         if size > 0 {
-            let at = levels.iter().position(|&(p, _)| better(price, p)).unwrap_or(levels.len());
+            let at = levels
+                .iter()
+                .position(|&(p, _)| better(price, p))
+                .unwrap_or(levels.len());
             levels.insert(at, (price, size));
         }
     }
@@ -83,7 +101,12 @@ fn side(levels: &mut Vec<Level>, changes: &[Level], better: impl Fn(f64, f64) ->
 }
 
 /// Reads the topic's messages, keeping the book; returns it after `updates` updates.
-async fn follow(c: &mut Client, book: &mut Option<Local>, updates: usize, history: &mut HashMap<u64, Local>) {
+async fn follow(
+    c: &mut Client,
+    book: &mut Option<Local>,
+    updates: usize,
+    history: &mut HashMap<u64, Local>,
+) {
     let mut seen = 0;
     while seen < updates {
         match c.recv().await {
@@ -113,7 +136,10 @@ async fn a_subscriber_gets_a_book_then_updates_that_verify() {
         ServerMessage::Book(b) => b,
         _ => unreachable!(),
     };
-    assert_eq!((book.depth, book.epoch, book.recovered), (5, welcome.epoch, None));
+    assert_eq!(
+        (book.depth, book.epoch, book.recovered),
+        (5, welcome.epoch, None)
+    );
     assert_eq!((book.bids.len(), book.asks.len()), (5, 5));
     let mut local = Some(Local::from_book(&book));
     follow(&mut c, &mut local, 300, &mut HashMap::new()).await;
@@ -131,7 +157,10 @@ async fn a_late_subscriber_gets_the_book_an_early_one_has_at_the_same_seq() {
 
     let (mut late, _) = Client::connect_welcomed(server.addr()).await;
     late.send(sub(Some(25))).await;
-    let late_book = match late.recv_until(|m| matches!(m, ServerMessage::Book(_))).await {
+    let late_book = match late
+        .recv_until(|m| matches!(m, ServerMessage::Book(_)))
+        .await
+    {
         ServerMessage::Book(b) => Local::from_book(&b),
         _ => unreachable!(),
     };
@@ -139,7 +168,12 @@ async fn a_late_subscriber_gets_the_book_an_early_one_has_at_the_same_seq() {
     while early_book.as_ref().is_some_and(|b| b.seq < late_book.seq) {
         follow(&mut early, &mut early_book, 1, &mut early_history).await;
     }
-    assert_eq!(early_history.get(&late_book.seq), Some(&late_book), "identical books at seq {}", late_book.seq);
+    assert_eq!(
+        early_history.get(&late_book.seq),
+        Some(&late_book),
+        "identical books at seq {}",
+        late_book.seq
+    );
     server.shutdown().await;
 }
 
@@ -179,7 +213,10 @@ async fn a_slow_reader_is_resynced_with_a_fresh_book_never_a_wrong_one() {
     follow(&mut slow, &mut book, 50, &mut history).await;
     let (mut fresh, _) = Client::connect_welcomed(server.addr()).await;
     fresh.send(sub(Some(50))).await;
-    let fresh_book = match fresh.recv_until(|m| matches!(m, ServerMessage::Book(_))).await {
+    let fresh_book = match fresh
+        .recv_until(|m| matches!(m, ServerMessage::Book(_)))
+        .await
+    {
         ServerMessage::Book(b) => Local::from_book(&b),
         _ => unreachable!(),
     };
@@ -202,7 +239,11 @@ async fn a_resume_position_gets_a_fresh_book_and_bad_depths_are_refused() {
     assert!(matches!(c.recv().await, ServerMessage::Ack(_)));
     match c.recv_until(|m| matches!(m, ServerMessage::Book(_))).await {
         ServerMessage::Book(b) => {
-            assert_eq!((b.depth, b.recovered), (10, None), "the default depth, a whole book");
+            assert_eq!(
+                (b.depth, b.recovered),
+                (10, None),
+                "the default depth, a whole book"
+            );
             Local::from_book(&b);
         }
         _ => unreachable!(),
@@ -213,6 +254,30 @@ async fn a_resume_position_gets_a_fresh_book_and_bad_depths_are_refused() {
             ServerMessage::Error(e) => assert_eq!(e.code, ErrorCode::BadRequest, "depth {depth}"),
             _ => unreachable!(),
         }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn instruments_list_reference_data_with_the_state_now() {
+    let server = start(books_config(200.0)).await;
+    let (status, body) = http_get(server.addr(), "/instruments").await;
+    assert_eq!(status, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let first = &list[0];
+    assert_eq!(first["symbol"], "SYN0000");
+    assert_eq!(first["tick_size"].as_f64(), Some(0.01));
+    assert_eq!(first["lot_size"].as_u64(), Some(100));
+    assert!(first["prev_close"].as_f64().is_some_and(|p| p > 0.0));
+    assert_eq!(first["state"], "open");
+    // A book's tick size is the instrument's.
+    let (mut c, _) = Client::connect_welcomed(server.addr()).await;
+    c.send(sub(None)).await;
+    match c.recv_until(|m| matches!(m, ServerMessage::Book(_))).await {
+        ServerMessage::Book(b) => assert_eq!(Some(b.tick_size), first["tick_size"].as_f64()),
+        _ => unreachable!(),
     }
     server.shutdown().await;
 }

@@ -434,7 +434,7 @@ async fn pace(events: impl Iterator<Item = Event>, speed: f64, publisher: &Publi
 fn into_tick(event: Event) -> Option<Tick> {
     match event {
         Event::Tick(t) => Some(t),
-        Event::Status(_) => None,
+        Event::Status(_) | Event::Book(_) => None,
     }
 }
 
