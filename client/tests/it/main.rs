@@ -3,6 +3,7 @@
 //! scripted fakes.
 
 mod books;
+mod books_live;
 mod publisher;
 mod rewind;
 mod subscriber;
