@@ -1,6 +1,7 @@
 //! `tickcast-dash` end to end in a real terminal (tmux): symbols and moving prices show up,
-//! the 1m chart is full of candles right away (history), `q` exits 0, and the terminal is
-//! restored (alternate screen left, mouse off, cooked mode).
+//! the 1m chart is full of candles right away (history), `b` shows the depth ladder with
+//! prices on both sides of the spread, `q` exits 0, and the terminal is restored (alternate
+//! screen left, mouse off, cooked mode).
 
 use std::{
     process::Command,
@@ -133,6 +134,40 @@ fn candle_columns(screen: &str) -> usize {
         .count()
 }
 
+/// The depth ladder's rows (from its title to its bottom border), cut out of the screen.
+#[cfg(feature = "embedded-server")]
+fn ladder(screen: &str) -> Vec<String> {
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let Some((top, col)) = lines.iter().enumerate().find_map(|(i, l)| {
+        let text: String = l.iter().collect();
+        let at = text[..text.find(" book · depth")?].chars().count();
+        Some((i, l[..at].iter().rposition(|&c| c == '┌')?))
+    }) else {
+        return Vec::new();
+    };
+    lines[top..]
+        .iter()
+        .map(|l| l.iter().skip(col).collect::<String>())
+        .take_while(|l| !l.starts_with('└'))
+        .collect()
+}
+
+/// Whether the ladder shows a price on the rows next to its spread line, ask and bid.
+#[cfg(feature = "embedded-server")]
+fn ladder_has_both_sides(screen: &str) -> bool {
+    let rows = ladder(screen);
+    let priced = |row: &str| {
+        row.split(|c: char| c.is_whitespace() || c == '│')
+            .any(|w| w.contains('.') && w.parse::<f64>().is_ok_and(|p| p > 0.0))
+    };
+    let Some(spread) = rows.iter().position(|r| r.contains(" spread ")) else {
+        return false;
+    };
+    spread > 1
+        && rows.get(spread - 1).is_some_and(|r| priced(r))
+        && rows.get(spread + 1).is_some_and(|r| priced(r))
+}
+
 fn check_quit_restores(tmux: &Tmux) {
     assert_eq!(
         tmux.flag("alternate_on"),
@@ -174,6 +209,11 @@ fn embedded_dashboard_shows_moving_prices_and_quits_cleanly() {
     // (live, a 1m bar comes once a minute).
     tmux.keys(&["c", "t"]);
     tmux.wait_for("a 1m chart full of candles", |s| candle_columns(s) >= 40);
+    // The depth ladder of the selected symbol: asks and bids around the spread.
+    tmux.keys(&["b"]);
+    tmux.wait_for("a ladder with prices on both sides", ladder_has_both_sides);
+    tmux.keys(&["b"]);
+    tmux.wait_for("the ladder hidden", |s| !s.contains(" book · depth"));
     // Keys reach the app: the help overlay opens and closes.
     tmux.keys(&["?"]);
     tmux.wait_for("help", |s| s.contains("tickcast-dash · keys"));

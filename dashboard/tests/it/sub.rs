@@ -5,7 +5,7 @@ use std::process::Stdio;
 use tickcast_proto::{Encoding, ServerMessage};
 use tokio::{process::Command, time::timeout};
 
-use crate::support::{LIMIT, start_server, start_tls_server};
+use crate::support::{LIMIT, corrupting_proxy, start_server, start_tls_server};
 
 const SUB: &str = env!("CARGO_BIN_EXE_tickcast-sub");
 
@@ -145,6 +145,99 @@ async fn rewind_prints_history_then_live() {
         !String::from_utf8_lossy(&out.stderr).contains("\"gap\""),
         "no gap"
     );
+    server.shutdown().await;
+}
+
+/// The book messages of `stdout`, checked as a client does: each `book_update` follows the
+/// one before it and its checksum verifies. Returns how many `book`s there were.
+fn check_books(stdout: &str, depth: u32) -> usize {
+    let mut book: Option<tickcast_client::OrderBook> = None;
+    let mut books = 0;
+    for line in stdout.lines() {
+        match tickcast_proto::decode_server(Encoding::Json, line.as_bytes()).expect(line) {
+            ServerMessage::Book(b) => {
+                assert_eq!((b.topic.as_str(), b.depth), ("book.AAPL", depth), "{line}");
+                let fresh = tickcast_client::OrderBook::from_book(&b);
+                assert_eq!(fresh.verify(b.checksum), Ok(()), "{line}");
+                book = Some(fresh);
+                books += 1;
+            }
+            ServerMessage::BookUpdate(u) => {
+                let held = book.as_mut().expect("a book first");
+                assert_eq!(held.apply(&u), Ok(()), "{line}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    books
+}
+
+#[tokio::test]
+async fn prints_books_and_their_updates_at_a_depth() {
+    let server = start_server().await;
+    let url = server.ws_url();
+    let out = run(&[
+        "--url",
+        &url,
+        "--depth",
+        "5",
+        "--verify-books",
+        "--count",
+        "40",
+        "book.AAPL",
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("book_resync") && !stderr.contains("\"gap\""),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(stdout.lines().count(), 40);
+    assert_eq!(check_books(&stdout, 5), 1);
+    // The server's depth without --depth.
+    let out = run(&["--url", &url, "--count", "3", "book.AAPL"]).await;
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(check_books(&stdout, 10), 1);
+    // A depth the protocol does not have is refused before connecting.
+    let out = run(&["--url", &url, "--depth", "7", "book.AAPL"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be one of"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_checksum_mismatch_is_reported_and_the_book_fetched_again() {
+    let server = start_server().await;
+    let proxy = corrupting_proxy(server.addr()).await;
+    let url = format!("ws://{proxy}/ws");
+    let out = run(&[
+        "--url",
+        &url,
+        "--verify-books",
+        "--count",
+        "30",
+        "book.AAPL",
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let reports: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect();
+    assert_eq!(reports.len(), 1, "{stderr}");
+    let report = &reports[0];
+    assert_eq!(report["type"], "book_resync", "{report}");
+    assert_eq!(report["topic"], "book.AAPL");
+    assert_eq!(report["fault"], "checksum");
+    assert_ne!(report["expected"], report["computed"]);
+    // The corrupted update was not printed; a fresh book follows, and every update after
+    // either book verifies.
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(check_books(&stdout, 10), 2, "{stdout}");
     server.shutdown().await;
 }
 
