@@ -92,6 +92,132 @@ export interface ServerError {
   seq?: undefined;
 }
 
+/** One price level of an order book: `[price, size]`. */
+export type Level = readonly [price: number, size: number];
+
+/** The depths a subscription may ask for (`depth`): levels per side of its book topics. */
+export type Depth = 5 | 10 | 25 | 50;
+
+/** The depths, as values. */
+export declare const DEPTHS: readonly Depth[];
+
+/** Levels of each side the checksum covers (10). */
+export declare const CHECKSUM_LEVELS: number;
+
+/**
+ * The order book of one `book.SYM` topic to a depth (PROTOCOL.md §7, §8): bids highest first,
+ * asks lowest first. The library keeps one per subscribed book topic and verifies it after
+ * every update; items give a copy (`item.book`). Sides are frozen arrays, replaced (never
+ * changed in place) by apply(), so a clone() costs nothing.
+ */
+export declare class OrderBook {
+  /** A book from a `book` message's fields (`tick_size` or `tickSize`); at most `depth` levels a side are kept. */
+  constructor(fields: {
+    topic?: string;
+    symbol?: string;
+    epoch?: number | bigint;
+    seq?: number | bigint;
+    ts?: bigint | number;
+    tick_size?: number;
+    tickSize?: number;
+    depth: number;
+    bids?: ReadonlyArray<readonly [number, number | bigint]>;
+    asks?: ReadonlyArray<readonly [number, number | bigint]>;
+  });
+  /** The book a `book` message carries. */
+  static from(msg: BookMessage | Omit<BookMessage, "book">): OrderBook;
+  readonly topic: string;
+  readonly symbol: string;
+  /** The topic's epoch. */
+  readonly epoch: number;
+  /** The `seq` of the last change it includes: the next update's `prev_seq`. */
+  readonly seq: number;
+  /** Time of the last change, ns since 1970. */
+  readonly ts: bigint;
+  /** The price grid. */
+  readonly tickSize: number;
+  /** Levels per side kept. */
+  readonly depth: number;
+  /** Bids, highest price first. */
+  readonly bids: readonly Level[];
+  /** Asks, lowest price first. */
+  readonly asks: readonly Level[];
+  readonly bestBid: Level | undefined;
+  readonly bestAsk: Level | undefined;
+  /** Best ask minus best bid, on the grid (undefined while a side is empty). */
+  readonly spread: number | undefined;
+  /** The spread in ticks. */
+  readonly spreadTicks: number | undefined;
+  /** Halfway between the best bid and ask. */
+  readonly mid: number | undefined;
+  /** `round(price / tickSize)`. */
+  ticks(price: number): number;
+  /** The price of a number of ticks, rounded to the grid's decimals. */
+  price(ticks: number): number;
+  /**
+   * Applies an update's levels in order (size 0 removes, a new price adds, else the size is
+   * replaced), keeps the best `depth` a side, takes its `seq` and `ts`. Checks neither
+   * `prev_seq` nor the checksum (the feed does). Returns this book.
+   */
+  apply(update: { seq?: number | bigint; ts?: bigint | number; bids?: ReadonlyArray<readonly [number, number | bigint]>; asks?: ReadonlyArray<readonly [number, number | bigint]> }): this;
+  /** `{ask levels}|{bid levels}`, each `{price_ticks}:{size}`, the top 10 a side (PROTOCOL.md §8). */
+  checksumText(): string;
+  /** CRC-32 of checksumText(): the server's `checksum` when the book is right. */
+  checksum(): number;
+  /** A copy as the book is now. */
+  clone(): OrderBook;
+}
+
+/** CRC-32 (IEEE 802.3, zlib's) of a string (as UTF-8) or bytes. */
+export declare function crc32(data: string | Uint8Array): number;
+
+/**
+ * A `book` on `book.SYM` (PROTOCOL.md §7): the whole book to the subscription's depth. It
+ * starts the topic, and replaces the book after a reconnect, a resync or a `lagged`
+ * (`recovered: false`): replace what you show with it.
+ */
+export interface BookMessage {
+  type: "book";
+  topic: string;
+  /** The seq of the last change it includes. */
+  seq: number;
+  epoch: number;
+  ts: bigint;
+  symbol: string;
+  tick_size: number;
+  depth: number;
+  bids: Level[];
+  asks: Level[];
+  checksum: number;
+  /** `false`: it replaces updates this client did not get (a slow reader; or the library's own buffer). */
+  recovered?: boolean;
+  /** The verified book (a copy; added by the library). */
+  book: OrderBook;
+}
+
+/**
+ * A `book_update`: the levels that changed at the subscription's depth (size 0: removed).
+ * The library delivers it only after checking that it follows the book (`prev_seq`) and that
+ * the book's checksum after it equals `checksum`; `book` is the result.
+ */
+export interface BookUpdate {
+  type: "book_update";
+  topic: string;
+  /** This change's seq (it may skip: changes beyond the depth make no update). */
+  seq: number;
+  /** The seq of the book or update before it (never skips). */
+  prev_seq: number;
+  ts: bigint;
+  symbol: string;
+  bids: Level[];
+  asks: Level[];
+  checksum: number;
+  /** The topic's epoch (added by the library, from the book). */
+  epoch: number;
+  /** The verified book after this update (a copy; added by the library). */
+  book: OrderBook;
+}
+
 /** Why messages of a topic are missing. */
 export type GapCause =
   /** the server said so: `recovered: false` (a resume it could not serve, a loss upstream) */
@@ -101,7 +227,14 @@ export type GapCause =
   /** the seqs jumped: after `lagged`, or under `max_rate` (see the flags) */
   | "seq_jump"
   /** this library dropped them: the reader fell more than `maxBuffered` items behind */
-  | "client_buffer";
+  | "client_buffer"
+  /**
+   * a book topic's update did not follow its book (`reason` "prev_seq") or left a book whose
+   * checksum differs (`reason` "checksum"): the update is not delivered, the library asks for
+   * a fresh `book` (it unsubscribes and subscribes the topic's patterns again) and drops the
+   * topic's updates until it comes
+   */
+  | "book_resync";
 
 /**
  * A loss, delivered in the stream right before the message that reveals it. Every message of a
@@ -112,7 +245,7 @@ export interface Gap {
   topic: string;
   /** The epoch of the message that follows. */
   epoch: number;
-  /** The first seq missed (null when unknown: a new epoch). */
+  /** The first seq missed (null when unknown: a new epoch, any gap of a book topic). */
   expected: number | null;
   /** The seq of the message that follows. */
   received: number;
@@ -129,12 +262,18 @@ export interface Gap {
   lagged: boolean;
   /** A subscription matching this topic has `max_rate`: jumps are expected. */
   max_rate: boolean;
-  /** Whether the loss has a reason (anything but a seq jump nobody announced). */
+  /** Whether the loss has a reason (anything but a seq jump nobody announced, or a book found wrong). */
   announced: boolean;
+  /** "book_resync": what was wrong, the checksum or the prev_seq chain. */
+  reason?: "checksum" | "prev_seq";
+  /** "book_resync" of an update: its prev_seq. */
+  prev_seq?: number;
+  /** "book_resync" of an update: the seq of the book it should have followed. */
+  book_seq?: number;
 }
 
 /** Everything a subscription's stream yields. */
-export type Item = Tick | Snapshot | Bar | Status | Lagged | Gap | ServerError;
+export type Item = Tick | Snapshot | Bar | BookMessage | BookUpdate | Status | Lagged | Gap | ServerError;
 
 export interface Welcome {
   type: "welcome";
@@ -180,8 +319,12 @@ export interface SubscribeOptions {
    * of the latest state, after its `gap` item.
    */
   rewind?: number;
-  /** Passed through to the server; NOT YET SERVED by tickcast-server (ignored there). */
-  depth?: number;
+  /**
+   * Levels per side of the `book.SYM` topics the subscription matches (default 10). The
+   * server serves a topic at the largest depth of the connection's patterns that match it
+   * when the topic joins; a `book` says which (`depth`).
+   */
+  depth?: Depth;
 }
 
 /** What a WebSocket factory must return: the browser WebSocket API, or one like it. */
@@ -334,8 +477,10 @@ export interface FeedStats {
   frames: number;
   /** Frames that did not decode as a message; they are ignored (the server sends none). */
   undecodable: number;
-  /** Ticks and bars dropped as duplicates (a seq already delivered; the server sends none). */
+  /** Ticks, bars and book updates dropped as duplicates (a seq already delivered; the server sends none). */
   duplicates: number;
+  /** Fresh books asked for because a book was found wrong (a `book_resync` gap each; the server causes none). */
+  bookResyncs: number;
 }
 
 /** One logical connection that reconnects and resumes by itself. Made by connect(). */
@@ -360,7 +505,9 @@ export declare class Feed {
   readonly done: Promise<void>;
   /** Subscribes to one pattern or several (NATS wildcards `*`, `>`). */
   subscribe(patterns: string | string[], options?: SubscribeOptions): Subscription;
-  /** Every topic's position: pass it as `since` to a later feed. */
+  /** The verified book of a `book.SYM` topic as it is now (a copy), or undefined before its first `book`. */
+  book(topic: string): OrderBook | undefined;
+  /** Every topic's position (book topics have none: a book is recovered by its state): pass it as `since` to a later feed. */
   positions(): Record<string, [epoch: number, seq: number]>;
   /** Publishes a trade (needs the publisher role); resolves with the ack, rejects on error. */
   publish(topic: string, price: number, size: number, bid?: number | null, ask?: number | null): Promise<Ack>;
