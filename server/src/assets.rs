@@ -63,6 +63,8 @@ pub static ASSETS: &[Asset] = &[
     asset!("chart-ticks.js", JS),
     asset!("candles.js", JS),
     asset!("chart-feed.js", JS),
+    asset!("book-feed.js", JS),
+    asset!("ladder.js", JS),
     asset!("bars.js", JS),
     asset!("ranges.js", JS),
     asset!("sparkline.js", JS),
