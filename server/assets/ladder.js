@@ -77,7 +77,8 @@ export function renderLadder() {
   dom.spread.textContent = spread === undefined
     ? "no spread (a side is empty)"
     : `spread ${spread.toFixed(digits)} · ${book.spreadTicks} tick${book.spreadTicks === 1 ? "" : "s"}`;
-  dom.seq.textContent = `seq ${book.seq} · depth ${book.depth}`;
+  const resyncs = state.feed?.stats.bookResyncs ?? 0;
+  dom.seq.textContent = `seq ${book.seq} · depth ${book.depth} · verified${resyncs ? ` · ${resyncs} resynced` : ""}`;
 }
 
 /** What the ladder shows, as text (for window.tickcast and the end-to-end test). */
