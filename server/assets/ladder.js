@@ -32,6 +32,7 @@ function buildRows(list) {
 
 const askRows = buildRows(dom.asks);
 const bidRows = buildRows(dom.bids);
+let drawn = null; // the OrderBook last written into the ladder
 
 /** Decimals of a price on the grid of `tickSize` (0.01: 2). */
 const gridDigits = (tickSize) => Math.max(0, Math.ceil(-Math.log10(tickSize) - 1e-9));
@@ -56,6 +57,7 @@ function fill(row, level, digits, maxSize) {
 /** Writes state.book into the ladder. */
 export function renderLadder() {
   const book = state.book;
+  drawn = book;
   const symbol = state.bookTopic ? state.bookTopic.slice("book.".length) : "";
   dom.title.textContent = symbol ? `Order book · ${symbol}` : "Order book";
   dom.note.hidden = !!book;
@@ -81,8 +83,12 @@ export function renderLadder() {
   dom.seq.textContent = `seq ${book.seq} · depth ${book.depth} · verified${resyncs ? ` · ${resyncs} resynced` : ""}`;
 }
 
-/** What the ladder shows, as text (for window.tickcast and the end-to-end test). */
+/**
+ * What the ladder shows, as text, and the book it was drawn from (its seq and levels: the
+ * model may be ahead until the next frame), for window.tickcast and the end-to-end test.
+ */
 export function ladderShown() {
   const side = (rows) => rows.map((r) => [r.text.price, r.text.size]).filter(([p]) => p !== "");
-  return { asks: side(askRows).reverse(), bids: side(bidRows), spread: dom.spread.textContent, seq: dom.seq.textContent };
+  const from = drawn && { seq: drawn.seq, bids: drawn.bids.map((l) => [...l]), asks: drawn.asks.map((l) => [...l]) };
+  return { asks: side(askRows).reverse(), bids: side(bidRows), spread: dom.spread.textContent, seq: dom.seq.textContent, from };
 }
