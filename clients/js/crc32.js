@@ -9,10 +9,20 @@ for (let n = 0; n < 256; n++) {
   TABLE[n] = c >>> 0;
 }
 
+const encoder = new TextEncoder();
+
 /** CRC-32 of `data`: a string (hashed as UTF-8; ASCII for checksum texts) or bytes. */
 export function crc32(data) {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  if (typeof data === "string") {
+    // ASCII (every checksum text) is its own UTF-8: hash the char codes, no copy.
+    for (let i = 0; i < data.length; i++) {
+      const c = data.charCodeAt(i);
+      if (c > 0x7f) return crc32(encoder.encode(data));
+      crc = TABLE[(crc ^ c) & 0xff] ^ (crc >>> 8);
+    }
+  } else {
+    for (let i = 0; i < data.length; i++) crc = TABLE[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
+  }
   return (crc ^ 0xffffffff) >>> 0;
 }

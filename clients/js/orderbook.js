@@ -106,8 +106,7 @@ export class OrderBook {
    * from the highest, each `{price_ticks}:{size}`, joined by `,`.
    */
   checksumText() {
-    const side = (levels) => levels.slice(0, CHECKSUM_LEVELS).map(([p, s]) => `${this.ticks(p)}:${s}`).join(",");
-    return `${side(this.asks)}|${side(this.bids)}`;
+    return `${checksumSide(this.asks, this.tickSize)}|${checksumSide(this.bids, this.tickSize)}`;
   }
 
   /** CRC-32 of checksumText(): equals the server's `checksum` when this book is right. */
@@ -143,4 +142,15 @@ function applySide(levels, changes, order, book) {
   }
   if (out.length > book.depth) out.length = book.depth;
   return Object.freeze(out);
+}
+
+// One side of the checksum text: its top CHECKSUM_LEVELS levels as `{price_ticks}:{size}`, joined by `,`.
+function checksumSide(levels, tickSize) {
+  let text = "";
+  const n = Math.min(levels.length, CHECKSUM_LEVELS);
+  for (let i = 0; i < n; i++) {
+    if (i > 0) text += ",";
+    text += `${Math.round(levels[i][0] / tickSize)}:${levels[i][1]}`;
+  }
+  return text;
 }
