@@ -292,7 +292,7 @@ window.tickcast = {
   book() {
     const b = state.book;
     return {
-      topic: state.bookTopic, selected: state.selected,
+      topic: state.bookTopic, selected: state.selected, last: state.rows.get(state.selected)?.last ?? null,
       seq: b?.seq ?? null, depth: b?.depth ?? null, epoch: b ? String(b.epoch) : null,
       bids: b ? b.bids.map((l) => [...l]) : [], asks: b ? b.asks.map((l) => [...l]) : [],
       spread: b?.spread ?? null, checksum: b ? b.checksum() : null,

@@ -268,6 +268,9 @@ describe("live page in headless Chromium", { timeout: 300000 }, () => {
       assert.ok(asks.every(([p], i) => i === 0 || p > asks[i - 1][0]), `asks best (lowest) first: ${JSON.stringify(asks)}`);
       assert.ok(bids[0][0] < asks[0][0], `best bid ${bids[0][0]} < best ask ${asks[0][0]}`);
       assert.match(b.shown.spread, /^spread \d+\.\d+ · \d+ ticks?$/);
+      // the book is the market's: its touch near the symbol's last trade
+      const mid = (bids[0][0] + asks[0][0]) / 2;
+      assert.ok(Math.abs(mid - b.last) / b.last < 0.02, `book mid ${mid} near the last trade ${b.last}`);
       // the ladder shows the library's verified book (the one drawn last: the model may be a frame ahead)
       assert.deepEqual(bids, b.shown.from.bids.slice(0, 10));
       assert.deepEqual(asks, b.shown.from.asks.slice(0, 10));
