@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs the example clients of proto/PROTOCOL.md (examples/clients/: Python and JavaScript)
 # against a real tickcast-server. Each must print --count ticks of `ticks.*` with seq going
-# up by exactly 1 per topic, and must carry on by itself when the server restarts. Against a
-# server started with --subscribe-token, each must connect with --token; without it, the Python
-# client must stop with status 1 (HTTP 401; the browser API of the JavaScript one hides the status).
+# up by exactly 1 per topic, and must carry on by itself when the server restarts. Subscribed
+# to `book.AAPL`, each must print book lines (each only after its checksum was verified) and
+# report no mismatch and no missed update. Against a server started with --subscribe-token,
+# each must connect with --token; without it, the Python client must stop with status 1
+# (HTTP 401; the browser API of the JavaScript one hides the status).
 # Installs what it needs: a venv in $TARGET/venv, npm packages in examples/clients/js/.
+# TICKCAST_SERVER=/path/to/tickcast-server tests that binary instead of building one;
+# TICKCAST_PY_VENV=DIR uses that venv (with websockets and msgpack) instead of $TARGET/venv.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,7 +52,7 @@ start_server() {
     shift || true
     # A calm 40 ticks/s: a client must not reach its --count before the restart test
     # has stopped the server.
-    "$target/debug/tickcast-server" --listen "$listen" --rate 40 "$@" >"$work/server.out" 2>>"$work/server.err" &
+    "$server_bin" --listen "$listen" --rate 40 "$@" >"$work/server.out" 2>>"$work/server.err" &
     server_pid=$!
     for _ in $(seq 100); do
         if [[ $(wc -l <"$work/server.out") -ge 1 ]]; then
@@ -132,6 +136,26 @@ test_rewind() {
     passed=$((passed + 1))
 }
 
+# Runs client $1 (the command in the remaining args) on `book.AAPL`: it prints a book line only
+# once the book's checksum matched (the book, then after each update), so $book_count lines
+# are that many verified books in a row; and it must report no gap (a checksum mismatch or a
+# missed update), and every line must have its best bid below its best ask.
+test_book() {
+    local name=$1
+    shift
+    log "$name: book.AAPL, $book_count verified books"
+    timeout 60 "$@" --url "$url" --count "$book_count" book.AAPL \
+        >"$work/$name-book.out" 2>"$work/$name-book.err" || fail "$name book.AAPL exited with $?"
+    [[ $(grep -c '^book AAPL ' "$work/$name-book.out") -eq $book_count ]] \
+        || fail "$name: want $book_count 'book AAPL' lines"
+    ! grep '^gap ' "$work/$name-book.err" || fail "$name: a book mismatch or a missed update"
+    awk '{ split($3, bid, "@"); split($4, ask, "@") }
+         $3 != "-" && $4 != "-" && bid[1] + 0 >= ask[1] + 0 { print "crossed: " $0; bad = 1 }
+         END { exit bad }' "$work/$name-book.out" >"$work/$name-book.check" \
+        || fail "$name: $(cat "$work/$name-book.check")"
+    passed=$((passed + 1))
+}
+
 # Runs client $1 (the command in the remaining args) against a server that requires token $token.
 test_token() {
     local name=$1 status=0
@@ -150,10 +174,18 @@ test_token() {
     passed=$((passed + 1))
 }
 
-log "building tickcast-server"
-cargo build -p tickcast-server --bin tickcast-server
+if [[ -n ${TICKCAST_SERVER:-} ]]; then
+    server_bin=$TICKCAST_SERVER
+    [[ -x $server_bin ]] || fail "TICKCAST_SERVER=$server_bin is not an executable"
+    log "testing against $server_bin (not building)"
+else
+    log "building tickcast-server"
+    cargo build -p tickcast-server --bin tickcast-server
+    server_bin=$target/debug/tickcast-server
+fi
+book_count=${TICKCAST_BOOK_COUNT:-$count}
 
-venv=$target/venv
+venv=${TICKCAST_PY_VENV:-$target/venv}
 if ! "$venv/bin/python" -c 'import websockets, msgpack' 2>/dev/null; then
     log "installing websockets and msgpack into $venv"
     python3 -m venv "$venv" || { apt-get install -y python3-venv && python3 -m venv "$venv"; }
@@ -173,6 +205,8 @@ test_client python "$venv/bin/python" examples/clients/python/client.py
 test_client js node --experimental-websocket examples/clients/js/client.mjs
 test_rewind python "$venv/bin/python" examples/clients/python/client.py
 test_rewind js node --experimental-websocket examples/clients/js/client.mjs
+test_book python "$venv/bin/python" examples/clients/python/client.py
+test_book js node --experimental-websocket examples/clients/js/client.mjs
 
 stop_server
 token=test-token-$RANDOM
