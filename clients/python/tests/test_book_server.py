@@ -129,7 +129,10 @@ async def resync(server: Server, how: str, cause: str) -> None:
         sub = feed.subscribe(topic)
         await read_until(sub, seen, lambda: seen.count[topic] >= 5, timeout=30)
         tamper = Tamper(feed, topic, how)
-        await read_until(sub, seen, lambda: len(seen.gaps) == 1, timeout=30)
+        await read_until(
+            sub, seen, lambda: len(seen.gaps) == 1 and seen.items[-1] is not seen.gaps[0],
+            timeout=30,
+        )
         gap = seen.gaps[0]
         assert (gap.topic, gap.cause, gap.expected, gap.lagged) == (topic, cause, None, False)
         fresh = seen.items[seen.items.index(gap) + 1]  # the Gap comes just before the Book

@@ -97,6 +97,7 @@ class Feed:
         self._positions = Positions()
         self._books = Books()
         self._resync_at: dict[str, float] = {}
+        self._resync_tasks: set[asyncio.Task[None]] = set()
         self._subs: list[Subscription] = []
         self._requests = Requests()
         self._ws: ClientConnection | None = None
@@ -260,6 +261,8 @@ class Feed:
     async def close(self) -> None:
         """Close the connection for good; subscriptions end (iteration stops)."""
         self._closing = True
+        for resync in list(self._resync_tasks):
+            resync.cancel()
         task, self._task = self._task, None
         if task is not None:
             # Cancel until it ends: Python before 3.12 can lose a cancellation that meets a
@@ -461,7 +464,9 @@ class Feed:
         now = loop.time()
         at = max(now, self._resync_at.get(topic, -RESYNC_INTERVAL) + RESYNC_INTERVAL)
         self._resync_at[topic] = at
-        task = asyncio.ensure_future(self._send_resync(topic, self._conn_no, at - now))
+        task = asyncio.create_task(self._send_resync(topic, self._conn_no, at - now))
+        self._resync_tasks.add(task)  # held: the loop keeps only a weak reference
+        task.add_done_callback(self._resync_tasks.discard)
         task.add_done_callback(_log_failure)
 
     async def _send_resync(self, topic: str, conn_no: int, delay: float) -> None:
