@@ -150,6 +150,10 @@ pub struct Publish {
     pub bid: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ask: Option<f64>,
+    /// When the trade happened, ns since the UNIX epoch (a feed that replays or pre-rolls
+    /// its past); `None`: when the server receives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<u64>,
 }
 
 /// First frame on every connection.

@@ -124,7 +124,10 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: Self::DEFAULT_LISTEN,
-            simulator: Some(tickcast_simulator::Config::default()),
+            simulator: Some(tickcast_simulator::Config {
+                books: true,
+                ..tickcast_simulator::Config::default()
+            }),
             history: Self::DEFAULT_HISTORY,
             bar_history: BarHistory::DEFAULT,
             preroll: Self::DEFAULT_PREROLL,

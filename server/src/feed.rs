@@ -1,12 +1,12 @@
 //! The embedded market simulator feeding the broker: its pre-roll (the past loaded at
-//! start), then real time; and the bar clock.
+//! start), then real time, with order books when they are on; and the bar clock.
 
 use std::time::{Duration, Instant};
 
 use tickcast_simulator::{Event, Market, Preroll, realtime};
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{Broker, Past, PrerollStats};
+use crate::broker::{BookDelta, Broker, Past, PrerollStats};
 use crate::retention::Retention;
 use crate::unix_ns;
 
@@ -25,9 +25,11 @@ pub struct Live {
 }
 
 /// Sets the reference prices, then loads everything `market` did before now (it was
-/// started `preroll` ago: `Preroll::start_ns`) into `broker`, keeping what `window` keeps.
-/// CPU-bound: call it off the async workers.
-pub fn preroll(broker: &Broker, mut market: Market, window: &Retention) -> Live {
+/// started `preroll` ago: `Preroll::start_ns`) into `broker`, keeping what `window` keeps;
+/// then turns the order books on (`books`): a book is state, so its past is not replayed,
+/// and each symbol's book starts with its next trade. CPU-bound: call it off the async
+/// workers.
+pub fn preroll(broker: &Broker, mut market: Market, window: &Retention, books: bool) -> Live {
     for instrument in market.instruments() {
         broker.set_reference_price(&instrument.symbol, instrument.price);
     }
@@ -40,7 +42,7 @@ pub fn preroll(broker: &Broker, mut market: Market, window: &Retention) -> Live 
         let round = Instant::now();
         let mut past = Preroll::past(&mut market, unix_ns());
         let events = first.take().into_iter().chain(past.by_ref());
-        stats += broker.preroll(events.map(past_of), window);
+        stats += broker.preroll(events.filter_map(past_of), window);
         first = past.into_first_live();
         if round.elapsed() < CAUGHT_UP || first.is_none() {
             break;
@@ -55,13 +57,19 @@ pub fn preroll(broker: &Broker, mut market: Market, window: &Retention) -> Live 
             "pre-rolled the market"
         );
     }
+    if books {
+        if let Err(e) = market.start_books() {
+            tracing::warn!(error = %e, "order books are off: the simulator cannot start them");
+        }
+    }
     Live { market, first }
 }
 
-fn past_of(event: Event) -> Past {
+fn past_of(event: Event) -> Option<Past> {
     match event {
-        Event::Tick(t) => Past::Trade(t),
-        Event::Status(s) => Past::Status(s),
+        Event::Tick(t) => Some(Past::Trade(t)),
+        Event::Status(s) => Some(Past::Status(s)),
+        Event::Book(_) => None,
     }
 }
 
@@ -79,6 +87,16 @@ pub async fn run(broker: Broker, live: Live, shutdown: CancellationToken) {
                 status.ts = 0;
                 broker.publish_status(status);
             }
+            // Not served yet (issue #17's server part decides).
+            Event::Book(change) => broker.publish_book(&BookDelta {
+                topic: change.topic,
+                symbol: change.symbol,
+                ts: unix_ns(),
+                tick_size: change.tick_size,
+                full: change.full,
+                bids: change.bids,
+                asks: change.asks,
+            }),
         }
         !shutdown.is_cancelled()
     });

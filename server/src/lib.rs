@@ -105,6 +105,8 @@ async fn serve(
         Some(sim) => Some(tickcast_simulator::Market::new(
             tickcast_simulator::Config {
                 start_ns: feed::start_ns(config.preroll),
+                // Books start after the pre-roll (`feed::preroll`): a book is state.
+                books: false,
                 ..sim
             },
         )?),
@@ -160,9 +162,11 @@ async fn serve(
     if let Some(market) = market {
         // The pre-roll is loaded before the first client is accepted.
         let (broker, window) = (ingress.clone(), app.config.retention());
-        let live = tokio::task::spawn_blocking(move || feed::preroll(&broker, market, &window))
-            .await
-            .map_err(|e| ServerError::Preroll(e.to_string()))?;
+        let books = app.config.simulator.as_ref().is_some_and(|s| s.books);
+        let live =
+            tokio::task::spawn_blocking(move || feed::preroll(&broker, market, &window, books))
+                .await
+                .map_err(|e| ServerError::Preroll(e.to_string()))?;
         app.tracker
             .spawn(feed::run(ingress.clone(), live, shutdown.clone()));
     }

@@ -11,7 +11,7 @@ pub const TRADING_YEAR_S: f64 = 252.0 * 6.5 * 3600.0;
 /// always yields the identical sequence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Seed of the one random generator behind every draw.
+    /// Seed of the random generators behind every draw (the market's, and the books' own).
     pub seed: u64,
     /// Aggregate trades per virtual second, over all symbols. Default: 200.
     pub rate: f64,
@@ -37,6 +37,10 @@ pub struct Config {
     /// 1.0 is real trading-time volatility; the default 20.0 makes a demo visibly move
     /// (a 6.5-hour trading day of price movement in under 20 minutes).
     pub time_scale: f64,
+    /// Whether the market also keeps a limit order book per symbol and yields its changes
+    /// ([`crate::Event::Book`] on `book.SYMBOL`). The books draw from their own generator:
+    /// the trades and statuses are the same with books on or off. Default: off.
+    pub books: bool,
 }
 
 impl Config {
@@ -95,6 +99,7 @@ impl Default for Config {
             halts: Halts::default(),
             start_ns: Self::DEFAULT_START_NS,
             time_scale: Self::DEFAULT_TIME_SCALE,
+            books: false,
         }
     }
 }

@@ -1,15 +1,17 @@
-//! The market: draws trade arrivals, steps each symbol's price, fires halts, and yields
-//! [`Event`]s in virtual-time order as an endless iterator.
+//! The market: draws trade arrivals, steps each symbol's price, fires halts, moves the
+//! order books (when on), and yields [`Event`]s in virtual-time order as an endless
+//! iterator.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, weighted::WeightedAliasIndex};
 use tickcast_proto::{MarketState, Status, Tick};
 
+use crate::book::{BookView, Books};
 use crate::config::{Arrivals, Config, ConfigError};
 use crate::dynamics::{Factor, Params, SymbolState};
 use crate::event::Event;
-use crate::quote::{Quote, dollars, trade_size};
+use crate::quote::{Quote, TickGrid, trade_size};
 use crate::schedule::{Action, Schedule};
 use crate::session_stats::SessionStats;
 use crate::universe::Instrument;
@@ -23,10 +25,10 @@ const MIN_HALT_NS: u64 = 1_000_000_000;
 ///
 /// ```
 /// use tickcast_simulator::{Config, Event, Market};
-/// let market = Market::new(Config::default()).unwrap();
+/// let market = Market::new(Config { books: true, ..Config::default() }).unwrap();
 /// let ticks: Vec<_> = market.filter_map(|e| match e {
 ///     Event::Tick(t) => Some(t),
-///     Event::Status(_) => None,
+///     Event::Status(_) | Event::Book(_) => None,
 /// }).take(3).collect();
 /// assert!(ticks.iter().all(|t| t.bid < t.ask && t.seq >= 1));
 /// ```
@@ -45,13 +47,17 @@ pub struct Market {
     pending: Option<Arrival>,
     /// How many symbols are halted now.
     halted: usize,
+    /// The order books, when `config.books` is on.
+    books: Option<Books>,
 }
 
-/// Names (built once, cloned per tick) and sequence number of one `ticks.SYMBOL` topic.
+/// Names (built once, cloned per tick), price grid and sequence number of one
+/// `ticks.SYMBOL` topic.
 #[derive(Debug, Clone)]
 struct TopicState {
     topic: String,
     symbol: String,
+    grid: TickGrid,
     seq: u64,
 }
 
@@ -71,11 +77,38 @@ enum Clock {
     Constant { n: u64, rate: f64, len: usize },
 }
 
-/// Which symbol trades, proportional to its weight.
+/// Which symbol an event falls on, proportional to its weight (the order flow of the books
+/// picks symbols the same way, from its own generator).
 #[derive(Debug, Clone)]
-enum Pick {
+pub(crate) enum Pick {
     Uniform(usize),
     Weighted(WeightedAliasIndex<f64>),
+}
+
+impl Pick {
+    /// Picks proportional to the instruments' weights (uniform when they are all equal).
+    pub(crate) fn by_weight(instruments: &[Instrument]) -> Result<Self, ConfigError> {
+        let first = instruments[0].weight;
+        if instruments.iter().all(|i| i.weight == first) {
+            return Ok(Self::Uniform(instruments.len()));
+        }
+        let weights = instruments.iter().map(|i| i.weight).collect();
+        WeightedAliasIndex::new(weights)
+            .map(Self::Weighted)
+            .map_err(|_| ConfigError::Invalid {
+                name: "universe weights",
+                value: f64::NAN,
+                expected: "weights with a finite positive sum",
+            })
+    }
+
+    #[inline]
+    pub(crate) fn sample(&self, rng: &mut ChaCha8Rng) -> usize {
+        match self {
+            Self::Uniform(n) => rng.random_range(0..*n),
+            Self::Weighted(alias) => alias.sample(rng),
+        }
+    }
 }
 
 impl Clock {
@@ -87,26 +120,11 @@ impl Clock {
                 rate: config.rate,
                 len: instruments.len(),
             },
-            Arrivals::Poisson => {
-                let first = instruments[0].weight;
-                let pick = if instruments.iter().all(|i| i.weight == first) {
-                    Pick::Uniform(instruments.len())
-                } else {
-                    let weights = instruments.iter().map(|i| i.weight).collect();
-                    Pick::Weighted(WeightedAliasIndex::new(weights).map_err(|_| {
-                        ConfigError::Invalid {
-                            name: "universe weights",
-                            value: f64::NAN,
-                            expected: "weights with a finite positive sum",
-                        }
-                    })?)
-                };
-                Self::Poisson {
-                    t: 0.0,
-                    mean_gap: 1.0 / config.rate,
-                    pick,
-                }
-            }
+            Arrivals::Poisson => Self::Poisson {
+                t: 0.0,
+                mean_gap: 1.0 / config.rate,
+                pick: Pick::by_weight(instruments)?,
+            },
         })
     }
 
@@ -126,11 +144,7 @@ impl Clock {
         let (t, index) = match self {
             Self::Poisson { t, mean_gap, pick } => {
                 *t += rng.sample::<f64, _>(Exp1) * *mean_gap;
-                let index = match pick {
-                    Pick::Uniform(n) => rng.random_range(0..*n),
-                    Pick::Weighted(alias) => alias.sample(rng),
-                };
-                (*t, index)
+                (*t, pick.sample(rng))
             }
             Self::Constant { n, rate, len } => {
                 let index = (*n % *len as u64) as usize;
@@ -163,6 +177,7 @@ impl Market {
             .map(|inst| TopicState {
                 topic: format!("ticks.{}", inst.symbol),
                 symbol: inst.symbol.clone(),
+                grid: TickGrid::new(inst.tick_size),
                 seq: 0,
             })
             .collect();
@@ -175,6 +190,11 @@ impl Market {
             let first = exp_ns(&mut rng, random.mean_interval.as_secs_f64());
             schedule.push(first, Action::RandomHalt);
         }
+        let books = if config.books {
+            Some(Books::new(&config)?)
+        } else {
+            None
+        };
         Ok(Self {
             clock: Clock::new(&config)?,
             config,
@@ -187,7 +207,18 @@ impl Market {
             schedule,
             pending: None,
             halted: 0,
+            books,
         })
+    }
+
+    /// Turns the order books on from now (a market that pre-rolled its past without them:
+    /// each symbol's book starts, as a `full` change, before its next trade).
+    pub fn start_books(&mut self) -> Result<(), ConfigError> {
+        if self.books.is_none() {
+            self.config.books = true;
+            self.books = Some(Books::new(&self.config)?);
+        }
+        Ok(())
     }
 
     /// The instruments, in the order of [`Market::all_session_stats`].
@@ -211,6 +242,14 @@ impl Market {
             .universe
             .index_of(symbol)
             .map(|i| &self.session_stats[i])
+    }
+
+    /// The whole order book of `symbol` as the events yielded so far leave it (its full
+    /// book and every change since): `None` when books are off ([`Config::books`]) or the
+    /// symbol is unknown.
+    pub fn book(&self, symbol: &str) -> Option<BookView> {
+        let books = self.books.as_ref()?;
+        self.config.universe.index_of(symbol).map(|i| books.view(i))
     }
 
     /// Runs the next scheduled action; returns the status it announces, if any.
@@ -270,29 +309,35 @@ impl Market {
         }
     }
 
-    /// Steps symbol `a.index` to the arrival time and prints a trade.
+    /// Steps symbol `a.index` to the arrival time and prints a trade (and queues its book
+    /// change).
     #[inline]
     fn trade(&mut self, a: Arrival) -> Tick {
         self.factor.advance(a.t, &self.params, &mut self.rng);
         let state = &mut self.states[a.index];
+        let topic = &mut self.topics[a.index];
+        let grid = topic.grid;
         let mid = state.step(a.t, &self.factor, &self.params, &mut self.rng);
-        let quote = Quote::around(mid * 100.0, state.sigma());
+        let quote = Quote::around(grid.ticks(mid), state.sigma());
         let u: f64 = self.rng.random();
         let z: f64 = self.rng.sample(rand_distr::StandardNormal);
         let size = trade_size(u, z, state.log_vol_ratio());
-        let price = dollars(quote.price);
+        let price = grid.dollars(quote.price);
         let volume = self.session_stats[a.index].record(price, size);
-        let topic = &mut self.topics[a.index];
+        let ts = self.config.start_ns.saturating_add(a.at_ns);
+        if let Some(books) = &mut self.books {
+            books.on_trade(a.index, quote, size, ts);
+        }
         topic.seq += 1;
         Tick {
             topic: topic.topic.clone(),
             seq: topic.seq,
-            ts: self.config.start_ns.saturating_add(a.at_ns),
+            ts,
             symbol: topic.symbol.clone(),
             price,
             size,
-            bid: dollars(quote.bid),
-            ask: dollars(quote.ask),
+            bid: grid.dollars(quote.bid),
+            ask: grid.dollars(quote.ask),
             volume,
         }
     }
@@ -306,8 +351,12 @@ fn exp_ns(rng: &mut ChaCha8Rng, mean_s: f64) -> u64 {
 impl Iterator for Market {
     type Item = Event;
 
-    /// The next trade or status change. `None` only when every symbol is halted for good.
+    /// The next trade, status change or book change. `None` only when every symbol is
+    /// halted for good.
     fn next(&mut self) -> Option<Event> {
+        if let Some(change) = self.books.as_mut().and_then(Books::take_due) {
+            return Some(Event::Book(change));
+        }
         loop {
             if self.halted == self.states.len() {
                 // Nothing can trade until the next scheduled action: go straight to it.
@@ -315,6 +364,9 @@ impl Iterator for Market {
                 if self.pending.is_none_or(|a| a.at_ns < at) {
                     self.pending = None;
                     self.clock.skip_to(at);
+                }
+                if let Some(books) = &mut self.books {
+                    books.skip_to(at);
                 }
                 if let Some(status) = self.fire_scheduled() {
                     return Some(Event::Status(status));
@@ -325,6 +377,19 @@ impl Iterator for Market {
                 Some(a) => a,
                 None => self.clock.next(&mut self.rng),
             };
+            if let Some(books) = &mut self.books {
+                // Order flow strictly before the next trade and the next action goes first;
+                // the arrival waits (the market's draws keep their order).
+                let flow_ns = books.next_flow_ns();
+                if flow_ns < arrival.at_ns && flow_ns < self.schedule.next_at() {
+                    self.pending = Some(arrival);
+                    let states = &self.states;
+                    if let Some(change) = books.flow(|i| states[i].halt_depth > 0) {
+                        return Some(Event::Book(change));
+                    }
+                    continue;
+                }
+            }
             if self.schedule.next_at() <= arrival.at_ns {
                 self.pending = Some(arrival);
                 if let Some(status) = self.fire_scheduled() {

@@ -1,5 +1,5 @@
-//! Market microstructure: the $0.01 tick grid, the quote around the efficient price,
-//! and heavy-tailed trade sizes that grow with volatility.
+//! Market microstructure: each instrument's tick grid ($0.01 by default), the quote around
+//! the efficient price, and heavy-tailed trade sizes that grow with volatility.
 
 /// Quoted spread as a fraction of the price per unit of annualised volatility: a 50%-vol
 /// $250 stock quotes about three cents wide, a calm or cheap one the minimum of one cent.
@@ -15,8 +15,8 @@ pub(crate) const SIZE_VOL_ELASTICITY: f64 = 1.5;
 /// The largest round-lot count of one trade (a block of ten million shares).
 const MAX_LOTS: f64 = 100_000.0;
 
-/// Prices in cents (whole numbers held in `f64`): `bid <= price <= ask`, `ask - bid >= 1`,
-/// `bid >= 1`.
+/// Prices in ticks (whole numbers held in `f64`; cents on the default grid):
+/// `bid <= price <= ask`, `ask - bid >= 1`, `bid >= 1`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Quote {
     pub price: f64,
@@ -25,15 +25,15 @@ pub(crate) struct Quote {
 }
 
 impl Quote {
-    /// The quote around the efficient price `mid_cents` for a current annualised volatility
-    /// `sigma`: the trade prints at the efficient price rounded to the cent, the spread is
-    /// at least one cent and wider for volatile names, and the extra room goes to the side
+    /// The quote around the efficient price `mid_ticks` for a current annualised volatility
+    /// `sigma`: the trade prints at the efficient price rounded to the tick, the spread is
+    /// at least one tick and wider for volatile names, and the extra room goes to the side
     /// the efficient price leans to.
-    pub(crate) fn around(mid_cents: f64, sigma: f64) -> Self {
+    pub(crate) fn around(mid_ticks: f64, sigma: f64) -> Self {
         // Integer arithmetic: `f64::round` is a libm call on baseline x86-64.
-        let price = round_non_negative(mid_cents).max(1);
-        let spread = round_non_negative(mid_cents * SPREAD_PER_VOL * sigma).max(1);
-        let below = if mid_cents >= price as f64 {
+        let price = round_non_negative(mid_ticks).max(1);
+        let spread = round_non_negative(mid_ticks * SPREAD_PER_VOL * sigma).max(1);
+        let below = if mid_ticks >= price as f64 {
             spread / 2
         } else {
             (spread + 1) / 2
@@ -53,10 +53,44 @@ fn round_non_negative(x: f64) -> i64 {
     (x + 0.5) as i64
 }
 
-/// Cents to dollars, exactly as the decimal would parse (`19007.0` -> `190.07`).
-#[inline]
-pub(crate) fn dollars(cents: f64) -> f64 {
-    cents / 100.0
+/// An instrument's price grid: converts between dollars and whole ticks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TickGrid {
+    /// The tick size in dollars.
+    pub tick_size: f64,
+    /// Ticks per dollar: a whole number when the tick divides a dollar (100 for $0.01), so
+    /// that `ticks / ticks_per_dollar` is the decimal price exactly as it would parse.
+    ticks_per_dollar: f64,
+}
+
+impl TickGrid {
+    /// The grid of `tick_size` dollars (> 0).
+    pub(crate) fn new(tick_size: f64) -> Self {
+        let per = 1.0 / tick_size;
+        let whole = per.round();
+        let ticks_per_dollar = if (whole * tick_size - 1.0).abs() < 1e-9 {
+            whole
+        } else {
+            per
+        };
+        Self {
+            tick_size,
+            ticks_per_dollar,
+        }
+    }
+
+    /// A price in dollars as (fractional) ticks.
+    #[inline]
+    pub(crate) fn ticks(&self, dollars: f64) -> f64 {
+        dollars * self.ticks_per_dollar
+    }
+
+    /// Whole ticks as dollars, exactly as the decimal would parse on a grid that divides a
+    /// dollar (`19007.0` cents -> `190.07`).
+    #[inline]
+    pub(crate) fn dollars(&self, ticks: f64) -> f64 {
+        ticks / self.ticks_per_dollar
+    }
 }
 
 /// A trade size in shares from a uniform `u` in `[0, 1)`, a standard normal `z`, and the
@@ -114,7 +148,15 @@ mod tests {
 
     #[test]
     fn dollars_print_as_decimals() {
-        assert_eq!(dollars(19_007.0).to_string(), "190.07");
-        assert_eq!(dollars(1.0).to_string(), "0.01");
+        let cents = TickGrid::new(0.01);
+        assert_eq!(cents.dollars(19_007.0).to_string(), "190.07");
+        assert_eq!(cents.dollars(1.0).to_string(), "0.01");
+        assert_eq!(cents.ticks(190.07).round(), 19_007.0);
+        let nickels = TickGrid::new(0.05);
+        assert_eq!(nickels.dollars(3.0).to_string(), "0.15");
+        let odd = TickGrid::new(0.003);
+        for ticks in [1.0, 7.0, 123_457.0] {
+            assert_eq!((odd.dollars(ticks) / 0.003).round(), ticks);
+        }
     }
 }

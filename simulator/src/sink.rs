@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use tickcast_proto::{EncodeError, Encoding, ServerMessage};
+use tickcast_proto::{EncodeError, Encoding};
 
 use crate::event::Event;
 
@@ -49,9 +49,12 @@ pub enum Format {
     Msgpack,
 }
 
-/// Appends one event in `format` to `out`.
+/// Appends one event in `format` to `out`. Book changes append nothing: they have no wire
+/// message of their own (see [`Event::into_message`]).
 pub fn encode_event(format: Format, event: Event, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let msg = ServerMessage::from(event);
+    let Some(msg) = event.into_message() else {
+        return Ok(());
+    };
     match format {
         Format::Jsonl => {
             tickcast_proto::encode_into(Encoding::Json, &msg, out)?;
@@ -110,10 +113,13 @@ impl<W: Write> WriteSink<W> {
 impl<W: Write> Sink for WriteSink<W> {
     type Error = SinkError;
 
+    /// Writes a trade or a status; skips a book change (nothing to encode).
     fn send(&mut self, event: Event) -> Result<(), SinkError> {
         self.buf.clear();
         encode_event(self.format, event, &mut self.buf)?;
-        self.out.write_all(&self.buf)?;
+        if !self.buf.is_empty() {
+            self.out.write_all(&self.buf)?;
+        }
         Ok(())
     }
 

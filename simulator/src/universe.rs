@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::equities::DEFAULT_EQUITIES;
 
+/// The smallest tick size accepted, in dollars (keeps prices in ticks well inside `i64`).
+const MIN_TICK_SIZE: f64 = 1e-6;
+
 /// One tradable instrument and the parameters of its price process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,14 +35,34 @@ pub struct Instrument {
     /// Relative trading activity: its share of the aggregate trade rate. Default: 1.
     #[serde(default = "one")]
     pub weight: f64,
+    /// Price increment in dollars: trades, quotes and book levels are whole multiples of it.
+    /// Default: 0.01.
+    #[serde(default = "default_tick_size")]
+    pub tick_size: f64,
+    /// Shares in a round lot: book sizes are whole lots. Default: 100.
+    #[serde(default = "default_lot_size")]
+    pub lot_size: u64,
 }
 
 fn one() -> f64 {
     1.0
 }
 
+fn default_tick_size() -> f64 {
+    Instrument::DEFAULT_TICK_SIZE
+}
+
+fn default_lot_size() -> u64 {
+    Instrument::DEFAULT_LOT_SIZE
+}
+
 impl Instrument {
-    /// An instrument with weight 1, named after its symbol.
+    /// The tick size of US equities over $1: one cent.
+    pub const DEFAULT_TICK_SIZE: f64 = 0.01;
+    /// The round lot of US equities: 100 shares.
+    pub const DEFAULT_LOT_SIZE: u64 = 100;
+
+    /// An instrument with weight 1, named after its symbol, on the default tick and lot.
     pub fn new(symbol: &str, price: f64, volatility: f64, drift: f64) -> Self {
         Self {
             symbol: symbol.to_owned(),
@@ -49,6 +72,8 @@ impl Instrument {
             volatility,
             drift,
             weight: 1.0,
+            tick_size: Self::DEFAULT_TICK_SIZE,
+            lot_size: Self::DEFAULT_LOT_SIZE,
         }
     }
 }
@@ -106,7 +131,8 @@ pub enum UniverseError {
 
 impl Universe {
     /// Validates `instruments`: at least one, unique valid symbols, prices > 0, finite
-    /// volatility >= 0 and drift, weight > 0. Empty names become the symbol.
+    /// volatility >= 0 and drift, weight > 0, tick size >= 1e-6, lot size >= 1. Empty
+    /// names become the symbol.
     pub fn new(mut instruments: Vec<Instrument>) -> Result<Self, UniverseError> {
         if instruments.is_empty() {
             return Err(UniverseError::Empty);
@@ -127,6 +153,20 @@ impl Universe {
             )?;
             check_field(inst, "drift", inst.drift, true, "a finite number")?;
             check_field(inst, "weight", inst.weight, inst.weight > 0.0, "> 0")?;
+            check_field(
+                inst,
+                "tick_size",
+                inst.tick_size,
+                inst.tick_size >= MIN_TICK_SIZE,
+                ">= 1e-6",
+            )?;
+            check_field(
+                inst,
+                "lot_size",
+                inst.lot_size as f64,
+                inst.lot_size >= 1,
+                ">= 1",
+            )?;
             if inst.name.is_empty() {
                 inst.name = inst.symbol.clone();
             }
@@ -147,6 +187,8 @@ impl Universe {
                     volatility,
                     drift,
                     weight,
+                    tick_size: Instrument::DEFAULT_TICK_SIZE,
+                    lot_size: Instrument::DEFAULT_LOT_SIZE,
                 },
             )
             .collect();
@@ -179,6 +221,8 @@ impl Universe {
                     volatility: 0.15 + 0.45 * unit(),
                     drift: 0.02 + 0.10 * unit(),
                     weight: (0.5f64.ln() + unit() * 4.0f64.ln()).exp(),
+                    tick_size: Instrument::DEFAULT_TICK_SIZE,
+                    lot_size: Instrument::DEFAULT_LOT_SIZE,
                     symbol,
                 }
             })
@@ -192,7 +236,8 @@ impl Universe {
 
     /// Loads a universe file: `.toml` with `[[instruments]]` tables, or `.json` with
     /// `{"instruments": [...]}` or a bare array. Fields: `symbol`, `price`, `volatility`
-    /// (required); `name`, `sector`, `drift`, `weight` (optional). Unknown fields are errors.
+    /// (required); `name`, `sector`, `drift`, `weight`, `tick_size`, `lot_size` (optional).
+    /// Unknown fields are errors.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, UniverseError> {
         let path = path.as_ref();
         let ext = path

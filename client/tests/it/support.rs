@@ -91,6 +91,7 @@ pub fn trade(topic: &str, i: u64) -> Publish {
         size: 100 + i,
         bid: Some(price - 0.01),
         ask: Some(price + 0.01),
+        ts: None,
     }
 }
 

@@ -304,6 +304,7 @@ fn an_integer_is_accepted_where_a_float_is_expected() {
                 size: 5,
                 bid: Some(99.0),
                 ask: None,
+                ts: None,
             })),
             "{encoding:?}"
         );
@@ -363,6 +364,7 @@ fn a_map_from_a_generic_msgpack_writer_decodes() {
             size: 300,
             bid: None,
             ask: Some(187.51),
+            ts: None,
         }))
     );
 

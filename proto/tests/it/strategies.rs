@@ -112,8 +112,9 @@ prop_compose! {
         size in any::<u64>(),
         bid in option::of(finite()),
         ask in option::of(finite()),
+        ts in option::of(any::<u64>()),
     ) -> Publish {
-        Publish { id, topic, price, size, bid, ask }
+        Publish { id, topic, price, size, bid, ask, ts }
     }
 }
 

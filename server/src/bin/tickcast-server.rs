@@ -36,6 +36,9 @@ struct Cli {
     /// Random trading halts in the simulated market.
     #[arg(long, env = "TICKCAST_HALTS")]
     halts: bool,
+    /// No order books (`book.SYM`) from the embedded simulator.
+    #[arg(long, env = "TICKCAST_NO_BOOKS")]
+    no_books: bool,
     /// Serve only what publishers send: no embedded simulator.
     #[arg(long, env = "TICKCAST_NO_SIMULATOR")]
     no_simulator: bool,
@@ -187,6 +190,7 @@ impl Cli {
                 rate: self.rate,
                 universe,
                 arrivals: self.arrivals,
+                books: !self.no_books,
                 ..tickcast_simulator::Config::default()
             };
             if self.halts {

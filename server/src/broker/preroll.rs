@@ -191,9 +191,13 @@ impl Broker {
             };
             topics.keep(i, kept);
         }
+        let now_ns = crate::unix_ns();
         for pending in &topics.pending {
             let mut st = pending.topic.lock();
             let latest = st.seq;
+            if let Some(Kept::Trade { ts, .. }) = pending.kept.back() {
+                st.ts_lag_ns = now_ns.saturating_sub(*ts);
+            }
             for &kept in &pending.kept {
                 let msg = pending.message(kept, st.epoch);
                 st.seq = match kept {
@@ -244,9 +248,10 @@ mod tests {
         let broker = Broker::new(WINDOW, 16, Arc::new(Metrics::default()));
         let mut past = Preroll::past(&mut market, NOW_NS);
         let stats = broker.preroll(
-            past.by_ref().map(|e| match e {
-                Event::Tick(t) => Past::Trade(t),
-                Event::Status(s) => Past::Status(s),
+            past.by_ref().filter_map(|e| match e {
+                Event::Tick(t) => Some(Past::Trade(t)),
+                Event::Status(s) => Some(Past::Status(s)),
+                Event::Book(_) => None,
             }),
             &WINDOW,
         );

@@ -5,12 +5,12 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use tickcast_proto::bars::Closed;
 use tickcast_proto::nats::Envelope;
-use tickcast_proto::{Bar, Encoding, ServerMessage, Status, Tick};
+use tickcast_proto::{Bar, Encoding, ErrorCode, ServerMessage, Status, Tick};
 
-use super::Broker;
 use super::fanout::Frames;
 use super::replay::{snapshot_of, state_of};
 use super::topic::{Topic, TopicState};
+use super::{Broker, Reject};
 use crate::unix_ns;
 
 impl Broker {
@@ -30,12 +30,48 @@ impl Broker {
 
     /// Publishes a trade: stamps `seq` (and `ts` when 0), updates session statistics and
     /// bars, and fans the tick out. Returns the assigned `seq`.
-    pub fn publish_tick(&self, mut tick: Tick) -> u64 {
+    pub fn publish_tick(&self, tick: Tick) -> u64 {
+        self.publish_trade(tick, false).unwrap_or_default()
+    }
+
+    /// Publishes a trade whose `ts` a publisher chose (0: now). Refused (`bad_request`, and
+    /// nothing changes) when that time is ahead of this server's clock or before the
+    /// topic's latest trade: the bars built from it would be wrong.
+    pub fn publish_stamped_tick(&self, tick: Tick) -> Result<u64, Reject> {
+        self.publish_trade(tick, true)
+    }
+
+    fn publish_trade(&self, mut tick: Tick, check_ts: bool) -> Result<u64, Reject> {
+        if check_ts && tick.ts > unix_ns() {
+            return Err(Reject::new(
+                ErrorCode::BadRequest,
+                "`ts` is ahead of the server's clock",
+            ));
+        }
         let topic = self.topic(&tick.topic);
         let mut closed = Vec::new();
         let seq = {
             let mut st = topic.lock();
+            if check_ts && tick.ts != 0 {
+                if let Some(ServerMessage::Tick(last)) = &st.last {
+                    if tick.ts < last.ts {
+                        return Err(Reject::new(
+                            ErrorCode::BadRequest,
+                            format!(
+                                "`ts` {} is before the topic's latest trade ({})",
+                                tick.ts, last.ts
+                            ),
+                        ));
+                    }
+                }
+            }
+            let stamped_by_feed = tick.ts != 0;
             stamp_trade(&mut st, &mut tick, &mut closed);
+            st.ts_lag_ns = if stamped_by_feed {
+                unix_ns().saturating_sub(tick.ts)
+            } else {
+                0
+            };
             self.fan_out_trade(&topic, &mut st, tick);
             st.seq
         };
@@ -43,7 +79,7 @@ impl Broker {
         if let Some(symbol) = &topic.ticks_symbol {
             self.publish_bars(symbol, closed);
         }
-        seq
+        Ok(seq)
     }
 
     /// Fans out a trade. A topic's first trade (of an epoch) reaches its early subscribers
@@ -76,9 +112,14 @@ impl Broker {
                 continue;
             };
             let mut closed = Vec::new();
-            if let Some(bars) = topic.lock().bars.as_mut() {
-                bars.close_due(now_ns, &mut closed);
+            let mut st = topic.lock();
+            // The feed's own clock: behind the wall clock by as much as its latest trade
+            // was (a feed publishing its past), so its bars close when its time passes.
+            let feed_now_ns = now_ns.saturating_sub(st.ts_lag_ns);
+            if let Some(bars) = st.bars.as_mut() {
+                bars.close_due(feed_now_ns, &mut closed);
             }
+            drop(st);
             if !closed.is_empty() {
                 self.publish_bars(symbol, closed);
             }

@@ -67,6 +67,9 @@ pub struct TopicState {
     pub session: Option<SessionStats>,
     pub market: MarketState,
     pub subscribers: Vec<Subscriber>,
+    /// How far behind the wall clock the latest trade's `ts` was when it arrived (a feed
+    /// that publishes its past): the bar clock runs this much behind for the topic.
+    pub ts_lag_ns: u64,
     /// The bar builders of a ticks topic.
     pub bars: Option<Bars>,
     /// The order book of a `book.SYM` topic.

@@ -160,17 +160,17 @@ fn validate_publish(grant: &Grant, req: &Publish) -> Result<(f64, f64), Reject> 
 fn publish(peer: &Peer, app: &App, grant: &Grant, req: Publish) -> Result<(), Reject> {
     let (bid, ask) = validate_publish(grant, &req)?;
     let symbol = req.topic.rsplit('.').next().unwrap_or_default().to_owned();
-    app.ingress.publish_tick(Tick {
+    app.ingress.publish_stamped_tick(Tick {
         topic: req.topic.clone(),
         seq: 0,
-        ts: 0,
+        ts: req.ts.unwrap_or(0),
         symbol,
         price: req.price,
         size: req.size,
         bid,
         ask,
         volume: 0,
-    });
+    })?;
     peer.push_message(&ServerMessage::Ack(Ack {
         id: req.id,
         op: Op::Publish,

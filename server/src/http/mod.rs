@@ -1,8 +1,9 @@
 //! HTTP on hyper 1.x: the WebSocket upgrade on `/ws` (with the handshake checks
 //! fastwebsockets leaves to us), the web page, `/healthz`, `/metrics`, `/topics`, and
-//! `/history/{topic}` (in `history`).
+//! `/history/{topic}` (in `history`), `/instruments` (in `instruments`).
 
 mod history;
+mod instruments;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -108,7 +109,7 @@ fn route(req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Response<B
         return upgrade(req, app, peer);
     }
     let known = assets::find(path).is_some()
-        || matches!(path, "/healthz" | "/metrics" | "/topics")
+        || matches!(path, "/healthz" | "/metrics" | "/topics" | "/instruments")
         || path.starts_with(history::PREFIX);
     if !known {
         return text(StatusCode::NOT_FOUND, format!("no such path: {path}\n"));
@@ -134,6 +135,7 @@ fn route(req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Response<B
             resp
         }
         "/topics" => json(&app.broker.describe()),
+        "/instruments" => instruments::serve(app),
         _ if path.starts_with(history::PREFIX) => history::serve(&req, app, path),
         _ => match assets::find(path) {
             Some(asset) => {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod books;
 mod cluster;
 mod contract;
 mod history_http;

@@ -138,6 +138,7 @@ async fn publishers_need_the_token_and_published_ticks_are_validated_and_stamped
                 size: 100,
                 bid: Some(price - 0.01),
                 ask: Some(price + 0.01),
+                ts: None,
             })
             .await;
         match publisher.recv().await {

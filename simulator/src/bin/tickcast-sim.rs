@@ -117,11 +117,12 @@ struct Args {
     #[arg(long, env = "TICKCAST_SIM_NATS", value_name = "URL",
           conflicts_with_all = ["publish", "format"])]
     nats: Option<String>,
-    /// With --nats: market time already traded when the feed starts (e.g. 6h30m, 90m;
-    /// 0 = none). Its ticks and bars are stamped at their own times and each topic's
-    /// newest ones, as many as a node keeps by default, are published first, so every
-    /// node's charts are full from the start. Default with --nats: a trading day.
-    #[arg(long, env = "TICKCAST_SIM_PREROLL", requires = "nats", conflicts_with_all = ["start_ns", "replay"])]
+    /// With --nats or --publish: market time already traded when the feed starts (e.g.
+    /// 6h30m, 90m; 0 = none), sent first with each message's own time, so charts are full
+    /// from the start. --nats: stamped here, each topic's newest messages (as many as a
+    /// node keeps by default) published; default a trading day. --publish: every past trade
+    /// published with its `ts` (the server builds the bars); default 30m.
+    #[arg(long, env = "TICKCAST_SIM_PREROLL", conflicts_with_all = ["start_ns", "replay"])]
     preroll: Option<Preroll>,
 }
 
@@ -224,11 +225,27 @@ fn run(args: &Args) -> anyhow::Result<()> {
             let live = past.into_first_live().into_iter().chain(market);
             return nats::publish(stamper, stamped_past, counted(live, args.count), url, speed);
         }
+        if let Some(url) = &args.publish {
+            // The past goes first, each trade with its own time, as fast as the server
+            // takes it; then the market continues live.
+            let preroll = args.preroll.unwrap_or(Preroll::new(PUBLISH_PREROLL));
+            let now_ns = unix_ns();
+            let config = Config {
+                start_ns: preroll.start_ns(now_ns),
+                ..config(args)?
+            };
+            let market = Market::new(config).context("invalid simulation parameters")?;
+            return publish(market, Some(now_ns), url, args);
+        }
         let market = Market::new(config(args)?).context("invalid simulation parameters")?;
         output(market, args)?;
     }
     Ok(())
 }
+
+/// `--publish`'s default pre-roll: every past trade is one `publish` (with its `ts`), so a
+/// shorter past than the embedded simulator's day, which a server loads in-process.
+const PUBLISH_PREROLL: Duration = Duration::from_secs(30 * 60);
 
 /// Sends `events` to the server of `--publish`, or to stdout.
 fn output(events: impl IntoIterator<Item = Event>, args: &Args) -> anyhow::Result<()> {
@@ -238,7 +255,7 @@ fn output(events: impl IntoIterator<Item = Event>, args: &Args) -> anyhow::Resul
         return nats::publish(stamper, Vec::new(), counted(events, args.count), url, speed);
     }
     match &args.publish {
-        Some(url) => publish(events, url, args),
+        Some(url) => publish(events, None, url, args),
         None => {
             let out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
             let mut sink = WriteSink::new(out, args.format);
@@ -314,14 +331,19 @@ const INTERRUPTED_FLUSH_LIMIT: Duration = Duration::from_secs(1);
 /// the server acks) into a [`Publisher`], then waits for the answers and prints a summary
 /// on stderr. Fails when the publisher gave up for good (bad token, untrusted
 /// certificate, ...).
-fn publish(events: impl IntoIterator<Item = Event>, url: &str, args: &Args) -> anyhow::Result<()> {
+fn publish(
+    events: impl IntoIterator<Item = Event>,
+    past_until_ns: Option<u64>,
+    url: &str,
+    args: &Args,
+) -> anyhow::Result<()> {
     let token = args.token.clone().context("--publish needs --token")?;
     let mut config = PublisherConfig::new(url, token);
     if let Some(ca) = &args.ca_cert {
         config = config.ca_cert(ca);
     }
     let speed = args.speed.unwrap_or(1.0);
-    let events = counted(events, args.count);
+    let mut events = events.into_iter().peekable();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -329,6 +351,24 @@ fn publish(events: impl IntoIterator<Item = Event>, url: &str, args: &Args) -> a
     runtime.block_on(async {
         let publisher = Publisher::spawn(config).context("invalid --publish settings")?;
         let notes = tokio::spawn(report(publisher.state(), url.to_owned()));
+        if let Some(until) = past_until_ns {
+            let mut sent = 0u64;
+            while let Some(event) = events.next_if(|e| e.ts() < until) {
+                if let Event::Tick(tick) = event {
+                    let ts = tick.ts;
+                    let past = Publish {
+                        ts: Some(ts),
+                        ..publish_of(tick)
+                    };
+                    if publisher.publish(past).await.is_err() {
+                        break;
+                    }
+                    sent += 1;
+                }
+            }
+            eprintln!("tickcast-sim: pre-rolled {sent} trades");
+        }
+        let events = counted(events, args.count);
         let interrupted = tokio::select! {
             () = pace(events, speed, &publisher) => false,
             _ = tokio::signal::ctrl_c() => true,
@@ -394,7 +434,7 @@ async fn pace(events: impl Iterator<Item = Event>, speed: f64, publisher: &Publi
 fn into_tick(event: Event) -> Option<Tick> {
     match event {
         Event::Tick(t) => Some(t),
-        Event::Status(_) => None,
+        Event::Status(_) | Event::Book(_) => None,
     }
 }
 
@@ -408,6 +448,7 @@ fn publish_of(tick: Tick) -> Publish {
         // A replayed penny stock can have a zero bid; the server then quotes the price.
         bid: (tick.bid > 0.0).then_some(tick.bid),
         ask: (tick.ask > 0.0).then_some(tick.ask),
+        ts: None,
     }
 }
 

@@ -46,7 +46,7 @@ fn scripted_halt_silences_the_symbol() {
                 ts if ts <= 7 + 15 * S => during += 1,
                 _ => after += 1,
             },
-            Event::Tick(_) => {}
+            Event::Tick(_) | Event::Book(_) => {}
         }
     }
     let seen: Vec<_> = statuses
@@ -72,7 +72,7 @@ fn overlapping_halts_announce_once() {
         .take_while(|e| e.ts() < 60 * S)
         .filter_map(|e| match e {
             Event::Status(s) => Some((s.state, s.ts)),
-            Event::Tick(_) => None,
+            Event::Tick(_) | Event::Book(_) => None,
         })
         .collect();
     assert_eq!(
@@ -105,7 +105,7 @@ fn a_fully_halted_market_skips_ahead_to_the_resume() {
         .iter()
         .filter_map(|e| match e {
             Event::Status(s) => Some((s.state, s.ts)),
-            Event::Tick(_) => None,
+            Event::Tick(_) | Event::Book(_) => None,
         })
         .collect();
     assert_eq!(
@@ -155,6 +155,7 @@ fn resumes_gap_the_price() {
                     }
                 }
             }
+            Event::Book(_) => {}
         }
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;

@@ -33,6 +33,7 @@ fn check_stream(config: Config, n: usize) -> (usize, usize) {
                 continue;
             }
             Event::Tick(t) => t,
+            Event::Book(_) => unreachable!("books are off"),
         };
         ticks += 1;
         assert!(

@@ -1,6 +1,7 @@
 //! Integration tests of tickcast-simulator (one test binary).
 
 mod arrivals;
+mod book;
 mod cli;
 mod halts;
 mod invariants;

@@ -107,7 +107,12 @@ async fn publishes_the_model_in_real_time() {
 
     let url = server.ws_url();
     let started = Instant::now();
-    let out = sim(&[&args[..], &["--publish", &url, "--token", TOKEN]].concat()).await;
+    let out = sim(&[
+        &args[..],
+        &["--publish", &url, "--token", TOKEN, "--preroll", "0"],
+    ]
+    .concat())
+    .await;
     let elapsed = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -217,7 +222,17 @@ async fn a_wrong_token_fails_with_the_reason() {
         .await
         .expect("server");
     let url = server.ws_url();
-    let out = sim(&["--count", "5", "--publish", &url, "--token", "wrong"]).await;
+    let out = sim(&[
+        "--count",
+        "5",
+        "--preroll",
+        "0",
+        "--publish",
+        &url,
+        "--token",
+        "wrong",
+    ])
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("401"), "{stderr}");
@@ -226,4 +241,71 @@ async fn a_wrong_token_fails_with_the_reason() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--token"));
     server.shutdown().await;
+}
+
+/// `--publish --preroll`: the past goes first, each trade with its own `ts`, so the server's
+/// bars cover it (built at those times), then the market continues live.
+#[tokio::test]
+async fn a_pre_roll_is_published_with_its_own_times() {
+    let server = tickcast_server::spawn(server_config())
+        .await
+        .expect("server");
+    let url = server.ws_url();
+    let args = [
+        "--symbols",
+        "1",
+        "--rate",
+        "20",
+        "--count",
+        "3",
+        "--preroll",
+        "5m",
+        "--speed",
+        "inf",
+        "--publish",
+        &url,
+        "--token",
+        TOKEN,
+    ];
+    let out = sim(&args).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("pre-rolled"), "{stderr}");
+    let addr = server.addr();
+    let bars = get_json(addr, "/history/bars.1m.SYN0000").await;
+    let bars = bars["messages"].as_array().expect("messages");
+    assert!(bars.len() >= 4, "five minutes of past: {bars:?}");
+    for w in bars.windows(2) {
+        assert_eq!(
+            w[1]["ts"].as_u64().unwrap() - w[0]["ts"].as_u64().unwrap(),
+            60_000_000_000
+        );
+    }
+    // The first and the last bar may be partial (the past starts mid-minute, and the clock
+    // may close the current minute); the ones between are whole minutes at 20 trades/s.
+    for bar in &bars[1..bars.len() - 1] {
+        assert!(bar["trades"].as_u64().unwrap() > 900, "{bar}");
+    }
+    let ticks = get_json(addr, "/history/ticks.SYN0000?limit=5000").await;
+    let ts: Vec<u64> = ticks["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|t| t["ts"].as_u64().unwrap())
+        .collect();
+    assert!(ts.len() >= 1024 - 1, "the history is full: {}", ts.len());
+    assert!(ts.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    server.shutdown().await;
+}
+
+/// `GET path` as JSON.
+async fn get_json(addr: std::net::SocketAddr, path: &str) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.expect("read");
+    let body = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {resp}"))
 }

@@ -33,7 +33,7 @@ pub fn ticks(config: Config, n: usize) -> Vec<Tick> {
         .expect("valid config")
         .filter_map(|e| match e {
             Event::Tick(t) => Some(t),
-            Event::Status(_) => None,
+            Event::Status(_) | Event::Book(_) => None,
         })
         .take(n)
         .collect()

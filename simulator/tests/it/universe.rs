@@ -14,6 +14,8 @@ price = 12.5
 volatility = 0.4
 drift = 0.05
 weight = 2.0
+tick_size = 0.05
+lot_size = 10
 
 [[instruments]]
 symbol = "BETA"
@@ -23,7 +25,7 @@ volatility = 0.2
 
 const JSON: &str = r#"{"instruments": [
   {"symbol": "ACME", "name": "Acme Corp.", "sector": "Industrials", "price": 12.5,
-   "volatility": 0.4, "drift": 0.05, "weight": 2.0},
+   "volatility": 0.4, "drift": 0.05, "weight": 2.0, "tick_size": 0.05, "lot_size": 10},
   {"symbol": "BETA", "price": 99.0, "volatility": 0.2}
 ]}"#;
 
@@ -44,10 +46,12 @@ fn check(u: &Universe) {
         (12.5, 0.4, 0.05, 2.0)
     );
     let beta = u.get("BETA").expect("BETA");
+    assert_eq!((acme.tick_size, acme.lot_size), (0.05, 10));
     assert_eq!(
         (beta.name.as_str(), beta.drift, beta.weight),
         ("BETA", 0.0, 1.0)
     );
+    assert_eq!((beta.tick_size, beta.lot_size), (0.01, 100), "the defaults");
     assert_eq!(u.len(), 2);
 }
 
@@ -109,6 +113,43 @@ fn bad_files_are_typed_errors() {
         err("neg.toml", &TOML.replace("price = 99.0", "price = -1.0")),
         UniverseError::InvalidField { field: "price", .. }
     ));
+    assert!(matches!(
+        err(
+            "tick.toml",
+            &TOML.replace("tick_size = 0.05", "tick_size = 0.0")
+        ),
+        UniverseError::InvalidField {
+            field: "tick_size",
+            ..
+        }
+    ));
+    assert!(matches!(
+        err("lot.toml", &TOML.replace("lot_size = 10", "lot_size = 0")),
+        UniverseError::InvalidField {
+            field: "lot_size",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn trades_are_on_each_instruments_grid() {
+    let universe = Universe::from_file(write("grid.toml", TOML)).unwrap();
+    let ticks = Market::new(Config {
+        universe,
+        ..Config::default()
+    })
+    .unwrap()
+    .filter_map(|e| e.as_tick().cloned())
+    .take(5_000);
+    for t in ticks {
+        let tick = if t.symbol == "ACME" { 0.05 } else { 0.01 };
+        for price in [t.price, t.bid, t.ask] {
+            let n = price / tick;
+            assert!((n - n.round()).abs() < 1e-6, "{price} off the {tick} grid");
+        }
+        assert!(t.ask - t.bid >= tick - 1e-9, "{t:?}");
+    }
 }
 
 #[test]

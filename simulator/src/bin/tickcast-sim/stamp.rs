@@ -53,7 +53,8 @@ impl Stamper {
     }
 
     /// The messages of one event, stamped at `now_ns`: a tick and the bars it closed, or
-    /// a status. A tick keeps the model's `seq` and `volume`.
+    /// a status (none for a book change: `--nats` does not publish books yet). A tick keeps
+    /// the model's `seq` and `volume`.
     pub fn stamp(&mut self, event: Event, now_ns: u64, out: &mut Vec<Stamped>) {
         match event {
             Event::Tick(mut tick) => {
@@ -84,6 +85,7 @@ impl Stamper {
                     out,
                 );
             }
+            Event::Book(_) => {}
         }
     }
 

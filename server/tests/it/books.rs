@@ -1,0 +1,283 @@
+//! Book topics (`book.SYM`): a `book` to the subscriber's depth, then `book_update`s whose
+//! `prev_seq` chains and whose checksum verifies after each; late, slow and resuming
+//! subscribers all end with the book a fresh subscriber gets.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tickcast_proto::book::{Level, checksum};
+use tickcast_proto::{Book, ErrorCode, RequestId, ServerMessage, Subscribe};
+
+use crate::support::*;
+
+const TOPIC: &str = "book.SYN0000";
+
+fn books_config(rate: f64) -> tickcast_server::Config {
+    let mut cfg = config(2, rate);
+    if let Some(sim) = cfg.simulator.as_mut() {
+        sim.books = true;
+    }
+    cfg
+}
+
+fn sub(depth: Option<u32>) -> Subscribe {
+    Subscribe {
+        id: Some(RequestId::Num(1)),
+        topics: vec![TOPIC.into()],
+        depth,
+        ..Default::default()
+    }
+}
+
+/// A client's copy of a book, kept as PROTOCOL.md section 8 says.
+#[derive(Debug, Clone, PartialEq)]
+struct Local {
+    seq: u64,
+    depth: usize,
+    tick_size: f64,
+    bids: Vec<Level>,
+    asks: Vec<Level>,
+}
+
+impl Local {
+    fn from_book(b: &Book) -> Self {
+        assert_eq!(
+            b.checksum,
+            checksum(&b.bids, &b.asks, b.tick_size),
+            "the book's checksum"
+        );
+        assert!(
+            b.bids.windows(2).all(|w| w[0].0 > w[1].0),
+            "bids best first"
+        );
+        assert!(
+            b.asks.windows(2).all(|w| w[0].0 < w[1].0),
+            "asks best first"
+        );
+        if let (Some(bid), Some(ask)) = (b.bids.first(), b.asks.first()) {
+            assert!(bid.0 < ask.0, "not crossed");
+        }
+        Self {
+            seq: b.seq,
+            depth: b.depth as usize,
+            tick_size: b.tick_size,
+            bids: b.bids.clone(),
+            asks: b.asks.clone(),
+        }
+    }
+
+    fn apply(&mut self, u: &tickcast_proto::BookUpdate) {
+        assert_eq!(u.prev_seq, self.seq, "prev_seq chains: nothing missed");
+        assert!(u.seq > self.seq);
+        side(&mut self.bids, &u.bids, |a, b| a > b, self.depth);
+        side(&mut self.asks, &u.asks, |a, b| a < b, self.depth);
+        self.seq = u.seq;
+        assert_eq!(
+            checksum(&self.bids, &self.asks, self.tick_size),
+            u.checksum,
+            "checksum after update {}",
+            u.seq
+        );
+    }
+}
+
+fn side(
+    levels: &mut Vec<Level>,
+    changes: &[Level],
+    better: impl Fn(f64, f64) -> bool,
+    depth: usize,
+) {
+    for &(price, size) in changes {
+        levels.retain(|&(p, _)| p != price);
+        if size > 0 {
+            let at = levels
+                .iter()
+                .position(|&(p, _)| better(price, p))
+                .unwrap_or(levels.len());
+            levels.insert(at, (price, size));
+        }
+    }
+    levels.truncate(depth);
+}
+
+/// Reads the topic's messages, keeping the book; returns it after `updates` updates.
+async fn follow(
+    c: &mut Client,
+    book: &mut Option<Local>,
+    updates: usize,
+    history: &mut HashMap<u64, Local>,
+) {
+    let mut seen = 0;
+    while seen < updates {
+        match c.recv().await {
+            ServerMessage::Book(b) if b.topic == TOPIC => {
+                let local = Local::from_book(&b);
+                history.insert(local.seq, local.clone());
+                *book = Some(local);
+            }
+            ServerMessage::BookUpdate(u) if u.topic == TOPIC => {
+                let local = book.as_mut().expect("a book before any update");
+                local.apply(&u);
+                history.insert(local.seq, local.clone());
+                seen += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_gets_a_book_then_updates_that_verify() {
+    let server = start(books_config(400.0)).await;
+    let (mut c, welcome) = Client::connect_welcomed(server.addr()).await;
+    c.send(sub(Some(5))).await;
+    assert!(matches!(c.recv().await, ServerMessage::Ack(_)));
+    let book = match c.recv_until(|m| matches!(m, ServerMessage::Book(_))).await {
+        ServerMessage::Book(b) => b,
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        (book.depth, book.epoch, book.recovered),
+        (5, welcome.epoch, None)
+    );
+    assert_eq!((book.bids.len(), book.asks.len()), (5, 5));
+    let mut local = Some(Local::from_book(&book));
+    follow(&mut c, &mut local, 300, &mut HashMap::new()).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_late_subscriber_gets_the_book_an_early_one_has_at_the_same_seq() {
+    let server = start(books_config(400.0)).await;
+    let (mut early, _) = Client::connect_welcomed(server.addr()).await;
+    early.send(sub(Some(25))).await;
+    let mut early_book = None;
+    let mut early_history = HashMap::new();
+    follow(&mut early, &mut early_book, 100, &mut early_history).await;
+
+    let (mut late, _) = Client::connect_welcomed(server.addr()).await;
+    late.send(sub(Some(25))).await;
+    let late_book = match late
+        .recv_until(|m| matches!(m, ServerMessage::Book(_)))
+        .await
+    {
+        ServerMessage::Book(b) => Local::from_book(&b),
+        _ => unreachable!(),
+    };
+    // The early one goes on until it has passed the late one's seq.
+    while early_book.as_ref().is_some_and(|b| b.seq < late_book.seq) {
+        follow(&mut early, &mut early_book, 1, &mut early_history).await;
+    }
+    assert_eq!(
+        early_history.get(&late_book.seq),
+        Some(&late_book),
+        "identical books at seq {}",
+        late_book.seq
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_reader_is_resynced_with_a_fresh_book_never_a_wrong_one() {
+    let mut cfg = books_config(4_000.0);
+    cfg.queue_bytes = 16 * 1024;
+    cfg.socket_send_buffer = Some(8 * 1024);
+    cfg.heartbeat = Duration::from_secs(5);
+    let server = start(cfg).await;
+    let stream = connect_small_buffers(server.addr(), 4 * 1024).await;
+    let mut slow = Client::connect_on(stream, server.addr(), None).await;
+    assert!(matches!(slow.recv().await, ServerMessage::Welcome(_)));
+    slow.send(sub(Some(50))).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await; // stalls while the book moves
+    let mut book: Option<Local> = None;
+    let mut lagged = false;
+    let mut resynced = false;
+    while !(resynced && book.as_ref().is_some_and(|b| b.seq > 0)) {
+        match slow.recv().await {
+            ServerMessage::Lagged(l) if l.topics.iter().any(|t| t == TOPIC) => lagged = true,
+            ServerMessage::Book(b) if b.topic == TOPIC => {
+                if b.recovered == Some(false) {
+                    assert!(lagged, "a resync follows the lagged notice");
+                    resynced = true;
+                }
+                book = Some(Local::from_book(&b));
+            }
+            ServerMessage::BookUpdate(u) if u.topic == TOPIC => {
+                book.as_mut().expect("a book first").apply(&u);
+            }
+            _ => {}
+        }
+    }
+    // Reading again, it follows updates that verify; and a fresh subscriber agrees.
+    let mut history = HashMap::new();
+    follow(&mut slow, &mut book, 50, &mut history).await;
+    let (mut fresh, _) = Client::connect_welcomed(server.addr()).await;
+    fresh.send(sub(Some(50))).await;
+    let fresh_book = match fresh
+        .recv_until(|m| matches!(m, ServerMessage::Book(_)))
+        .await
+    {
+        ServerMessage::Book(b) => Local::from_book(&b),
+        _ => unreachable!(),
+    };
+    while book.as_ref().is_some_and(|b| b.seq < fresh_book.seq) {
+        follow(&mut slow, &mut book, 1, &mut history).await;
+    }
+    assert_eq!(history.get(&fresh_book.seq), Some(&fresh_book));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_resume_position_gets_a_fresh_book_and_bad_depths_are_refused() {
+    let server = start(books_config(200.0)).await;
+    let (mut c, welcome) = Client::connect_welcomed(server.addr()).await;
+    c.send(Subscribe {
+        since: Some([(TOPIC.to_owned(), (welcome.epoch, 3))].into()),
+        ..sub(None)
+    })
+    .await;
+    assert!(matches!(c.recv().await, ServerMessage::Ack(_)));
+    match c.recv_until(|m| matches!(m, ServerMessage::Book(_))).await {
+        ServerMessage::Book(b) => {
+            assert_eq!(
+                (b.depth, b.recovered),
+                (10, None),
+                "the default depth, a whole book"
+            );
+            Local::from_book(&b);
+        }
+        _ => unreachable!(),
+    }
+    for depth in [0, 7, 100] {
+        c.send(sub(Some(depth))).await;
+        match c.recv_until(|m| matches!(m, ServerMessage::Error(_))).await {
+            ServerMessage::Error(e) => assert_eq!(e.code, ErrorCode::BadRequest, "depth {depth}"),
+            _ => unreachable!(),
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn instruments_list_reference_data_with_the_state_now() {
+    let server = start(books_config(200.0)).await;
+    let (status, body) = http_get(server.addr(), "/instruments").await;
+    assert_eq!(status, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let first = &list[0];
+    assert_eq!(first["symbol"], "SYN0000");
+    assert_eq!(first["tick_size"].as_f64(), Some(0.01));
+    assert_eq!(first["lot_size"].as_u64(), Some(100));
+    assert!(first["prev_close"].as_f64().is_some_and(|p| p > 0.0));
+    assert_eq!(first["state"], "open");
+    // A book's tick size is the instrument's.
+    let (mut c, _) = Client::connect_welcomed(server.addr()).await;
+    c.send(sub(None)).await;
+    match c.recv_until(|m| matches!(m, ServerMessage::Book(_))).await {
+        ServerMessage::Book(b) => assert_eq!(Some(b.tick_size), first["tick_size"].as_f64()),
+        _ => unreachable!(),
+    }
+    server.shutdown().await;
+}
