@@ -33,6 +33,7 @@ class Seen:
         self.count: dict[str, int] = defaultdict(int)
         self._gap_pending: dict[str, Gap] = {}
         self.books: dict[tuple[str, int], tuple[list[Level], list[Level]]] = {}
+        self.book_items: dict[str, int] = defaultdict(int)  # Book items per topic
         self.verified = 0
 
     def add(self, item: Item) -> None:
@@ -71,8 +72,10 @@ class Seen:
             assert last is not None, f"an update before any book: {item}"
             assert item.prev_seq == last[1], f"broken chain {item.topic} {last} -> {item}"
             assert item.epoch == last[0], f"an update of another epoch: {item}"
-        elif gap is not None:
-            assert gap.received == item.seq and gap.epoch == item.epoch, (gap, item)
+        else:
+            self.book_items[item.topic] += 1
+            if gap is not None:
+                assert gap.received == item.seq and gap.epoch == item.epoch, (gap, item)
         self.last[item.topic] = (item.epoch, item.seq)
         self.count[item.topic] += 1
 
