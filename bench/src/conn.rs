@@ -381,6 +381,18 @@ fn process(buf: &[u8], local: &Local, conn: &mut Conn) {
                             }
                         }
                     }
+                    // A book's updates skip `seq`s beyond the subscriber's depth: counted and
+                    // timed like ticks, but not checked for gaps (`prev_seq` chains them).
+                    "book_update" => {
+                        r.total_ticks += 1;
+                        if measuring {
+                            r.window_ticks += 1;
+                            if let Some(ts) = msg.ts {
+                                let us = now_us.saturating_sub(ts / 1_000).max(1);
+                                latency.saturating_record(us);
+                            }
+                        }
+                    }
                     "snapshot" => conn.last_seq = msg.seq.unwrap_or(conn.last_seq),
                     "ack" if !conn.subscribed => {
                         conn.subscribed = true;

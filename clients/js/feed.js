@@ -2,9 +2,10 @@
 // WebSocket, waits for `welcome`, hands positions over (resume) and subscribes again after
 // every reconnect, watches liveness (PROTOCOL.md §9), reconnects with backoff and jitter or
 // stops for good (§12), dispatches each message, and sends requests (publish, list, ping;
-// history goes over HTTP: history.js). Positions and gap verdicts live in recovery.js, the
-// subscriptions and their subscribe messages in routing.js, the stream in subscription.js,
-// pending requests in requests.js, error texts in errors.js.
+// history goes over HTTP: history.js). Positions, order books and gap verdicts live in
+// recovery.js (books in books.js), the subscriptions and their subscribe messages in
+// routing.js, the stream in subscription.js, pending requests in requests.js, error texts
+// in errors.js.
 
 import { TickcastError, FATAL_HTTP_STATUSES, closeAdvice, closeMessage, httpMessage } from "./errors.js";
 import { SUBPROTOCOL, defaultCodec, frameBytes, asMessage } from "./messages.js";
@@ -54,6 +55,7 @@ export class Feed {
   #resolveDone;
   #rejectDone;
   #openWaiters = [];
+  #resyncTimers = new Map(); // topic -> timer of a book resync waiting out its delay
 
   constructor(url, options = {}) {
     /** The options given to connect(). */
@@ -78,8 +80,8 @@ export class Feed {
     this.state = "connecting";
     /** The connection's patterns as the server last acknowledged them (empty while disconnected). */
     this.subscriptions = [];
-    /** Counters over the feed's life: frames received, frames that did not decode, duplicates dropped. */
-    this.stats = { frames: 0, undecodable: 0, duplicates: 0 };
+    /** Counters over the feed's life: frames received, frames that did not decode, duplicates dropped, books asked for again. */
+    this.stats = { frames: 0, undecodable: 0, duplicates: 0, bookResyncs: 0 };
     this.opened = new Promise((resolve, reject) => {
       this.#resolveOpened = resolve;
       this.#rejectOpened = reject;
@@ -106,6 +108,14 @@ export class Feed {
   /** The position (`[epoch, seq]`) of every topic seen: pass it as `since` to a later feed. */
   positions() {
     return this.#recovery.positions();
+  }
+
+  /**
+   * The verified order book of `topic` (`book.SYM`) as it is now, an OrderBook (a copy), or
+   * undefined when no subscription follows it or its first `book` has not come yet.
+   */
+  book(topic) {
+    return this.#recovery.book(topic);
   }
 
   /**
@@ -306,6 +316,8 @@ export class Feed {
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#connectTimer);
     clearInterval(this.#watchdog);
+    for (const timer of this.#resyncTimers.values()) clearTimeout(timer);
+    this.#resyncTimers.clear();
     const conn = this.#conn;
     this.#conn = null;
     if (conn) {
@@ -352,6 +364,9 @@ export class Feed {
       case "bar":
       case "snapshot":
         return this.#onData(msg);
+      case "book":
+      case "book_update":
+        return this.#onBook(msg);
       case "status":
         if (this.#router.stale(msg.topic)) return;
         return this.#router.route(msg.topic, msg);
@@ -416,6 +431,27 @@ export class Feed {
     if (gap) this.#router.route(msg.topic, gap);
     if (deliver) this.#router.route(msg.topic, msg);
     else this.stats.duplicates++;
+  }
+
+  // A book or book_update: books.js verifies it against the topic's book (chained by
+  // prev_seq, checked by checksum); a wrong book is announced (a `gap` item) and asked for
+  // again, at once or after a delay while fresh books keep failing.
+  #onBook(msg) {
+    if (!this.#router.followed(msg.topic) || this.#router.stale(msg.topic)) return;
+    const { gap, deliver, resync, duplicate } = this.#recovery.acceptBook(msg);
+    if (gap) this.#router.route(msg.topic, gap);
+    if (deliver) this.#router.route(msg.topic, msg);
+    if (duplicate) this.stats.duplicates++;
+    if (resync === null) return;
+    this.stats.bookResyncs++;
+    const topic = msg.topic;
+    clearTimeout(this.#resyncTimers.get(topic));
+    const run = () => {
+      this.#resyncTimers.delete(topic);
+      if (!this.#closed && !this.#fatal && this.#router.followed(topic)) this.#router.resync(topic);
+    };
+    if (resync > 0) this.#resyncTimers.set(topic, setTimeout(run, resync));
+    else run();
   }
 
   async #whenOpen() {

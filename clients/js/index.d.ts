@@ -1,6 +1,11 @@
 // Type declarations of the tickcast JavaScript client (index.js). They are its API
 // reference: `npx typedoc index.d.ts` renders them as HTML (see README.md).
 
+import type { BookMessage, BookUpdate, Depth, OrderBook } from "./orderbook.js";
+
+// Order books (orderbook.d.ts): the OrderBook class and the book items.
+export { OrderBook, DEPTHS, CHECKSUM_LEVELS, type Level, type Depth, type BookMessage, type BookUpdate } from "./orderbook.js";
+
 /** The subprotocol this client offers: MessagePack frames (PROTOCOL.md §2). */
 export declare const SUBPROTOCOL: "tickcast.v1.msgpack";
 
@@ -92,6 +97,9 @@ export interface ServerError {
   seq?: undefined;
 }
 
+/** CRC-32 (IEEE 802.3, zlib's) of a string (as UTF-8) or bytes. */
+export declare function crc32(data: string | Uint8Array): number;
+
 /** Why messages of a topic are missing. */
 export type GapCause =
   /** the server said so: `recovered: false` (a resume it could not serve, a loss upstream) */
@@ -101,7 +109,14 @@ export type GapCause =
   /** the seqs jumped: after `lagged`, or under `max_rate` (see the flags) */
   | "seq_jump"
   /** this library dropped them: the reader fell more than `maxBuffered` items behind */
-  | "client_buffer";
+  | "client_buffer"
+  /**
+   * a book topic's update did not follow its book (`reason` "prev_seq") or left a book whose
+   * checksum differs (`reason` "checksum"): the update is not delivered, the library asks for
+   * a fresh `book` (it unsubscribes and subscribes the topic's patterns again) and drops the
+   * topic's updates until it comes
+   */
+  | "book_resync";
 
 /**
  * A loss, delivered in the stream right before the message that reveals it. Every message of a
@@ -112,7 +127,7 @@ export interface Gap {
   topic: string;
   /** The epoch of the message that follows. */
   epoch: number;
-  /** The first seq missed (null when unknown: a new epoch). */
+  /** The first seq missed (null when unknown: a new epoch, any gap of a book topic). */
   expected: number | null;
   /** The seq of the message that follows. */
   received: number;
@@ -129,12 +144,18 @@ export interface Gap {
   lagged: boolean;
   /** A subscription matching this topic has `max_rate`: jumps are expected. */
   max_rate: boolean;
-  /** Whether the loss has a reason (anything but a seq jump nobody announced). */
+  /** Whether the loss has a reason (anything but a seq jump nobody announced, or a book found wrong). */
   announced: boolean;
+  /** "book_resync": what was wrong, the checksum or the prev_seq chain. */
+  reason?: "checksum" | "prev_seq";
+  /** "book_resync" of an update: its prev_seq. */
+  prev_seq?: number;
+  /** "book_resync" of an update: the seq of the book it should have followed. */
+  book_seq?: number;
 }
 
 /** Everything a subscription's stream yields. */
-export type Item = Tick | Snapshot | Bar | Status | Lagged | Gap | ServerError;
+export type Item = Tick | Snapshot | Bar | BookMessage | BookUpdate | Status | Lagged | Gap | ServerError;
 
 export interface Welcome {
   type: "welcome";
@@ -180,8 +201,12 @@ export interface SubscribeOptions {
    * of the latest state, after its `gap` item.
    */
   rewind?: number;
-  /** Passed through to the server; NOT YET SERVED by tickcast-server (ignored there). */
-  depth?: number;
+  /**
+   * Levels per side of the `book.SYM` topics the subscription matches (default 10). The
+   * server serves a topic at the largest depth of the connection's patterns that match it
+   * when the topic joins; a `book` says which (`depth`).
+   */
+  depth?: Depth;
 }
 
 /** What a WebSocket factory must return: the browser WebSocket API, or one like it. */
@@ -334,8 +359,10 @@ export interface FeedStats {
   frames: number;
   /** Frames that did not decode as a message; they are ignored (the server sends none). */
   undecodable: number;
-  /** Ticks and bars dropped as duplicates (a seq already delivered; the server sends none). */
+  /** Ticks, bars and book updates dropped as duplicates (a seq already delivered; the server sends none). */
   duplicates: number;
+  /** Fresh books asked for because a book was found wrong (a `book_resync` gap each; the server causes none). */
+  bookResyncs: number;
 }
 
 /** One logical connection that reconnects and resumes by itself. Made by connect(). */
@@ -360,7 +387,9 @@ export declare class Feed {
   readonly done: Promise<void>;
   /** Subscribes to one pattern or several (NATS wildcards `*`, `>`). */
   subscribe(patterns: string | string[], options?: SubscribeOptions): Subscription;
-  /** Every topic's position: pass it as `since` to a later feed. */
+  /** The verified book of a `book.SYM` topic as it is now (a copy), or undefined before its first `book`. */
+  book(topic: string): OrderBook | undefined;
+  /** Every topic's position (book topics have none: a book is recovered by its state): pass it as `since` to a later feed. */
   positions(): Record<string, [epoch: number, seq: number]>;
   /** Publishes a trade (needs the publisher role); resolves with the ack, rejects on error. */
   publish(topic: string, price: number, size: number, bid?: number | null, ask?: number | null): Promise<Ack>;

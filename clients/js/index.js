@@ -11,6 +11,9 @@
 //   routing.js       the feed's subscriptions: routing, subscribe/unsubscribe, pattern changes
 //   subscription.js  Subscription: the async-iterable stream and its buffer
 //   recovery.js      per-topic [epoch, seq], duplicate/gap verdicts, `resume` pieces
+//   books.js         the order books of book.* topics: prev_seq chain, checksum, resync verdicts
+//   orderbook.js     OrderBook: one book to a depth (apply, sides best first, checksum)
+//   crc32.js         CRC-32 (IEEE), the hash of a book's checksum text
 //   requests.js      publish/list/ping in flight: ids, answers, timeouts
 //   history.js       GET /history/{topic} over HTTP: typed messages, errors with status and code
 //   errors.js        TickcastError, close-code and HTTP-status advice
@@ -26,3 +29,5 @@ export { Subscription } from "./subscription.js";
 export { TickcastError, FATAL_HTTP_STATUSES, closeAdvice } from "./errors.js";
 export { SUBPROTOCOL, matches } from "./messages.js";
 export { history, httpBase } from "./history.js";
+export { OrderBook, DEPTHS, CHECKSUM_LEVELS } from "./orderbook.js";
+export { crc32 } from "./crc32.js";

@@ -1,8 +1,11 @@
 // Recovery state of a feed (PROTOCOL.md §8, §13, §14): the [epoch, seq] of every topic
 // delivered, the topics named by a `lagged`, the verdict on each tick/bar/snapshot
-// (deliver, drop a duplicate, or announce a `gap` first), and the `resume` pieces that hand
+// (deliver, drop a duplicate, or announce a `gap` first), the order books of `book.*`
+// topics (books.js: chained by `prev_seq`, verified by checksum; a book is recovered by its
+// state, so book topics have no position to resume), and the `resume` pieces that hand
 // positions over after a reconnect. No I/O: feed.js sends and routes what this decides.
 
+import { Books } from "./books.js";
 import { toSafe } from "./messages.js";
 
 const RESUME_PIECE = 1000; // topics per `resume` message (PROTOCOL.md §14)
@@ -11,6 +14,7 @@ const RESUME_PIECE = 1000; // topics per `resume` message (PROTOCOL.md §14)
 export class Recovery {
   #positions = new Map(); // topic -> { epoch, seq } of the last tick/bar/snapshot delivered
   #lagged = new Set(); // topics named by a `lagged` since their last message
+  #books = new Books();
 
   /** Adds positions given as `since` ({ topic: [epoch, seq] }). */
   addPositions(since) {
@@ -36,11 +40,33 @@ export class Recovery {
     return entries;
   }
 
-  /** Forgets every topic for which `kept(topic)` does not hold. */
+  /** Forgets every topic for which `kept(topic)` does not hold (positions and books). */
   forget(kept) {
     for (const topic of this.#positions.keys()) {
       if (!kept(topic)) this.#positions.delete(topic);
     }
+    this.#books.forget(kept);
+  }
+
+  /** The verified order book of `topic` as it is now (a copy), or undefined. */
+  book(topic) {
+    return this.#books.book(topic);
+  }
+
+  /** The topics with an order book. */
+  bookTopics() {
+    return this.#books.topics();
+  }
+
+  /**
+   * The verdict on a `book` or `book_update` (books.js): `{ gap, deliver, resync,
+   * duplicate }`; `resync`, unless null, is the delay after which the caller resubscribes
+   * the topic for a fresh book.
+   */
+  acceptBook(msg) {
+    const verdict = this.#books.accept(msg, this.#lagged.has(msg.topic));
+    if (verdict.deliver || verdict.gap) this.#lagged.delete(msg.topic);
+    return verdict;
   }
 
   /** The server conflated this client's queue: the next jump on these topics was announced. */

@@ -7,8 +7,9 @@
 // (its first, and a pattern change adding some): a reconnect resumes with positions and never
 // rewinds again.
 // Messages still in flight for patterns being unsubscribed are told apart from those of a
-// new subscription to the same topics (stale()). feed.js owns the connection and gives a link
-// to it while one is open; recovery.js keeps the positions.
+// new subscription to the same topics (stale()). A book found wrong is asked for again
+// (resync(): its patterns unsubscribed and subscribed again). feed.js owns the connection
+// and gives a link to it while one is open; recovery.js keeps the positions and books.
 
 import { TickcastError } from "./errors.js";
 import { matches, matchesAny, subscribeMessage } from "./messages.js";
@@ -76,6 +77,31 @@ export class Router {
       this.#link.resume(this.#recovery.entries((topic) => matchesAny(patterns, topic) && !this.followed(topic)));
       this.#subscribe(sub, patterns);
     });
+  }
+
+  /**
+   * Asks the server for a fresh book of `topic` (PROTOCOL.md §8: unsubscribe the topic and
+   * subscribe it again): the patterns that match it are unsubscribed, then every subscription
+   * holding one subscribes again (no rewind), after the positions of the other topics those
+   * patterns cover, which the server replays: for them nothing is lost. What was in flight
+   * for those patterns before the unsubscribe's ack is a leftover (stale()). Without a
+   * connection nothing is sent: the next one starts every book afresh. Returns whether a
+   * request went out.
+   */
+  resync(topic) {
+    if (!this.#link) return false;
+    const owners = [...this.#subs].filter((sub) => matchesAny(sub.patterns, topic));
+    const changes = [...this.#changes].filter(([, c]) => c.id !== undefined && matchesAny(c.patterns, topic));
+    const going = [...new Set([...owners.flatMap((s) => s.patterns), ...changes.flatMap(([, c]) => c.patterns)])].filter((p) => matches(p, topic));
+    if (!going.length) return false;
+    const kept = [...this.#subs, ...this.#changes.values()].flatMap((s) => s.patterns).filter((p) => !going.includes(p));
+    const id = this.#nextId();
+    this.#draining.set(id, going);
+    this.#link.send({ type: "unsubscribe", id, topics: going });
+    this.#link.resume(this.#recovery.entries((t) => matchesAny(going, t) && !matchesAny(kept, t)));
+    for (const sub of owners) this.#subscribe(sub);
+    for (const [sub, change] of changes) this.#subscribe(sub, change.patterns);
+    return true;
   }
 
   /** Whether some subscription matches `topic`. */

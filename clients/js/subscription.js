@@ -1,7 +1,8 @@
 // One subscription's stream: the async iterable a caller reads with `for await`, its buffer
 // of items (messages, `gap`, `lagged`, `error`), the conflation of that buffer when the reader
-// falls behind (cause "client_buffer"), and how it ends. feed.js fills it; it only asks the
-// feed for `options.maxBuffered`, to `_unsubscribe` it and to `_changePatterns` (routing.js).
+// falls behind (cause "client_buffer"; a book topic keeps its newest book), and how it
+// ends. feed.js fills it; it only asks the feed for `options.maxBuffered`, to `_unsubscribe`
+// it and to `_changePatterns` (routing.js).
 
 import { TickcastError } from "./errors.js";
 
@@ -110,34 +111,37 @@ export class Subscription {
   }
 
   // The reader is too slow: keep only the newest tick/bar of each topic, and put a `gap`
-  // item in front of it for what was dropped here (cause "client_buffer"). Everything
-  // else (snapshots, gaps, status, lagged, errors) is kept.
+  // item in front of it for what was dropped here (cause "client_buffer"); of a book topic
+  // keep only its newest book, as a whole `book` (`recovered: false`) when updates before it
+  // went. Everything else (snapshots, gaps, status, lagged, errors) is kept.
   #conflate() {
     const newest = new Map();
     this.#queue.forEach((item, i) => {
-      if (item.type === "tick" || item.type === "bar") newest.set(item.topic, i);
+      if (conflatable(item)) newest.set(item.topic, i);
     });
     const dropped = new Map(); // topic -> first dropped item
     const kept = [];
     this.#queue.forEach((item, i) => {
-      if ((item.type === "tick" || item.type === "bar") && newest.get(item.topic) !== i) {
+      if (conflatable(item) && newest.get(item.topic) !== i) {
         if (!dropped.has(item.topic)) dropped.set(item.topic, item);
         return;
       }
       const first = dropped.get(item.topic);
-      if (first && (item.type === "tick" || item.type === "bar")) {
+      if (first && conflatable(item)) {
+        const book = item.type === "book" || item.type === "book_update";
         kept.push({
           type: "gap",
           topic: item.topic,
           epoch: item.epoch,
-          expected: first.seq,
+          expected: book ? null : first.seq,
           received: item.seq,
-          missed: item.seq - first.seq,
+          missed: book ? null : item.seq - first.seq,
           cause: "client_buffer",
           announced: true,
           lagged: false,
           max_rate: false,
         });
+        if (book) item = wholeBook(item.book);
       }
       kept.push(item);
     });
@@ -159,4 +163,25 @@ export class Subscription {
     this.#rejectReady(new TickcastError("the subscription was closed before the server acknowledged it", { kind: "closed" }));
     for (const w of this.#waiters.splice(0)) w.resolve({ value: undefined, done: true });
   }
+}
+
+const conflatable = (item) => ["tick", "bar", "book", "book_update"].includes(item.type);
+
+/** A `book` item holding the whole of OrderBook `book`, in place of updates dropped before it. */
+function wholeBook(book) {
+  return {
+    type: "book",
+    topic: book.topic,
+    seq: book.seq,
+    epoch: book.epoch,
+    ts: book.ts,
+    symbol: book.symbol,
+    tick_size: book.tickSize,
+    depth: book.depth,
+    bids: [...book.bids],
+    asks: [...book.asks],
+    checksum: book.checksum(),
+    recovered: false,
+    book,
+  };
 }

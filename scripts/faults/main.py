@@ -75,7 +75,16 @@ async def run(args):
         for o in observers:
             await o.start()
         polling = asyncio.create_task(poller(observers))
-        await asyncio.sleep(3)  # every observer connected and subscribed
+        # Every observer connected, subscribed and receiving (a browser can take a while to
+        # start on a loaded machine: a late start must not read as a silent baseline).
+        await asyncio.sleep(3)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for o in observers:
+                o.poll()
+            if all(any(e.get("kind") == "data" for e in o.events) for o in observers):
+                break
+            await asyncio.sleep(0.25)
         for cycle in range(args.cycles):
             for name, fault, strict in PHASES:
                 label = name if args.cycles == 1 else f"{name}#{cycle + 1}"

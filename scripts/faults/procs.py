@@ -87,7 +87,10 @@ class Cluster:
         self.nats = Proc("nats-server", ["nats-server", "-a", "127.0.0.1", "-p", str(self.nats_port)],
                          logdir, port=self.nats_port)
         self.source = Proc("source", [f"{bindir}/tickcast-sim", "--nats", self.nats_url, "--seed", "7",
-                                      "--rate", str(rate), "--symbols", str(symbols)], logdir)
+                                      "--rate", str(rate), "--symbols", str(symbols),
+                                      # Faults, not the pre-roll (tested on its own): a restart
+                                      # of the source goes live at once.
+                                      "--preroll", "0"], logdir)
         self.nodes = []
         for i in range(nodes):
             port = free_port()

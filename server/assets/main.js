@@ -1,7 +1,8 @@
 // The tickcast live board's entry point: wires the live feed's hooks (live.js, built on the
-// JavaScript client library) and the chart's bar subscription (chart-feed.js) to the model
-// (state.js, bars.js) and the views (table, chart, sparklines, stats, pattern box), runs the
-// per-frame render, and exposes window.tickcast for the console and the end-to-end test.
+// JavaScript client library), the chart's bar subscription (chart-feed.js) and the order
+// book's (book-feed.js) to the model (state.js, bars.js) and the views (table, chart, ladder,
+// sparklines, stats, pattern box), runs the per-frame render, and exposes window.tickcast for
+// the console and the end-to-end test.
 //
 // Data flow: every item of the stream is applied to plain JS state at once (cheap, O(1));
 // the DOM and the canvases are only touched in requestAnimationFrame, once per frame,
@@ -12,6 +13,8 @@ import { toNumber } from "./msgpack.js";
 import { nowWallMs, serverClock } from "./clock.js";
 import { Live } from "./live.js";
 import { ChartFeed } from "./chart-feed.js";
+import { BookFeed } from "./book-feed.js";
+import { ladderShown, renderLadder } from "./ladder.js";
 import { BarSeries } from "./bars.js";
 import { RANGES, TICK_REWIND, barTopic, rangeOf } from "./ranges.js";
 import { drainRecords, recordItem } from "./record.js";
@@ -145,6 +148,31 @@ function followChart() {
   chartFeed.follow(topic, range.rewind);
 }
 
+// ---------------------------------------------------------------- the order book
+
+const bookFeed = new BookFeed(live.feed, {
+  item(m) {
+    if (m.type === "book") state.counters.books++;
+    else if (m.type === "book_update") state.counters.bookUpdates++;
+  },
+  book(book) {
+    state.book = book; // verified by the library: its prev_seq chain and checksum
+    state.bookDirty = true;
+    scheduleRender();
+  },
+});
+
+/** The ladder follows the book topic of the selected symbol. */
+function followBook() {
+  const symbol = state.rows.get(state.selected)?.symbol;
+  const topic = symbol ? `book.${symbol}` : null;
+  if (topic === state.bookTopic) return;
+  state.bookTopic = topic;
+  state.book = null;
+  state.bookDirty = true;
+  bookFeed.follow(topic);
+}
+
 // ---------------------------------------------------------------- rendering
 
 let sparkAt = 0;
@@ -153,6 +181,7 @@ let chartAt = 0;
 
 onFrame((now) => {
   followChart();
+  followBook();
   const sparkDue = now - sparkAt >= SPARK_EVERY_MS;
   let sparkPending = false;
   // rows scrolled out of view are kept current once a second (no canvas work for them)
@@ -183,6 +212,10 @@ onFrame((now) => {
       chartAt = now;
       drawChart();
     } else chartPending = true;
+  }
+  if (state.bookDirty) {
+    state.bookDirty = false;
+    renderLadder();
   }
   updateEmpty();
   if (sparkPending || chartPending) scheduleRender();
@@ -253,6 +286,18 @@ window.tickcast = {
       last: last ? { t: last.t, close: last.c, seq: last.seq } : null,
       forming: forming ? { t: forming.t, close: forming.c, high: forming.h, low: forming.l } : null,
       ticks: row?.hist.len ?? 0, ranges: RANGES.map((r) => r.key),
+    };
+  },
+  /** The order book beside the chart: its topic, the verified book, and what the ladder shows. */
+  book() {
+    const b = state.book;
+    return {
+      topic: state.bookTopic, selected: state.selected, last: state.rows.get(state.selected)?.last ?? null,
+      seq: b?.seq ?? null, depth: b?.depth ?? null, epoch: b ? String(b.epoch) : null,
+      bids: b ? b.bids.map((l) => [...l]) : [], asks: b ? b.asks.map((l) => [...l]) : [],
+      spread: b?.spread ?? null, checksum: b ? b.checksum() : null,
+      books: state.counters.books, updates: state.counters.bookUpdates, resyncs: live.feed.stats.bookResyncs,
+      shown: ladderShown(),
     };
   },
   /** Drops the connection as a network blip would; the page reconnects and resumes every topic. */

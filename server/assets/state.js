@@ -25,10 +25,13 @@ export const state = {
   range: DEFAULT_RANGE, // the chart's range: "ticks" or a bar interval (ranges.js)
   chartTopic: null, // the bar topic the chart follows (chart-feed.js), null for ticks
   bars: new Map(), // bar topic -> BarSeries (bars.js)
+  bookTopic: null, // the book topic the ladder follows (book-feed.js): book.SYM of the selection
+  book: null, // its verified OrderBook (the client library's), null until its first book
   liveFromMs: Infinity, // server-clock ms: ticks older than this are history (no latency sample)
   // frames, undecodable frames and duplicates are the library's: state.feed.stats
-  counters: { ticks: 0, snapshots: 0, gaps: 0, conflated: 0, lagged: 0, reconnects: 0, recoveredFalse: 0, snapshotFetches: 0 },
+  counters: { ticks: 0, snapshots: 0, gaps: 0, conflated: 0, lagged: 0, reconnects: 0, recoveredFalse: 0, snapshotFetches: 0, books: 0, bookUpdates: 0 },
   chartDirty: true,
+  bookDirty: true,
   headDirty: true,
 };
 

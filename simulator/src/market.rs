@@ -128,6 +128,15 @@ impl Clock {
         })
     }
 
+    /// The virtual time of the last arrival drawn, in ns after the start.
+    fn now_ns(&self) -> u64 {
+        let t = match self {
+            Self::Poisson { t, .. } => *t,
+            Self::Constant { n, rate, .. } => *n as f64 / *rate,
+        };
+        (t * 1e9) as u64
+    }
+
     /// Moves the clock to `at_ns` (virtual ns after the start) when it is behind: the
     /// arrivals skipped would all have been dropped. Exact for Poisson arrivals, which
     /// have no memory.
@@ -216,7 +225,10 @@ impl Market {
     pub fn start_books(&mut self) -> Result<(), ConfigError> {
         if self.books.is_none() {
             self.config.books = true;
-            self.books = Some(Books::new(&self.config)?);
+            let mut books = Books::new(&self.config)?;
+            // The order flow starts now, not at the market's start: no past flow to catch up.
+            books.skip_to(self.clock.now_ns());
+            self.books = Some(books);
         }
         Ok(())
     }

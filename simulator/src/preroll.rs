@@ -136,6 +136,39 @@ mod tests {
     }
 
     #[test]
+    fn books_started_after_the_past_trade_at_once_with_no_past_flow() {
+        let preroll = Preroll::new(Duration::from_secs(3600));
+        let mut market = Market::new(Config {
+            start_ns: preroll.start_ns(NOW_NS),
+            ..Config::default()
+        })
+        .unwrap();
+        let mut past = Preroll::past(&mut market, NOW_NS);
+        past.by_ref().for_each(drop);
+        let first = past.into_first_live();
+        market.start_books().unwrap();
+        // Trades keep coming at the market's rate: the first thousand events after the start
+        // are mostly book changes around trades, none of them from the past.
+        let events: Vec<Event> = first
+            .into_iter()
+            .chain(market.by_ref().take(1000))
+            .collect();
+        let trades = events
+            .iter()
+            .filter(|e| matches!(e, Event::Tick(_)))
+            .count();
+        assert!(trades >= 50, "{trades} trades in 1,000 events");
+        // (Each symbol's first, `full`, change carries the books' creation time.)
+        let early: Vec<_> = events
+            .iter()
+            .filter(|e| !e.as_book().is_some_and(|b| b.full) && e.ts() < NOW_NS - 1_000_000_000)
+            .map(|e| (e.topic().to_owned(), e.ts()))
+            .take(3)
+            .collect();
+        assert!(early.is_empty(), "no order flow from the past: {early:?}");
+    }
+
+    #[test]
     fn a_zero_preroll_starts_now() {
         assert_eq!(Preroll::new(Duration::ZERO).start_ns(NOW_NS), NOW_NS);
         assert_eq!(Preroll::new(Duration::MAX).start_ns(NOW_NS), 0);

@@ -150,6 +150,6 @@ test("stats: undecodable frames and duplicates are counted (and dropped)", async
   t.after(() => feed.close());
   const items = await readUntil(feed.subscribe("ticks.*"), 5000, "tick 7", (xs) => xs.some((x) => x.seq === 7));
   assert.deepEqual(items.map((x) => `${x.type} ${x.seq}`), ["snapshot 5", "tick 6", "tick 7"]);
-  assert.deepEqual({ ...feed.stats }, { frames: 7, undecodable: 1, duplicates: 1 });
+  assert.deepEqual({ ...feed.stats }, { frames: 7, undecodable: 1, duplicates: 1, bookResyncs: 0 });
   assert.deepEqual(feed.subscriptions, ["ticks.*"]);
 });

@@ -82,7 +82,10 @@ test("rewind larger than held: every held message (the history bound), first as 
 });
 
 test("rewind under load: history then live on every topic, contiguous, exactly one snapshot first; bars too; a cut connection resumes", async (t) => {
-  const server = await startServer(["--rate", "2000", "--preroll", "1m"]);
+  // (--no-books: right after a pre-roll the server catches up with the clock in bursts, and with
+  // order books on, a topic can publish more than its --history of 1,024 trades in the fraction
+  // of a second the cut takes, which no resume can replay; this test is about trades and bars)
+  const server = await startServer(["--rate", "2000", "--preroll", "1m", "--no-books"]);
   t.after(() => server.stop());
   const proxy = await startProxy(server.port);
   t.after(() => proxy.close());

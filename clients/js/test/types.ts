@@ -1,5 +1,5 @@
 // Compiled by `tsc --noEmit` (never run): the README's examples type-check against index.d.ts.
-import { connect, history, httpBase, matches, closeAdvice, TickcastError, type Ack, type Item, type Gap, type History } from "../index.js";
+import { connect, history, httpBase, matches, closeAdvice, crc32, OrderBook, DEPTHS, TickcastError, type Ack, type Item, type Gap, type History, type Level } from "../index.js";
 
 export async function readme(): Promise<void> {
   const feed = await connect("ws://127.0.0.1:8080/ws", { token: "t", max_rate: 4, since: { "ticks.AAPL": [1764072000123456, 41] } });
@@ -55,6 +55,22 @@ export async function readme(): Promise<void> {
     if (e instanceof TickcastError && e.kind === "http") console.log(e.status, e.code);
   }
   console.log(day.epoch, last.messages.length);
+  // Order books: every book and update verified, the book after it on the item.
+  for await (const item of live.subscribe("book.AAPL", { depth: 10 })) {
+    if (item.type === "book" || item.type === "book_update") {
+      const { bids, asks, spread } = item.book; // verified; best first: [price, size]
+      console.log(item.seq, bids[0], asks[0], spread);
+    } else if (item.type === "gap") {
+      console.warn(item.topic, item.cause, item.reason); // e.g. book_resync checksum: a fresh book follows
+    }
+    break;
+  }
+  const held: OrderBook | undefined = live.book("book.AAPL");
+  const best: Level | undefined = held?.bestBid;
+  const mine = new OrderBook({ tick_size: 0.01, depth: DEPTHS[0], bids: [[187.22, 300]], asks: [] });
+  mine.apply({ seq: 2, bids: [[187.22, 0]] });
+  const resyncs: number = live.stats.bookResyncs;
+  console.log(best, mine.checksum() === crc32(mine.checksumText()), mine.clone().spread, resyncs);
   const items: Item[] = [];
   console.log(items, matches("ticks.*", "ticks.AAPL"), closeAdvice(4001));
   feed.close();

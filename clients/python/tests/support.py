@@ -1,5 +1,6 @@
-"""Test support: checking a subscription's stream as it arrives (`Seen`, `read_until`), the
-synthetic symbols of ``--symbols 5``, and signed tokens (`jwt`)."""
+"""Test support: checking a subscription's stream as it arrives (`Seen`, `read_until`; for
+order books, every checksum against the subscription's book), the synthetic symbols of
+``--symbols 5``, and signed tokens (`jwt`)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import tickcast
-from tickcast import Gap, Item, Lagged
+from tickcast import Book, BookUpdate, Gap, Item, Lagged, Level
 
 SYMBOLS = [f"SYN000{i}" for i in range(5)]  # what --symbols 5 makes
 
 
 class Seen:
     """Everything a subscription yielded, checked as it arrives: per topic, no seq twice
-    in an epoch and no jump without a `Gap` item just before it."""
+    in an epoch and no jump without a `Gap` item just before it. On a book topic seqs may
+    skip, but every `BookUpdate` chains (`prev_seq` is the seq of the topic's previous item),
+    a `Gap` comes only just before a `Book`, and (with `check_book`) the subscription's book
+    after each item has the item's checksum: `books` keeps it per ``(topic, seq)``."""
 
     def __init__(self) -> None:
         self.items: list[Item] = []
@@ -28,6 +32,9 @@ class Seen:
         self.last: dict[str, tuple[int, int]] = {}
         self.count: dict[str, int] = defaultdict(int)
         self._gap_pending: dict[str, Gap] = {}
+        self.books: dict[tuple[str, int], tuple[list[Level], list[Level]]] = {}
+        self.book_items: dict[str, int] = defaultdict(int)  # Book items per topic
+        self.verified = 0
 
     def add(self, item: Item) -> None:
         self.items.append(item)
@@ -37,6 +44,9 @@ class Seen:
             return
         if isinstance(item, Lagged):
             self.lagged.append(item)
+            return
+        if isinstance(item, Book | BookUpdate):
+            self._book(item)
             return
         if item.seq is None:
             return
@@ -54,6 +64,33 @@ class Seen:
         self.last[item.topic] = (epoch, item.seq)
         self.count[item.topic] += 1
 
+    def _book(self, item: Book | BookUpdate) -> None:
+        gap = self._gap_pending.pop(item.topic, None)
+        last = self.last.get(item.topic)
+        if isinstance(item, BookUpdate):
+            assert gap is None, f"a gap before an update: {gap}"
+            assert last is not None, f"an update before any book: {item}"
+            assert item.prev_seq == last[1], f"broken chain {item.topic} {last} -> {item}"
+            assert item.epoch == last[0], f"an update of another epoch: {item}"
+        else:
+            self.book_items[item.topic] += 1
+            if gap is not None:
+                assert gap.received == item.seq and gap.epoch == item.epoch, (gap, item)
+        self.last[item.topic] = (item.epoch, item.seq)
+        self.count[item.topic] += 1
+
+    def check_book(self, sub: tickcast.Subscription, item: Item) -> None:
+        """After `item` came out of `sub`: its book is at the item's seq, with its checksum."""
+        if isinstance(item, Book | BookUpdate):
+            book = sub.book(item.topic)
+            assert book is not None and book.seq == item.seq, (book, item)
+            assert book.checksum() == item.checksum, f"checksum {item.topic} at {item.seq}"
+            assert len(book.bids) <= book.depth and len(book.asks) <= book.depth
+            assert all(a[0] > b[0] for a, b in zip(book.bids, book.bids[1:])), book.bids
+            assert all(a[0] < b[0] for a, b in zip(book.asks, book.asks[1:])), book.asks
+            self.books[(item.topic, item.seq)] = (list(book.bids), list(book.asks))
+            self.verified += 1
+
 
 async def read_until(
     sub: tickcast.Subscription, seen: Seen, done: Callable[[], bool], timeout: float = 20
@@ -61,6 +98,7 @@ async def read_until(
     async def run() -> None:
         async for item in sub:
             seen.add(item)
+            seen.check_book(sub, item)
             if done():
                 return
         raise AssertionError("the subscription ended")

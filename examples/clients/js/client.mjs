@@ -5,7 +5,9 @@
 // over (`resume`, in pieces) before subscribing, so the server replays what was missed. --record FILE appends one JSON line per tick,
 // snapshot and bar ({"topic","epoch","seq","type"}) and one per gap the server announced
 // ({"type":"gap","topic","epoch","reason"}). --rewind N starts each topic with its latest N
-// messages (history, then live).
+// messages (history, then live). It keeps the order book of every book.SYM topic, verifies
+// each update's checksum, prints `book SYM bid@size ask@size`, and on a mismatch or a missed
+// update subscribes again. --count N exits after N tick and book lines.
 import { decode, encode } from "@msgpack/msgpack";
 
 // ts (nanoseconds since 1970) is above 2^53: read 64-bit integers as BigInt. epoch
@@ -13,8 +15,37 @@ import { decode, encode } from "@msgpack/msgpack";
 const options = { useBigInt64: true };
 const giveUp = (code) => [1002, 1003, 1007, 1009].includes(code) || (code >= 4000 && code < 4100);
 
-export function follow(url, patterns, { token, rewind = 0, onTick, onFatal, onRecord = () => {} }) {
+// CRC-32 (IEEE, as zlib's crc32) of a string's UTF-8 bytes.
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+  for (let k = 0; k < 8; k++) n = n & 1 ? 0xedb88320 ^ (n >>> 1) : n >>> 1;
+  return n >>> 0;
+});
+function crc32(text) {
+  let crc = -1;
+  for (const byte of new TextEncoder().encode(text)) crc = crcTable[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
+// A book's checksum: the top 10 asks, "|", the top 10 bids, each level "price_ticks:size".
+function checksum(book) {
+  const level = ([price, size]) => `${Math.round(price / book.tick_size)}:${size}`;
+  const side = (levels) => levels.slice(0, 10).map(level).join(",");
+  return crc32(`${side(book.asks)}|${side(book.bids)}`);
+}
+
+// A book side after an update's changes (size 0 removes), best first, `depth` levels.
+function apply(levels, changes, depth, bids) {
+  const side = new Map(levels); // price -> size (the server sends a level's price the same each time)
+  for (const [price, size] of changes) {
+    if (Number(size)) side.set(price, size);
+    else side.delete(price);
+  }
+  return [...side].sort(([a], [b]) => (bids ? b - a : a - b)).slice(0, depth);
+}
+
+export function follow(url, patterns, { token, rewind = 0, onTick, onBook, onFatal, onRecord = () => {} }) {
   const position = {}; // topic -> [epoch, seq] of the last tick or bar we have
+  const books = {}; // topic -> the book message, kept up to date by the updates
   let backoff = 500; // ms, doubled after each failed attempt, at most 30 s
   // A browser cannot set headers on a WebSocket (no Authorization): send the token as ?token=.
   if (token) url += `${url.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}`;
@@ -23,6 +54,16 @@ export function follow(url, patterns, { token, rewind = 0, onTick, onFatal, onRe
     const ws = new WebSocket(url, "tickcast.v1.msgpack");
     ws.binaryType = "arraybuffer";
     let welcomeEpoch, silence, heartbeatMs = 1000, delay = null;
+    const subscribe = () => { // hand our positions over, then subscribe
+      const pending = Object.entries(position); // in pieces that fit any message size limit
+      for (let i = 0; i < pending.length; i += 1000) {
+        const since = Object.fromEntries(pending.slice(i, i + 1000));
+        ws.send(encode({ type: "resume", since }, options));
+      }
+      const request = { type: "subscribe", id: 1, topics: patterns };
+      if (rewind && !pending.length) request.rewind = rewind; // history first, once
+      ws.send(encode(request, options));
+    };
     ws.onmessage = (event) => {
       const msg = decode(new Uint8Array(event.data), options);
       clearTimeout(silence); // nothing for 3 heartbeats: the connection is dead
@@ -30,14 +71,7 @@ export function follow(url, patterns, { token, rewind = 0, onTick, onFatal, onRe
       switch (msg.type) {
         case "welcome": {
           [welcomeEpoch, heartbeatMs, backoff] = [msg.epoch, Number(msg.heartbeat_ms), 500];
-          const pending = Object.entries(position); // in pieces that fit any message size limit
-          for (let i = 0; i < pending.length; i += 1000) {
-            const since = Object.fromEntries(pending.slice(i, i + 1000));
-            ws.send(encode({ type: "resume", since }, options));
-          }
-          const subscribe = { type: "subscribe", id: 1, topics: patterns };
-          if (rewind && !pending.length) subscribe.rewind = rewind; // history first, once
-          ws.send(encode(subscribe, options));
+          subscribe();
           break;
         }
         case "tick":
@@ -54,6 +88,8 @@ export function follow(url, patterns, { token, rewind = 0, onTick, onFatal, onRe
           } else if (msg.type === "snapshot" && last && last[0] !== epoch) {
             onRecord({ type: "gap", topic, epoch, reason: "new_epoch" });
           }
+          // Already had (a replay after subscribing again may repeat it): drop it.
+          if (msg.type !== "snapshot" && last && last[0] === epoch && seq <= last[1]) break;
           // A new epoch restarts the topic's seqs: that is not a gap.
           if (last && last[0] === epoch && seq !== last[1] + 1n) {
             console.error(`gap ${msg.topic} ${last[1]} -> ${seq}`);
@@ -61,6 +97,29 @@ export function follow(url, patterns, { token, rewind = 0, onTick, onFatal, onRe
           position[msg.topic] = [epoch, seq];
           onRecord({ topic, epoch, seq, type: msg.type });
           if (msg.type === "tick") onTick(msg, seq);
+          break;
+        }
+        case "book":
+        case "book_update": {
+          const topic = msg.topic;
+          let book = books[topic];
+          if (msg.type === "book") book = books[topic] = { ...msg, seq: BigInt(msg.seq) }; // replaces ours
+          else if (!book) break; // waiting for the fresh book we subscribed again for
+          else if (BigInt(msg.prev_seq) === book.seq) { // seq may skip, prev_seq never
+            book.bids = apply(book.bids, msg.bids, book.depth, true);
+            book.asks = apply(book.asks, msg.asks, book.depth, false);
+            book.seq = BigInt(msg.seq);
+          } else book = null; // we missed an update
+          if (!book || checksum(book) !== Number(msg.checksum)) {
+            const why = book ? "checksum mismatch" : "missed an update";
+            console.error(`gap ${topic} ${why} at ${msg.seq}: subscribing again`);
+            delete books[topic];
+            // All our patterns: a book.* would stay if we dropped book.SYM alone.
+            ws.send(encode({ type: "unsubscribe", topics: patterns }, options));
+            subscribe();
+            break;
+          }
+          onBook(book);
           break;
         }
         case "lagged":
@@ -94,9 +153,9 @@ export function follow(url, patterns, { token, rewind = 0, onTick, onFatal, onRe
   connect();
 }
 
-// Command line (Node): print ticks, exit 0 after --count of them.
+// Command line (Node): print ticks and books, exit 0 after --count of them.
 if (globalThis.process?.argv?.[1] && import.meta.url === new URL(process.argv[1], "file://").href) {
-  let url = "ws://127.0.0.1:8080/ws", token, record, count = Infinity, rewind = 0, ticks = 0;
+  let url = "ws://127.0.0.1:8080/ws", token, record, count = Infinity, rewind = 0, printed = 0;
   const patterns = [];
   for (let args = process.argv.slice(2); args.length; ) {
     const arg = args.shift();
@@ -113,7 +172,12 @@ if (globalThis.process?.argv?.[1] && import.meta.url === new URL(process.argv[1]
     onRecord: record && (await recorder(record)),
     onTick(msg, seq) {
       console.log(`tick ${msg.topic} ${seq} ${msg.price} ${msg.size}`);
-      if (++ticks >= count) process.exit(0);
+      if (++printed >= count) process.exit(0);
+    },
+    onBook(book) {
+      const best = (levels) => (levels.length ? `${levels[0][0]}@${levels[0][1]}` : "-");
+      console.log(`book ${book.symbol} ${best(book.bids)} ${best(book.asks)}`);
+      if (++printed >= count) process.exit(0);
     },
     onFatal(why) {
       console.error(why);

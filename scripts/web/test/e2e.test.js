@@ -2,10 +2,12 @@
 // real tickcast-server (with its default pre-roll: a trading day of history): the page
 // connects and goes live, rows appear and prices move, sparklines and the 1m chart start full
 // (history over the WebSocket: `rewind`), the 5m/15m/1h/1s/ticks ranges fill on a click and
-// 1m continues live after, a narrower topic pattern narrows the table, the page makes no periodic HTTP requests, a
+// 1m continues live after, the order book ladder beside the chart shows both sides (bid <
+// ask), updates and follows the selection (book.SYM at depth 10 on the same WebSocket, every
+// update verified by the client library), a narrower topic pattern narrows the table, the page makes no periodic HTTP requests, a
 // dropped connection resumes every topic (the client library's `resume`), and killing +
 // restarting the server shows "reconnecting" and then live data again (every topic announced
-// as not recovered). Screenshots go to target/artifacts/.
+// as not recovered, the ladder with the new server's book). Screenshots go to target/artifacts/.
 //
 // Env: TICKCAST_SERVER    server binary (default: <repo>/target/debug/tickcast-server)
 //      TICKCAST_ARTIFACTS screenshots and logs (default: <repo>/target/artifacts)
@@ -243,6 +245,68 @@ describe("live page in headless Chromium", { timeout: 300000 }, () => {
     await page.screenshot({ path: path.join(ARTIFACTS, "web-1m-live.png") });
   });
 
+  it("shows the selected symbol's order book beside the chart: both sides, bid < ask, updating, following the selection", async () => {
+    const bookNow = () => page.evaluate(() => window.tickcast.book());
+    const symbolOf = (topic) => topic.split(".").slice(1).join(".");
+    // Shown: the book topic of the selection, levels on both sides.
+    const shown = (topic) => page.waitForFunction((t) => {
+      const b = window.tickcast.book();
+      return b.selected === (t ?? b.selected) && b.topic === `book.${b.selected.split(".").slice(1).join(".")}`
+        && b.shown.bids.length >= 3 && b.shown.asks.length >= 3;
+    }, topic, { timeout: 20000, polling: 100 });
+    await shown(null);
+    const first = await bookNow();
+    pageLog.write(`[test] book: ${JSON.stringify(first)}\n`);
+    assert.equal(first.depth, 10, "subscribed at depth 10");
+    const num = (text) => Number(text.replaceAll(",", ""));
+    const check = (b) => {
+      const bids = b.shown.bids.map(([p, s]) => [num(p), num(s)]);
+      const asks = b.shown.asks.map(([p, s]) => [num(p), num(s)]);
+      assert.ok(bids.length <= 10 && asks.length <= 10, JSON.stringify(b.shown));
+      assert.ok([...bids, ...asks].every(([p, s]) => p > 0 && s > 0), `prices and sizes: ${JSON.stringify(b.shown)}`);
+      assert.ok(bids.every(([p], i) => i === 0 || p < bids[i - 1][0]), `bids best (highest) first: ${JSON.stringify(bids)}`);
+      assert.ok(asks.every(([p], i) => i === 0 || p > asks[i - 1][0]), `asks best (lowest) first: ${JSON.stringify(asks)}`);
+      assert.ok(bids[0][0] < asks[0][0], `best bid ${bids[0][0]} < best ask ${asks[0][0]}`);
+      assert.match(b.shown.spread, /^spread \d+\.\d+ · \d+ ticks?$/);
+      // the book is the market's: its touch near the symbol's last trade
+      const mid = (bids[0][0] + asks[0][0]) / 2;
+      assert.ok(Math.abs(mid - b.last) / b.last < 0.02, `book mid ${mid} near the last trade ${b.last}`);
+      // the ladder shows the library's verified book (the one drawn last: the model may be a frame ahead)
+      assert.deepEqual(bids, b.shown.from.bids.slice(0, 10));
+      assert.deepEqual(asks, b.shown.from.asks.slice(0, 10));
+      assert.ok(b.shown.from.seq <= b.seq);
+    };
+    check(first);
+    // The DOM has the ladder beside the chart: asks above the spread, bids below.
+    const box = await page.evaluate(() => {
+      const r = (sel) => document.querySelector(sel).getBoundingClientRect();
+      return { chart: r(".chart-box"), book: r("#book"), asks: r("#book-asks"), spread: r("#book-spread"), bids: r("#book-bids") };
+    });
+    assert.ok(box.book.left >= box.chart.right - 1 && box.book.width >= 150, `beside the chart: ${JSON.stringify(box)}`);
+    assert.ok(box.asks.bottom <= box.spread.top + 1 && box.spread.bottom <= box.bids.top + 1, JSON.stringify(box));
+    // It updates: the book's seq moves on and the ladder's text changes.
+    await page.waitForFunction((b) => {
+      const now = window.tickcast.book();
+      return now.topic === b.topic && now.seq > b.seq && now.updates > b.updates
+        && JSON.stringify(now.shown) !== JSON.stringify(b.shown);
+    }, first, { timeout: 30000, polling: 100 });
+    check(await bookNow());
+    await page.screenshot({ path: path.join(ARTIFACTS, "web-book.png") });
+    // Another symbol selected: the ladder follows it; the server has that book topic only.
+    const other = await page.evaluate((current) => {
+      const tr = [...document.querySelectorAll("#rows tr")].find((r) => r.dataset.topic !== current);
+      tr.click();
+      return tr.dataset.topic;
+    }, first.selected);
+    await shown(other);
+    const switched = await bookNow();
+    assert.equal(switched.topic, `book.${symbolOf(other)}`);
+    check(switched);
+    await page.waitForFunction((t) => JSON.stringify(window.tickcast.subscriptions.filter((p) => p.startsWith("book."))) === JSON.stringify([t]),
+      switched.topic, { timeout: 10000 });
+    assert.equal(switched.resyncs, 0, "every update verified: no book had to be asked for again");
+  });
+
   it("narrows the table when the pattern narrows, and widens it again", async () => {
     const topics = Object.keys(await rowsNow(page)).sort();
     const target = topics.includes("ticks.AAPL") ? "ticks.AAPL" : topics[0];
@@ -253,8 +317,8 @@ describe("live page in headless Chromium", { timeout: 300000 }, () => {
       return rows.length === 1 && rows[0].dataset.topic === t;
     }, target, { timeout: 10000 });
     // the server agrees: subscribed to the new pattern, the old one unsubscribed (the chart's
-    // bar topic aside)
-    const tickPatterns = (want) => JSON.stringify(window.tickcast.subscriptions.filter((p) => !p.startsWith("bars."))) === JSON.stringify(want);
+    // bar topic and the ladder's book topic aside)
+    const tickPatterns = (want) => JSON.stringify(window.tickcast.subscriptions.filter((p) => !p.startsWith("bars.") && !p.startsWith("book."))) === JSON.stringify(want);
     await page.waitForFunction(tickPatterns, [target], { timeout: 10000 });
     await waitForUpdates(page, 30000); // and that symbol keeps ticking
     assert.equal(await rowCount(page), 1);
@@ -335,6 +399,11 @@ describe("live page in headless Chromium", { timeout: 300000 }, () => {
     await page.waitForFunction(() => {
       const c = window.tickcast.chart();
       return c.epoch === window.tickcast.epoch && c.bars >= 100;
+    }, null, { timeout: 20000, polling: 100 });
+    // the ladder shows the new server's book (a new epoch: a fresh book, every update verified)
+    await page.waitForFunction(() => {
+      const b = window.tickcast.book();
+      return b.epoch === window.tickcast.epoch && b.shown.bids.length >= 3 && b.shown.asks.length >= 3 && b.resyncs === 0;
     }, null, { timeout: 20000, polling: 100 });
     // reconnecting reused the page: still no extra HTTP request, one more WebSocket
     assert.deepEqual(requests.map((r) => r.path).sort(), [...ASSETS].sort());

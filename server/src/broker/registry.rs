@@ -272,6 +272,13 @@ impl Broker {
             let mut st = topic.lock();
             if let Some(subscriber) = st.subscriber_mut(peer.id) {
                 subscriber.set_rate(rate);
+                if matches!(TopicKind::of(&topic.name), TopicKind::Book { .. }) {
+                    // Subscribing a book again is how a client asks for a fresh one.
+                    subscriber.depth = effective_depth(&subscriptions, &topic.name);
+                    let depth = subscriber.depth;
+                    join_book(peer, &topic, &mut st, depth);
+                    continue;
+                }
                 let skipped = position.is_some_and(|p| p < subscriber.joined_at);
                 if skipped && subscriber.resume_from.is_none() {
                     // Delivery started after this position (e.g. with a snapshot): what

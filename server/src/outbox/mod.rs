@@ -160,16 +160,7 @@ impl Outbox {
                 inner.lag = Some(lag);
                 Pushed::Conflated { replaced: false }
             }
-            SlowConsumer::Disconnect => {
-                inner.queue.clear();
-                inner.queued_bytes = 0;
-                self.start_close(
-                    &mut inner,
-                    close::POLICY_VIOLATION,
-                    "slow consumer: outbound queue full",
-                );
-                Pushed::Closing
-            }
+            SlowConsumer::Disconnect => self.overflow_close(&mut inner),
         }
     }
 
@@ -200,17 +191,20 @@ impl Outbox {
                 }
                 Pushed::Conflated { replaced: true }
             }
-            SlowConsumer::Disconnect => {
-                inner.queue.clear();
-                inner.queued_bytes = 0;
-                self.start_close(
-                    &mut inner,
-                    close::POLICY_VIOLATION,
-                    "slow consumer: outbound queue full",
-                );
-                Pushed::Closing
-            }
+            SlowConsumer::Disconnect => self.overflow_close(&mut inner),
         }
+    }
+
+    /// The `disconnect` policy's answer to a full queue: drop what is queued, close 1008.
+    fn overflow_close(&self, inner: &mut Inner) -> Pushed {
+        inner.queue.clear();
+        inner.queued_bytes = 0;
+        self.start_close(
+            inner,
+            close::POLICY_VIOLATION,
+            "slow consumer: outbound queue full",
+        );
+        Pushed::Closing
     }
 
     /// Drops what is held back of `topic` (a `max_rate` frame waiting for its slot, the

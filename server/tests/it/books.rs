@@ -281,3 +281,29 @@ async fn instruments_list_reference_data_with_the_state_now() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn subscribing_a_book_again_brings_a_fresh_one_under_a_wildcard() {
+    let server = start(books_config(200.0)).await;
+    let (mut c, _) = Client::connect_welcomed(server.addr()).await;
+    c.send(Subscribe {
+        topics: vec!["book.*".into()],
+        ..sub(None)
+    })
+    .await;
+    let mut book = None;
+    follow(&mut c, &mut book, 5, &mut HashMap::new()).await;
+    c.send(sub(None)).await;
+    // Updates already on their way may come first; then the fresh book, which they lead to.
+    match c
+        .recv_until(|m| matches!(m, ServerMessage::Book(b) if b.topic == TOPIC))
+        .await
+    {
+        ServerMessage::Book(b) => {
+            let fresh = Local::from_book(&b);
+            assert!(fresh.seq >= book.as_ref().map_or(0, |b| b.seq));
+        }
+        _ => unreachable!(),
+    }
+    server.shutdown().await;
+}

@@ -34,6 +34,20 @@ async fn wait_ready(addr: SocketAddr) {
     .expect("the node connects to NATS");
 }
 
+/// A cluster node on `nats` with no simulator of its own, once it is connected.
+async fn start_node(nats: &NatsServer) -> tickcast_server::Handle {
+    let node = tickcast_server::spawn(tickcast_server::Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        simulator: None,
+        nats: Some(nats.url()),
+        ..tickcast_server::Config::default()
+    })
+    .await
+    .expect("node");
+    wait_ready(node.addr()).await;
+    node
+}
+
 async fn sim(args: &[&str]) -> Output {
     sim_output_async(args, LIMIT).await
 }
@@ -57,15 +71,7 @@ async fn feeds_a_cluster_node_through_nats() {
         return; // skipped (printed), or failed when TICKCAST_REQUIRE_NATS is set
     };
     let nats = NatsServer::start(bin).await;
-    let node = tickcast_server::spawn(tickcast_server::Config {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        simulator: None,
-        nats: Some(nats.url()),
-        ..tickcast_server::Config::default()
-    })
-    .await
-    .expect("node");
-    wait_ready(node.addr()).await;
+    let node = start_node(&nats).await;
     let (client, mut events) =
         Client::spawn(ClientConfig::new(node.ws_url()).patterns(["ticks.*", "bars.1s.*"]))
             .expect("subscriber");
@@ -157,15 +163,7 @@ async fn a_pre_roll_fills_the_nodes_history_before_live_ticks() {
         return; // skipped (printed), or failed when TICKCAST_REQUIRE_NATS is set
     };
     let nats = NatsServer::start(bin).await;
-    let node = tickcast_server::spawn(tickcast_server::Config {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        simulator: None,
-        nats: Some(nats.url()),
-        ..tickcast_server::Config::default()
-    })
-    .await
-    .expect("node");
-    wait_ready(node.addr()).await;
+    let node = start_node(&nats).await;
     let url = nats.url();
     let args = [
         "--symbols",

@@ -13,8 +13,11 @@
 backoff and jitter, hands every topic's ``(epoch, seq)`` over before subscribing again (so the
 server replays what was missed), watches the server's heartbeats, and drops duplicates.
 `Feed.subscribe` gives a `Subscription` yielding typed messages (`Tick`, `Snapshot`, `Bar`,
-`Status`, `Lagged`) and a `Gap` item before any message that follows a loss: every topic's
-messages arrive exactly once, in order, or with an announced gap. Final refusals end the
+`Book`, `BookUpdate`, `Status`, `Lagged`) and a `Gap` item before any message that follows a
+loss: every topic's messages arrive exactly once, in order, or with an announced gap.
+Order books (``book.SYM``, ``subscribe(..., depth=N)``) are kept by the client as an
+`OrderBook` per topic (`Subscription.book`), every update verified by its checksum; a wrong
+book is resynchronized by itself, announced by a `Gap`. Final refusals end the
 stream with an exception (`HandshakeRejected`, `ClosedByServer`, `SubscribeError`).
 ``subscribe(..., rewind=N)`` starts each topic with its latest N messages (history, then live,
 no seam); `Feed.history` fetches a topic's history over HTTP as a `History` of the same
@@ -24,10 +27,12 @@ Modules: `tickcast.client` (`connect`), `tickcast.feed` (the reconnecting `Feed`
 `tickcast.subscription` (a `Subscription`'s iterator and buffer), `tickcast.transport` (one
 connection attempt, and how it ended), `tickcast.pending` (requests awaiting answers),
 `tickcast.history` (``GET /history``), `tickcast.messages` (message classes),
+`tickcast.book` (`OrderBook`, the checksum, the verdict on book messages),
 `tickcast.recovery` (positions and verdicts), `tickcast.codes` (close codes),
 `tickcast.errors` (exceptions).
 """
 
+from .book import OrderBook
 from .client import connect
 from .codes import advice, explain_close, explain_http
 from .errors import (
@@ -45,12 +50,15 @@ from .history import History, HistoryFormat, Time
 from .messages import (
     Ack,
     Bar,
+    Book,
+    BookUpdate,
     Error,
     Gap,
     GapCause,
     Heartbeat,
     Item,
     Lagged,
+    Level,
     Pong,
     ServerMessage,
     Shutdown,
@@ -68,6 +76,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Ack",
     "Bar",
+    "Book",
+    "BookUpdate",
     "ClosedByServer",
     "ConnectionLost",
     "Error",
@@ -81,6 +91,8 @@ __all__ = [
     "HistoryFormat",
     "Item",
     "Lagged",
+    "Level",
+    "OrderBook",
     "Pong",
     "Position",
     "PublishError",

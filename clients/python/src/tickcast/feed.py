@@ -2,8 +2,10 @@
 it. Each connection: wait for the `welcome`, hand every topic's position over in `resume`
 pieces, (re)send every subscription's `subscribe`, then read, watching liveness (3 x the
 heartbeat). Each message goes through the topic's position (duplicates dropped, losses turned
-into a `Gap`) to the subscriptions that match it. When a connection ends it reconnects, with
-backoff, unless the end is final (then every subscription ends with the error).
+into a `Gap`) to the subscriptions that match it; each ``book.SYM`` message goes through the
+topic's order book (`tickcast.book.Books`: verified, or dropped and the topic subscribed again
+for a fresh book). When a connection ends it reconnects, with backoff, unless the end is final
+(then every subscription ends with the error).
 
 One connection attempt and the verdict on its end are `transport`'s; the consumer's side of a
 subscription is `subscription`'s; requests awaiting answers are `pending`'s.
@@ -24,12 +26,15 @@ from websockets.exceptions import ConnectionClosed
 
 from . import history as http_history
 from . import recovery
+from .book import Books, Drop, OrderBook, Resync, is_book_topic
 from .codes import advice
 from .errors import ConnectionLost, PublishError, SubscribeError
 from .history import History, HistoryFormat, Time
 from .messages import (
     Ack,
     Bar,
+    Book,
+    BookUpdate,
     DecodeError,
     Error,
     Gap,
@@ -42,7 +47,7 @@ from .messages import (
     decode,
 )
 from .pending import Pending, Requests
-from .recovery import Backoff, Position, Positions, pieces
+from .recovery import Backoff, Position, Positions, matches, pieces
 from .subscription import Subscription
 from .transport import FAILURES, Endpoint, judge, read_welcome, tls_context, unpack
 
@@ -51,6 +56,13 @@ __all__ = ["Feed"]
 log = logging.getLogger("tickcast")
 
 RESUME_PIECE_TOPICS = 1000
+
+BOOK_DEPTHS = (5, 10, 25, 50)
+"""The depths a subscription may ask for (``depth``)."""
+
+RESYNC_INTERVAL = 1.0
+"""Seconds between two resyncs of one book topic (a book that keeps failing its checksum
+does not make the feed flood the server with subscribes)."""
 
 
 class _Dead(Exception):
@@ -83,6 +95,9 @@ class Feed:
         self._buffer = buffer
         self._backoff = Backoff(backoff_initial, backoff_max)
         self._positions = Positions()
+        self._books = Books()
+        self._resync_at: dict[str, float] = {}
+        self._resync_tasks: set[asyncio.Task[None]] = set()
         self._subs: list[Subscription] = []
         self._requests = Requests()
         self._ws: ClientConnection | None = None
@@ -109,6 +124,27 @@ class Feed:
         later feed to resume where this one stopped."""
         return dict(self._positions.items())
 
+    def book(self, topic: str) -> OrderBook | None:
+        """A copy of the feed's latest verified book of `topic` (``book.SYM``), ``None``
+        when it has none (or is waiting for a fresh one). It may be ahead of what a
+        subscription has yielded so far: `Subscription.book` is the book as of its last
+        item."""
+        book = self._books.get(topic)
+        if book is None or self._books.resyncing(topic):
+            return None
+        return book.copy()
+
+    @property
+    def books_verified(self) -> int:
+        """How many `Book` and `BookUpdate` checksums matched, since the feed began."""
+        return self._books.verified
+
+    @property
+    def books_resynced(self) -> int:
+        """How many times a book was found wrong (a checksum mismatch or a broken chain)
+        and its topic subscribed again."""
+        return self._books.resyncs
+
     def subscribe(
         self,
         *patterns: str,
@@ -133,8 +169,9 @@ class Feed:
           on a bar topic), then live ones: no hole, no duplicate. A topic with a position
           (``since``; every topic after a reconnect) resumes instead, never rewound again;
           only when that resume fails does the window follow its `Gap`.
-        - `depth`: passed through to the server as is; **not yet served** by
-          tickcast-server (a future feature), which ignores it.
+        - `depth`: levels per side of the order books (``book.SYM``) this subscription
+          matches: 5, 10, 25 or 50 (default: the server's, 10). When several
+          subscriptions of the feed match a book, the server sends the largest depth.
         - `buffer`: items held for a slow reader (default: the feed's); when full, the
           feed stops reading the socket and the server conflates (`Lagged`, `Gap`).
         """
@@ -154,6 +191,8 @@ class Feed:
                 raise ValueError(f"rewind: a count from 0 to 2**32 - 1, not {rewind!r}")
             options["rewind"] = rewind
         if depth is not None:
+            if isinstance(depth, bool) or depth not in BOOK_DEPTHS:
+                raise ValueError(f"depth: one of {BOOK_DEPTHS}, not {depth!r}")
             options["depth"] = depth
         sub = Subscription(self, tuple(patterns), options, buffer or self._buffer)
         explicit: dict[str, Position] = {}
@@ -222,6 +261,8 @@ class Feed:
     async def close(self) -> None:
         """Close the connection for good; subscriptions end (iteration stops)."""
         self._closing = True
+        for resync in list(self._resync_tasks):
+            resync.cancel()
         task, self._task = self._task, None
         if task is not None:
             # Cancel until it ends: Python before 3.12 can lose a cancellation that meets a
@@ -370,7 +411,7 @@ class Feed:
         if sub not in self._subs:
             return
         self._subs.remove(sub)
-        self._positions.forget(self._wanted)
+        self._forget_unwanted()
         still = {p for s in self._subs for p in s.patterns}
         gone = [p for p in sub.patterns if p not in still]
         ws = self._ws
@@ -382,6 +423,80 @@ class Feed:
             except ConnectionClosed:
                 pass  # the next connection will not subscribe them
 
+    def _forget_unwanted(self) -> None:
+        self._positions.forget(self._wanted)
+        self._books.forget(self._wanted)
+        self._resync_at = {t: at for t, at in self._resync_at.items() if self._wanted(t)}
+
+    # -- order books --------------------------------------------------------------------------
+
+    async def _on_book(self, msg: Book | BookUpdate) -> None:
+        """A book message: verified and passed on (after a `Gap` when the book was replaced
+        after a loss), or dropped while its topic waits for a fresh book, or found wrong:
+        then dropped, and the topic subscribed again (`_resync`)."""
+        if not self._wanted(msg.topic):
+            return  # unsubscribed, still in flight
+        if isinstance(msg, Book):
+            verdict = self._books.on_book(msg)
+        else:
+            verdict = self._books.on_update(msg)
+        if isinstance(verdict, Drop):
+            return
+        if isinstance(verdict, Resync):
+            log.warning(
+                "tickcast: %s: %s at seq %d: subscribing it again for a fresh book",
+                msg.topic,
+                verdict.cause.replace("_", " "),
+                msg.seq,
+            )
+            self._resync(msg.topic)
+            return
+        self._backoff.reset()
+        if verdict.gap is not None:
+            await self._dispatch(verdict.gap)
+        await self._dispatch(msg)
+
+    def _resync(self, topic: str) -> None:
+        """Ask for a fresh book of `topic` (PROTOCOL.md section 8: unsubscribe and subscribe
+        the topic again), at most once per `RESYNC_INTERVAL`. Without a connection nothing
+        is sent: the next connection brings a fresh book anyway."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        at = max(now, self._resync_at.get(topic, -RESYNC_INTERVAL) + RESYNC_INTERVAL)
+        self._resync_at[topic] = at
+        task = asyncio.create_task(self._send_resync(topic, self._conn_no, at - now))
+        self._resync_tasks.add(task)  # held: the loop keeps only a weak reference
+        task.add_done_callback(self._resync_tasks.discard)
+        task.add_done_callback(_log_failure)
+
+    async def _send_resync(self, topic: str, conn_no: int, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        ws = self._ws
+        if ws is None or conn_no != self._conn_no or not self._books.resyncing(topic):
+            return  # reconnected (a fresh book comes with it) or already resynchronized
+        # A subscribe of a topic the connection already receives sends nothing, so every
+        # pattern that matches the topic goes, and comes back: a wildcard's other book
+        # topics get fresh books (replacing theirs, no gap), its other topics resume from
+        # their positions (a replay: no hole; duplicates in flight are dropped).
+        subs = [s for s in self._subs if s.wants(topic)]
+        patterns = sorted({p for s in subs for p in s.patterns if matches(p, topic)})
+        if not patterns:
+            return
+        await self._requests.send(
+            ws, {"type": "unsubscribe", "topics": patterns}, Pending("unsubscribe")
+        )
+        held = self._positions.since(patterns)
+        for piece in pieces(held, max(256, self._welcome_bytes() - 64), RESUME_PIECE_TOPICS):
+            await self._requests.send(ws, {"type": "resume", "since": piece}, Pending("resume"))
+        for sub in subs:
+            msg: dict[str, Any] = {
+                "type": "subscribe",
+                "topics": [p for p in sub.patterns if p in patterns],
+            }
+            msg.update((k, v) for k, v in sub._options.items() if k != "rewind")
+            await self._requests.send(ws, msg, Pending("subscribe", sub=sub))
+
     # -- messages ---------------------------------------------------------------------------
 
     async def _on_message(self, raw: dict[str, Any]) -> float | None:
@@ -392,6 +507,8 @@ class Feed:
             raw["epoch"] = self._positions.epoch_of(topic, welcome_epoch)
         elif kind == "bar" and not raw.get("epoch"):
             raw["epoch"] = self._positions.epoch_of(raw.get("topic", ""), welcome_epoch)
+        elif kind == "book_update":
+            raw["epoch"] = self._books.epoch_of(raw.get("topic", ""))
         try:
             msg = decode(raw)
         except DecodeError as e:
@@ -421,10 +538,13 @@ class Feed:
                 )
                 await self._dispatch(gap)
             await self._dispatch(msg)
+        elif isinstance(msg, Book | BookUpdate):
+            await self._on_book(msg)
         elif isinstance(msg, Status):
             await self._dispatch(msg)
         elif isinstance(msg, Lagged):
-            self._positions.lagged(msg.topics)
+            self._positions.lagged(t for t in msg.topics if not is_book_topic(t))
+            self._books.lagged(msg.topics)
             for sub in list(self._subs):
                 if any(sub.wants(t) for t in msg.topics):
                     await sub._put(msg)
@@ -438,7 +558,9 @@ class Feed:
     def _wanted(self, topic: str) -> bool:
         return any(sub.wants(topic) for sub in self._subs)
 
-    async def _dispatch(self, item: Tick | Bar | Snapshot | Status | Gap) -> None:
+    async def _dispatch(
+        self, item: Tick | Bar | Snapshot | Book | BookUpdate | Status | Gap
+    ) -> None:
         for sub in list(self._subs):
             if sub.wants(item.topic):
                 await sub._put(item)
@@ -459,7 +581,7 @@ class Feed:
                 sub = pending.sub
                 if sub in self._subs:
                     self._subs.remove(sub)
-                    self._positions.forget(self._wanted)
+                    self._forget_unwanted()
                 sub._finish(SubscribeError("subscribe", answer.code, answer.message, rid))
         elif isinstance(answer, Error):
             log.warning(

@@ -7,7 +7,8 @@ and `seq` (``None`` where the protocol has none: `Status.seq`, `Lagged.topic`).
 
 `decode` turns one decoded MessagePack map into one of these classes; keys the class does not
 know are ignored (PROTOCOL.md section 3), and a message whose `type` is unknown decodes to
-``None``.
+``None``. Book levels (`Book.bids`, `BookUpdate.asks`, ...) decode to ``(price, size)``
+tuples.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from typing import Any, ClassVar, Literal, Union
 __all__ = [
     "Ack",
     "Bar",
+    "Book",
+    "BookUpdate",
     "Error",
     "Gap",
     "GapCause",
     "Heartbeat",
     "Item",
     "Lagged",
+    "Level",
     "Pong",
     "RequestId",
     "ServerMessage",
@@ -167,6 +171,69 @@ class Bar:
     recovered: bool | None = None
 
 
+Level = tuple[float, int]
+"""One price level of a book: ``(price, size)``. In a `BookUpdate`, size 0 removes the level."""
+
+
+@dataclass(frozen=True)
+class Book:
+    """The order book of a symbol to the subscription's depth, on ``book.SYM``: the first
+    message of the topic after a subscribe (and after every reconnect or resync), and a fresh
+    one, with ``recovered=False``, when the server could not send a slow reader all its
+    updates. Replace your book with it; the `BookUpdate` items that follow apply to it.
+
+    The client yields one only after checking `checksum` against the levels; the book as
+    the items so far leave it is `Subscription.book`."""
+
+    type: ClassVar[str] = "book"
+    topic: str
+    seq: int
+    """The seq of the last change this book includes; the next update's `prev_seq`."""
+    epoch: int
+    ts: int
+    """Time of the last change, ns since the UNIX epoch."""
+    symbol: str
+    tick_size: float
+    """The price grid: every price is a whole multiple of it."""
+    depth: int
+    """Levels per side (5, 10, 25 or 50)."""
+    bids: list[Level]
+    """The best `depth` bids, highest price first."""
+    asks: list[Level]
+    """The best `depth` asks, lowest price first."""
+    checksum: int
+    """CRC-32 of the book (`tickcast.book.checksum`)."""
+    recovered: bool | None = None
+    """``False``: this book replaces updates you did not get (the client also yields a `Gap`
+    just before it). ``None`` when the key was absent."""
+
+
+@dataclass(frozen=True)
+class BookUpdate:
+    """The levels of a book that changed at your depth, on ``book.SYM``. `seq` may skip
+    (changes beyond your depth make no update for you); `prev_seq` never does: it is the
+    `seq` of the book or update this one applies to.
+
+    The client yields one only after applying it to its book and checking `checksum`; on a
+    mismatch or a broken chain it yields a `Gap` and a fresh `Book` instead."""
+
+    type: ClassVar[str] = "book_update"
+    topic: str
+    seq: int
+    prev_seq: int
+    ts: int
+    symbol: str
+    bids: list[Level]
+    """Changed bid levels, highest first; size 0 removes the level."""
+    asks: list[Level]
+    """Changed ask levels, lowest first; size 0 removes the level."""
+    checksum: int
+    """CRC-32 of the book after this update."""
+    epoch: int = 0
+    """The topic's epoch, filled in by the client from the topic's `Book` (an update carries
+    none on the wire); 0 when not known."""
+
+
 @dataclass(frozen=True)
 class Status:
     """The market state of a symbol changed (``open``, ``halted``, ``closed``)."""
@@ -207,15 +274,20 @@ class Shutdown:
     reconnect_after_ms: int
 
 
-GapCause = Literal["not_recovered", "new_epoch", "seq_jump"]
+GapCause = Literal["not_recovered", "new_epoch", "seq_jump", "checksum_mismatch", "broken_chain"]
 """Why messages of a topic were lost:
 
 - ``not_recovered``: the server said so (``recovered: false``: a resume it could not serve,
-  or a loss upstream of it);
+  or a loss upstream of it; on a book topic, updates a slow reader could not be sent);
 - ``new_epoch``: the topic restarted with a new epoch (e.g. the server restarted); what came
   after your position in the old epoch is lost, however much it was;
 - ``seq_jump``: the seqs jumped, as after `Lagged` (then `Gap.lagged` is true) or under
-  ``max_rate``.
+  ``max_rate`` (never on a book topic, whose seqs may skip by design);
+- ``checksum_mismatch`` (book topics): after applying an update, the book's checksum was not
+  the update's: the client dropped that update, subscribed the topic again, and yields this
+  `Gap` just before the fresh `Book`;
+- ``broken_chain`` (book topics): an update's `prev_seq` was not the seq of the book the
+  client had (an update went missing): resynchronized the same way.
 """
 
 
@@ -231,7 +303,7 @@ class Gap:
     ``new_epoch``)."""
     expected: int | None
     """The first seq you did not get, or ``None`` when unknown (a new epoch, a topic you had
-    no position for)."""
+    no position for, a book topic: its seqs skip by design)."""
     received: int
     """The seq that arrived instead."""
     cause: GapCause
@@ -252,11 +324,24 @@ class Gap:
 
 
 ServerMessage = Union[
-    Welcome, Ack, Error, Topics, Pong, Tick, Snapshot, Bar, Status, Lagged, Heartbeat, Shutdown
+    Welcome,
+    Ack,
+    Error,
+    Topics,
+    Pong,
+    Tick,
+    Snapshot,
+    Bar,
+    Book,
+    BookUpdate,
+    Status,
+    Lagged,
+    Heartbeat,
+    Shutdown,
 ]
 """Every message a tickcast server sends."""
 
-Item = Union[Tick, Snapshot, Bar, Status, Lagged, Gap]
+Item = Union[Tick, Snapshot, Bar, Book, BookUpdate, Status, Lagged, Gap]
 """What a subscription yields: the topics' messages, `Lagged`, and a `Gap` for every loss."""
 
 _CLASSES: dict[str, type[Any]] = {
@@ -270,6 +355,8 @@ _CLASSES: dict[str, type[Any]] = {
         Tick,
         Snapshot,
         Bar,
+        Book,
+        BookUpdate,
         Status,
         Lagged,
         Heartbeat,
@@ -298,8 +385,24 @@ def decode(raw: object) -> ServerMessage | None:
     if cls is None:
         return None
     known = _FIELDS[kind]
+    args = {k: v for k, v in raw.items() if k in known}
     try:
-        msg: ServerMessage = cls(**{k: v for k, v in raw.items() if k in known})
-    except TypeError as e:
+        if cls is Book or cls is BookUpdate:
+            args["bids"] = _levels(args.get("bids"))
+            args["asks"] = _levels(args.get("asks"))
+        msg: ServerMessage = cls(**args)
+    except (TypeError, ValueError) as e:
         raise DecodeError(f"{kind}: {e}") from None
     return msg
+
+
+def _levels(raw: object) -> list[Level]:
+    """``[[price, size], ...]`` as a list of `Level` tuples."""
+    if not isinstance(raw, list):
+        raise TypeError(f"levels are a list of [price, size], not {raw!r:.100}")
+    out: list[Level] = []
+    for level in raw:
+        if not isinstance(level, (list, tuple)) or len(level) != 2:
+            raise TypeError(f"a level is [price, size], not {level!r:.100}")
+        out.append((float(level[0]), int(level[1])))
+    return out

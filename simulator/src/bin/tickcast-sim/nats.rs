@@ -130,6 +130,12 @@ pub fn publish(
             }
         }
         if past_len > 0 {
+            // Live messages are dropped when the queue is full (never delayed): let the past
+            // reach NATS first, so the first live ones are not lost behind it.
+            while queue.capacity() < QUEUE {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let _ = tokio::time::timeout(FLUSH_LIMIT, client.flush()).await;
             eprintln!("tickcast-sim: pre-rolled {past_len} messages");
         }
 
