@@ -137,9 +137,9 @@ pub enum ClientEvent {
         cause: GapCause,
     },
     /// The book of `topic` was found wrong at `seq` (`fault`): the message that showed it
-    /// was dropped, and the client re-subscribes the topic (`unsubscribe`, then `subscribe`
+    /// was dropped, and the client subscribes the topic again (a pattern that delivers it,
     /// with the same options) for a fresh `book`, which comes as a [`ClientEvent::Message`]
-    /// and replaces it. Messages of the topic until then are dropped. The first resync of a
+    /// and replaces it. Updates of the topic until then are dropped. The first resync of a
     /// topic goes out at once; while its books keep failing, each next one waits longer
     /// (250 ms, doubling, up to 30 s).
     BookResync {
@@ -163,7 +163,7 @@ pub enum Command {
     /// yet starts with up to that many of its latest messages, then live (`None` or 0:
     /// with its latest state). `depth`: levels per side of the books they bring (5, 10,
     /// 25 or 50; `None`: the server's default); a pattern subscribed again with another
-    /// depth is unsubscribed first, so its books come again at the new one.
+    /// depth brings its books again, fresh, at the new one.
     Subscribe {
         patterns: Vec<Pattern>,
         rewind: Option<u32>,

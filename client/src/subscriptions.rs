@@ -2,8 +2,8 @@
 //! topics it brings and the `depth` of its books, the `subscribe` messages that ask for
 //! them, and the requests still unanswered on the current connection, so that messages of
 //! a topic being unsubscribed (stragglers, sent before the server took the `unsubscribe`)
-//! are told apart from the history of a later subscribe of the same topic, or from the
-//! fresh `book` of a re-subscribed one; and the `resume` pieces that hand positions over.
+//! are told apart from the history of a later subscribe of the same topic; and the
+//! `resume` pieces that hand positions over.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -56,23 +56,12 @@ impl Subscriptions {
     }
 
     /// Adds patterns (a pattern already there takes the new options, as the server does
-    /// with a re-subscribed pattern's). Returns the patterns that were there with another
-    /// `depth`: the server keeps the depth of a topic it already delivers, so those need an
-    /// `unsubscribe` before their `subscribe`.
-    pub fn add(
-        &mut self,
-        add: &[Pattern],
-        rewind: Option<u32>,
-        depth: Option<u32>,
-    ) -> Vec<Pattern> {
+    /// with a re-subscribed pattern's: its books come again, fresh, at the new depth).
+    pub fn add(&mut self, add: &[Pattern], rewind: Option<u32>, depth: Option<u32>) {
         let rewind = rewind.filter(|&n| n > 0);
-        let mut redepth = Vec::new();
         for p in add {
             match self.entries.iter_mut().find(|e| e.pattern == *p) {
                 Some(entry) => {
-                    if entry.depth != depth {
-                        redepth.push(p.clone());
-                    }
                     entry.rewind = rewind;
                     entry.depth = depth;
                 }
@@ -83,7 +72,6 @@ impl Subscriptions {
                 }),
             }
         }
-        redepth
     }
 
     /// Removes patterns. `sent`: an `unsubscribe` for them is going on the wire now, so
@@ -91,33 +79,22 @@ impl Subscriptions {
     pub fn remove(&mut self, drop: &[Pattern], sent: bool) {
         self.entries.retain(|e| !drop.contains(&e.pattern));
         if sent {
-            self.unsubscribe_sent(drop);
+            self.pending.push_back(Pending::Unsubscribe {
+                dropped: drop.to_vec(),
+                kept: self.patterns(),
+            });
         }
     }
 
-    /// An `unsubscribe` of `dropped` is going on the wire: their topics' messages that no
-    /// other pattern delivers are stragglers until it is answered.
-    pub fn unsubscribe_sent(&mut self, dropped: &[Pattern]) {
-        let kept = self
-            .entries
-            .iter()
-            .filter(|e| !dropped.contains(&e.pattern))
-            .map(|e| e.pattern.clone())
-            .collect();
-        self.pending.push_back(Pending::Unsubscribe {
-            dropped: dropped.to_vec(),
-            kept,
-        });
-    }
-
-    /// The patterns that deliver `topic`, with their options kept: unsubscribing them and
-    /// subscribing them again is how a book topic gets a fresh `book`.
-    pub fn delivering(&self, topic: &str) -> Vec<Pattern> {
-        self.entries
-            .iter()
-            .filter(|e| e.pattern.matches(topic))
-            .map(|e| e.pattern.clone())
-            .collect()
+    /// The pattern to subscribe again (with its options) for a fresh `book` of `topic`:
+    /// the topic itself when it is subscribed as such, else the first pattern that
+    /// delivers it (whose other books then come fresh too).
+    pub fn deliverer(&self, topic: &str) -> Option<Pattern> {
+        let entries = || self.entries.iter().map(|e| &e.pattern);
+        entries()
+            .find(|p| p.as_str() == topic)
+            .or_else(|| entries().find(|p| p.matches(topic)))
+            .cloned()
     }
 
     /// The `subscribe` messages for `patterns` (all of them known here): one per distinct
@@ -275,10 +252,7 @@ mod tests {
     #[test]
     fn books_are_asked_for_at_their_depth() {
         let mut subs = Subscriptions::new(pats(&["ticks.*"]), Some(200), None);
-        assert!(
-            subs.add(&pats(&["book.A", "book.B"]), None, Some(25))
-                .is_empty()
-        );
+        subs.add(&pats(&["book.A", "book.B"]), None, Some(25));
         let all = subs.patterns();
         let got: Vec<(Vec<String>, Option<u32>)> = subs
             .subscribes(&all)
@@ -292,33 +266,23 @@ mod tests {
                 (vec!["book.A".to_owned(), "book.B".to_owned()], Some(25)),
             ]
         );
-        // Another depth for a pattern already there: it must be unsubscribed first.
-        assert_eq!(
-            subs.add(&pats(&["book.A"]), None, Some(5)),
-            pats(&["book.A"])
-        );
-        assert!(subs.add(&pats(&["book.A"]), None, Some(5)).is_empty());
+        // Another depth for a pattern already there: subscribed again at it.
+        subs.add(&pats(&["book.A"]), None, Some(5));
+        let msgs = subs.subscribes(&pats(&["book.A"]));
+        assert_eq!(msgs[0].depth, Some(5));
+        assert_eq!(subs.patterns().len(), 3);
     }
 
     #[test]
-    fn a_book_topic_is_cycled_through_every_pattern_that_delivers_it() {
+    fn a_book_is_asked_for_again_through_one_pattern() {
         let mut subs = Subscriptions::new(pats(&["book.*", "book.A", "ticks.*"]), None, Some(10));
-        let delivering = subs.delivering("book.A");
-        assert_eq!(delivering, pats(&["book.*", "book.A"]));
-        subs.unsubscribe_sent(&delivering);
-        assert!(
-            subs.unwanted("book.A"),
-            "a straggler until the unsubscribe is answered"
-        );
-        assert!(subs.unwanted("book.B"), "book.* is cycled too");
-        assert!(!subs.unwanted("ticks.A"));
-        let msgs = subs.subscribes(&delivering);
+        assert_eq!(subs.deliverer("book.A"), pats(&["book.A"]).pop(), "its own");
+        assert_eq!(subs.deliverer("book.B"), pats(&["book.*"]).pop());
+        assert_eq!(subs.deliverer("bars.1m.B"), None);
+        let msgs = subs.subscribes(&pats(&["book.*"]));
         assert_eq!(msgs.len(), 1);
-        assert_eq!(msgs[0].topics, ["book.*", "book.A"]);
         assert_eq!(msgs[0].depth, Some(10), "the same depth again");
-        subs.answered();
-        assert!(!subs.unwanted("book.A"), "then the fresh book is wanted");
-        assert_eq!(subs.patterns().len(), 3, "the patterns never left");
+        assert!(!subs.unwanted("book.B"), "nothing in flight to drop");
     }
 
     #[test]

@@ -254,10 +254,7 @@ impl Supervisor {
                 rewind,
                 depth,
             } => {
-                let redepth = self.subscriptions.add(&patterns, rewind, depth);
-                if !redepth.is_empty() && !self.unsubscribe_sent(conn, &redepth).await {
-                    return false;
-                }
+                self.subscriptions.add(&patterns, rewind, depth);
                 self.subscribe(conn, &patterns, self.max_message_bytes)
                     .await
             }
@@ -270,17 +267,6 @@ impl Supervisor {
                 conn.send(&ClientMessage::Unsubscribe(msg)).await
             }
         }
-    }
-
-    /// Sends an `unsubscribe` of `patterns` that stay subscribed here (their `subscribe`
-    /// follows): what the server sends of their topics until it answers is dropped.
-    async fn unsubscribe_sent(&mut self, conn: &Connection, patterns: &[Pattern]) -> bool {
-        self.subscriptions.unsubscribe_sent(patterns);
-        let msg = Unsubscribe {
-            id: None,
-            topics: patterns.iter().map(|p| p.as_str().to_owned()).collect(),
-        };
-        conn.send(&ClientMessage::Unsubscribe(msg)).await
     }
 
     /// Re-subscribes the book topics whose time has come. False when the connection is
@@ -299,18 +285,21 @@ impl Supervisor {
         true
     }
 
-    /// Asks for a fresh `book` of `topic`: every pattern that delivers it is unsubscribed
-    /// and subscribed again with the same options (the other topics they bring resume from
-    /// their positions, and other books start over too). False when the connection is gone.
+    /// Asks for a fresh `book` of `topic`: a pattern that delivers it is subscribed again
+    /// with the same options (PROTOCOL.md section 8, "Order books"; a wildcard's other books
+    /// come fresh too, its other topics are already delivered and get nothing). Updates
+    /// already on their way are dropped until the book (`books`). False when the
+    /// connection is gone.
     async fn resync(&mut self, conn: &Connection, topic: &str) -> bool {
-        let patterns = self.subscriptions.delivering(topic);
-        if patterns.is_empty() {
+        let Some(pattern) = self.subscriptions.deliverer(topic) else {
             return true;
+        };
+        for subscribe in self.subscriptions.subscribes(&[pattern]) {
+            if !conn.send(&ClientMessage::Subscribe(subscribe)).await {
+                return false;
+            }
         }
-        self.unsubscribe_sent(conn, &patterns).await
-            && self
-                .subscribe(conn, &patterns, self.max_message_bytes)
-                .await
+        true
     }
 
     /// Subscribes to `patterns`, handing over the positions of the topics they match first

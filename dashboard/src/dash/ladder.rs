@@ -1,8 +1,9 @@
 //! The ladder's own subscription: while the depth ladder is shown (`b`), the book topic of
 //! the selected symbol, at depth [`DEPTH`], or [`TALL_DEPTH`] when the ladder is tall
 //! enough to show that many levels a side. The previous topic is dropped when the selection
-//! moves, the ladder is hidden or its depth changes (subscribed again at the new depth, for
-//! a fresh `book`). A topic that one of the user's patterns delivers is only read.
+//! moves or the ladder is hidden; when the depth that fits changes, the topic is subscribed
+//! again at the new one (a fresh `book` comes). A topic that one of the user's patterns
+//! delivers is only read.
 
 use tickcast_client::Command;
 use tickcast_proto::Pattern;
@@ -56,22 +57,29 @@ impl App {
         if desired == self.book_topic {
             return;
         }
-        if let Some(old) = self.book_topic.take().filter(|b| b.owned) {
-            if let Ok(p) = Pattern::parse(&old.topic) {
-                self.outbox.push(Command::Unsubscribe(vec![p]));
+        let same = |d: &BookTopic, topic: &str| d.topic == topic;
+        let old = self.book_topic.take();
+        if let Some(old) = old.as_ref().filter(|b| b.owned) {
+            // Still ours at another depth: subscribed again below, not dropped.
+            let again = desired
+                .as_ref()
+                .is_some_and(|d| same(d, &old.topic) && d.owned);
+            if !again {
+                if let Ok(p) = Pattern::parse(&old.topic) {
+                    self.outbox.push(Command::Unsubscribe(vec![p]));
+                }
             }
             // No longer followed, it would go stale (unless a user pattern keeps it live).
-            let kept = desired
-                .as_ref()
-                .is_some_and(|d| d.topic == old.topic && !d.owned);
-            if !kept {
+            if !desired.as_ref().is_some_and(|d| same(d, &old.topic)) {
                 self.market.drop_book(&old.topic);
             }
         }
         if let Some(new) = desired.as_ref().filter(|b| b.owned) {
             if let Ok(p) = Pattern::parse(&new.topic) {
-                // A fresh book comes with the subscription.
-                self.market.drop_book(&new.topic);
+                // A fresh book comes with the subscription (it replaces one at another depth).
+                if !old.as_ref().is_some_and(|o| same(new, &o.topic)) {
+                    self.market.drop_book(&new.topic);
+                }
                 self.outbox.push(Command::Subscribe {
                     patterns: vec![p],
                     rewind: None,

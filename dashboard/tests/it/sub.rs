@@ -5,9 +5,7 @@ use std::process::Stdio;
 use tickcast_proto::{Encoding, ServerMessage};
 use tokio::{process::Command, time::timeout};
 
-use crate::support::{
-    LIMIT, corrupting_proxy, start_server, start_server_without_books, start_tls_server,
-};
+use crate::support::{LIMIT, corrupting_proxy, start_server, start_tls_server};
 
 const SUB: &str = env!("CARGO_BIN_EXE_tickcast-sub");
 
@@ -106,7 +104,7 @@ async fn seq_reached(url: &str, topic: &str, at_least: u64) -> u64 {
 
 #[tokio::test]
 async fn rewind_prints_history_then_live() {
-    let server = start_server_without_books().await;
+    let server = start_server().await;
     let url = server.ws_url();
     let known = seq_reached(&url, "ticks.AAPL", 60).await;
     let out = run(&[

@@ -27,21 +27,6 @@ pub async fn start_server() -> tickcast_server::Handle {
     tickcast_server::spawn(config).await.expect("server starts")
 }
 
-/// [`start_server`] with the simulator's order books off: for tests of ticks that need
-/// live trading from the first second (with books on, the live feed starts a while after
-/// the pre-roll, then catches up with the clock in a burst).
-pub async fn start_server_without_books() -> tickcast_server::Handle {
-    let mut config = tickcast_server::Config {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        preroll: PREROLL,
-        ..tickcast_server::Config::default()
-    };
-    if let Some(simulator) = config.simulator.as_mut() {
-        simulator.books = false;
-    }
-    tickcast_server::spawn(config).await.expect("server starts")
-}
-
 /// A real server with TLS: a certificate for 127.0.0.1 signed by a fresh private CA,
 /// which comes back with it (its files live as long as it does).
 pub async fn start_tls_server() -> (tickcast_server::Handle, Pki) {
