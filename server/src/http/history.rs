@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use tickcast_proto::{Encoding, ErrorCode, Pattern, ServerMessage, validate_topic};
+use tickcast_proto::{Encoding, ErrorCode, Pattern, ServerMessage, TopicKind, validate_topic};
 
 use super::{Body, json};
 use crate::App;
@@ -196,7 +196,7 @@ fn respond(history: &History, format: Format) -> Response<Body> {
 /// every field is a number or a symbol, whose grammar has no comma, quote or line break,
 /// so nothing ever needs quoting.
 fn csv(history: &History) -> String {
-    let bars = history.topic.starts_with("bars.");
+    let bars = matches!(TopicKind::of(&history.topic), TopicKind::Bars { .. });
     let mut out = String::from(if bars {
         "seq,ts,interval_ms,symbol,open,high,low,close,volume,trades\n"
     } else {
