@@ -1,5 +1,6 @@
-"""Test support: the real tickcast-server as a subprocess, and a TCP proxy that can cut or
-freeze the connections through it."""
+"""Test support: the real tickcast-server as a subprocess (`server`; `HISTORY` and `SLOW`:
+the flags of a server with history, and of one whose queues overflow), and a TCP proxy in
+front of it that can cut or freeze the connections through it (`proxy_factory`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ SERVER_BIN = Path(os.environ.get("TICKCAST_SERVER") or TARGET / "debug" / "tickc
 # No pre-roll unless a test asks for one (``--preroll 10m``): a day of it takes seconds to
 # load, and tests count from what they see.
 BASE_FLAGS = ["--seed", "7", "--rate", "200", "--symbols", "5", "--preroll", "0"]
+HISTORY = ["--preroll", "10m"]
+"""Flags of a server with history: every topic starts with 10 minutes of it."""
+SLOW = ["--queue-bytes", "4096", "--rate", "2000", "--heartbeat-ms", "5000"]
+"""Flags of a server whose queue overflows for a reader that stops for a few seconds."""
 
 
 class Server:
@@ -55,6 +60,13 @@ class Server:
             raise RuntimeError(f"tickcast-server's first line is {line!r}; log: {self.log()}")
         self.url, self.addr = m.group(1), m.group(2)
         return self.url
+
+    async def restart(self, *flags: str) -> str:
+        """Stops the server (SIGTERM: a ``shutdown``, then close 1001) and starts a new one
+        with `flags` on the same address."""
+        addr = self.addr
+        await self.stop(signal.SIGTERM)
+        return await self.start(*flags, listen=addr)
 
     async def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.returncode is None:
@@ -142,11 +154,24 @@ class Proxy:
             self.server.close()
 
 
+class ProxyFactory:
+    """Starts proxies (`__call__`), each closed when the test ends."""
+
+    def __init__(self) -> None:
+        self.made: list[Proxy] = []
+
+    async def __call__(self, target: str) -> tuple[Proxy, str]:
+        """A started `Proxy` to `target` ("host:port") and the ``ws://`` URL through it."""
+        proxy = Proxy(target)
+        self.made.append(proxy)
+        return proxy, await proxy.start()
+
+
 @pytest.fixture
-async def proxy_factory() -> AsyncIterator[list[Proxy]]:
-    made: list[Proxy] = []
-    yield made
-    for p in made:
+async def proxy_factory() -> AsyncIterator[ProxyFactory]:
+    factory = ProxyFactory()
+    yield factory
+    for p in factory.made:
         await p.close()
 
 

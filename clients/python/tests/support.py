@@ -1,6 +1,7 @@
-"""Test support: checking a subscription's stream as it arrives (`Seen`, `read_until`; for
-order books, every checksum against the subscription's book), the synthetic symbols of
-``--symbols 5``, and signed tokens (`jwt`)."""
+"""Test support: checking a subscription's stream as it arrives (`Seen`, `read_until`,
+`read_until_lagged`; for order books, every checksum against the subscription's book),
+waiting for a subscription's `ack` (`acked`), the synthetic symbols of ``--symbols 5``, and
+signed tokens (`jwt`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -110,6 +112,31 @@ async def read_until(
             f"timed out; counts {dict(seen.count)}, gaps {seen.gaps[:5]}, "
             f"lagged {seen.lagged[:3]}"
         ) from None
+
+
+async def read_until_lagged(sub: tickcast.Subscription, seen: Seen) -> None:
+    """Reads `sub` as a slow reader would: it stops for 4 s after the first item (the server's
+    queue overflows), then reads on until a `Lagged` and a `Gap` marked `lagged` came. At
+    most 30 s."""
+    deadline = time.monotonic() + 30
+    slept = False
+    async for item in sub:
+        seen.add(item)
+        seen.check_book(sub, item)
+        if not slept:
+            await asyncio.sleep(4)  # stop reading: the server's queue overflows
+            slept = True
+        if seen.lagged and any(g.lagged for g in seen.gaps):
+            return
+        assert time.monotonic() < deadline, f"no lagged+gap in 30 s: {seen.gaps[:3]}"
+    raise AssertionError("the subscription ended")
+
+
+async def acked(sub: tickcast.Subscription) -> None:
+    """Waits (at most 5 s) until the server acknowledged `sub`'s subscribe."""
+    async with asyncio.timeout(5):
+        while sub.ack is None:
+            await asyncio.sleep(0.01)
 
 
 def jwt(secret: str, claims: dict[str, object]) -> str:

@@ -7,16 +7,14 @@ Every wait is bounded by a timeout."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import tickcast
 from tickcast import Book, BookUpdate, Gap, Tick
 
-from conftest import Proxy, Server
-from support import SYMBOLS, Seen, read_until
+from conftest import SLOW, ProxyFactory, Server
+from support import SYMBOLS, Seen, read_until, read_until_lagged
 
 BOOKS = [f"book.{s}" for s in SYMBOLS]
 
@@ -47,7 +45,8 @@ class Tamper:
 
     def __init__(self, feed: tickcast.Feed, topic: str, how: str) -> None:
         self.seq: int | None = None
-        original: Callable[[dict[str, Any]], Awaitable[float | None]] = feed._on_message
+        router = feed._router
+        original: Callable[[dict[str, Any]], Awaitable[float | None]] = router.on_message
 
         async def on_message(raw: dict[str, Any]) -> float | None:
             if self.seq is None and raw.get("type") == "book_update" and raw["topic"] == topic:
@@ -57,7 +56,7 @@ class Tamper:
                 raw["checksum"] ^= 1
             return await original(raw)
 
-        feed._on_message = on_message  # type: ignore[method-assign]
+        router.on_message = on_message  # type: ignore[method-assign]
 
 
 def books_of(seen: Seen, topic: str) -> int:
@@ -191,12 +190,10 @@ async def test_a_resync_under_a_wildcard_resumes_its_other_topics(server: Server
 
 
 async def test_a_reconnect_replaces_books_without_a_gap(
-    server: Server, proxy_factory: list[Proxy]
+    server: Server, proxy_factory: ProxyFactory
 ) -> None:
     await server.start()
-    proxy = Proxy(server.addr)
-    proxy_factory.append(proxy)
-    url = await proxy.start()
+    proxy, url = await proxy_factory(server.addr)
     async with tickcast.connect(url) as feed:
         seen = Seen()
         sub = feed.subscribe("book.*", depth=25)
@@ -216,21 +213,11 @@ async def test_a_reconnect_replaces_books_without_a_gap(
 
 
 async def test_a_slow_reader_gets_lagged_then_a_fresh_book(server: Server) -> None:
-    await server.start("--queue-bytes", "4096", "--rate", "2000", "--heartbeat-ms", "5000")
+    await server.start(*SLOW)
     async with tickcast.connect(server.url, buffer=1) as feed:
         seen = Seen()
         sub = feed.subscribe("book.*", depth=50)
-        deadline = time.monotonic() + 30
-        slept = False
-        async for item in sub:
-            seen.add(item)
-            seen.check_book(sub, item)
-            if not slept:
-                await asyncio.sleep(4)  # stop reading: the server's queue overflows
-                slept = True
-            if seen.lagged and any(g.lagged for g in seen.gaps):
-                break
-            assert time.monotonic() < deadline, f"no lagged+gap in 30 s: {seen.gaps[:3]}"
+        await read_until_lagged(sub, seen)
         gap = next(g for g in seen.gaps if g.lagged)
         assert gap.cause == "not_recovered" and gap.topic in {t for x in seen.lagged for t in x.topics}
         book = await asyncio.wait_for(anext(sub), 10)  # the recovered: false book follows
@@ -245,9 +232,7 @@ async def test_a_server_restart_is_one_new_epoch_gap_per_book(server: Server) ->
         sub = feed.subscribe("book.*")
         await read_until(sub, seen, lambda: all(seen.count[t] >= 3 for t in BOOKS), timeout=30)
         old = {t: seen.last[t][0] for t in BOOKS}
-        addr = server.addr
-        await server.stop(signal.SIGTERM)
-        await server.start(listen=addr)
+        await server.restart()
         await read_until(sub, seen, lambda: all(books_of(seen, t) == 2 for t in BOOKS), timeout=30)
         counts = dict(seen.count)
         await read_until(

@@ -14,10 +14,8 @@ import pytest
 import tickcast
 from tickcast import Bar, Snapshot, Tick
 
-from conftest import Server
+from conftest import HISTORY, Server
 from support import Seen, jwt, read_until
-
-HISTORY = ["--preroll", "10m"]
 
 
 def at(ns: int) -> datetime:

@@ -5,28 +5,17 @@ restart (one announced gap, then the new epoch's window)."""
 
 from __future__ import annotations
 
-import asyncio
-import signal
-
 import tickcast
 from tickcast import Bar, Gap, Snapshot, Tick
 
-from conftest import Proxy, Server
-from support import SYMBOLS, Seen, read_until
-
-HISTORY = ["--preroll", "10m"]  # every topic starts with 10 minutes of history
+from conftest import HISTORY, ProxyFactory, Server
+from support import SYMBOLS, Seen, acked, read_until
 
 
 async def publish(pub: tickcast.Feed, first: int, last: int) -> None:
     """Trades `first`..`last` on fx.EURUSD (seq i has size i)."""
     for i in range(first, last + 1):
         await pub.publish("fx.EURUSD", 1.08 + i / 10_000, i)
-
-
-async def acked(sub: tickcast.Subscription) -> None:
-    async with asyncio.timeout(5):
-        while sub.ack is None:
-            await asyncio.sleep(0.01)
 
 
 def snapshots(seen: Seen) -> list[Snapshot]:
@@ -122,12 +111,11 @@ async def test_simulated_ticks_and_bars_rewind_into_live(server: Server) -> None
 
 
 async def test_a_reconnect_resumes_and_never_rewinds_again(
-    server: Server, proxy_factory: list[Proxy]
+    server: Server, proxy_factory: ProxyFactory
 ) -> None:
     await server.start(*HISTORY)
-    proxy = Proxy(server.addr)
-    proxy_factory.append(proxy)
-    async with tickcast.connect(await proxy.start()) as feed:
+    proxy, url = await proxy_factory(server.addr)
+    async with tickcast.connect(url) as feed:
         seen = Seen()
         sub = feed.subscribe("ticks.*", rewind=50)
         await read_until(sub, seen, lambda: all(seen.count[f"ticks.{s}"] >= 60 for s in SYMBOLS))
@@ -154,9 +142,7 @@ async def test_a_server_restart_is_one_gap_then_the_new_window(server: Server) -
         sub = feed.subscribe(ticks, bars, rewind=20)
         await read_until(sub, seen, lambda: seen.count[ticks] >= 30 and seen.count[bars] >= 21)
         old = feed.positions
-        addr = server.addr
-        await server.stop(signal.SIGTERM)
-        await server.start(*HISTORY, listen=addr)
+        await server.restart(*HISTORY)
         mark = len(seen.items)
         await read_until(
             sub,

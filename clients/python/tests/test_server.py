@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import signal
 import sys
 import time
 from collections import defaultdict
@@ -17,8 +16,8 @@ import pytest
 import tickcast
 from tickcast import Snapshot, Tick
 
-from conftest import Proxy, Server
-from support import SYMBOLS, Seen, jwt, read_until
+from conftest import SLOW, ProxyFactory, Server
+from support import SYMBOLS, Seen, acked, jwt, read_until, read_until_lagged
 
 
 async def test_subscribe_and_wildcards(server: Server) -> None:
@@ -85,9 +84,7 @@ async def test_server_restart_is_one_new_epoch_gap_per_topic(server: Server) -> 
         sub = feed.subscribe("ticks.*")
         await read_until(sub, seen, lambda: all(seen.count[f"ticks.{s}"] >= 5 for s in SYMBOLS))
         old_epoch = {t: p[0] for t, p in feed.positions.items()}
-        addr = server.addr
-        await server.stop(signal.SIGTERM)  # shutdown + close 1001
-        await server.start(listen=addr)
+        await server.restart()  # shutdown + close 1001
         before = dict(seen.count)
         await read_until(
             sub,
@@ -107,12 +104,10 @@ async def test_server_restart_is_one_new_epoch_gap_per_topic(server: Server) -> 
 
 
 async def test_reconnect_through_a_cut_connection_resumes_with_no_hole(
-    server: Server, proxy_factory: list[Proxy]
+    server: Server, proxy_factory: ProxyFactory
 ) -> None:
     await server.start()
-    proxy = Proxy(server.addr)
-    proxy_factory.append(proxy)
-    url = await proxy.start()
+    proxy, url = await proxy_factory(server.addr)
     async with tickcast.connect(url) as feed:
         seen = Seen()
         sub = feed.subscribe("ticks.*", "bars.1s.*")
@@ -130,12 +125,10 @@ async def test_reconnect_through_a_cut_connection_resumes_with_no_hole(
 
 
 async def test_a_silent_connection_is_closed_and_resumed(
-    server: Server, proxy_factory: list[Proxy]
+    server: Server, proxy_factory: ProxyFactory
 ) -> None:
     await server.start("--heartbeat-ms", "500")
-    proxy = Proxy(server.addr)
-    proxy_factory.append(proxy)
-    url = await proxy.start()
+    proxy, url = await proxy_factory(server.addr)
     async with tickcast.connect(url) as feed:
         seen = Seen()
         sub = feed.subscribe("ticks.*")
@@ -155,20 +148,10 @@ async def test_a_silent_connection_is_closed_and_resumed(
 
 
 async def test_slow_consumer_sees_lagged_and_a_gap(server: Server) -> None:
-    await server.start("--queue-bytes", "4096", "--rate", "2000", "--heartbeat-ms", "5000")
+    await server.start(*SLOW)
     async with tickcast.connect(server.url, buffer=1) as feed:
         seen = Seen()
-        sub = feed.subscribe("ticks.*")
-        deadline = time.monotonic() + 30
-        slept = False
-        async for item in sub:
-            seen.add(item)
-            if not slept:
-                await asyncio.sleep(4)  # stop reading: the server's queue overflows
-                slept = True
-            if seen.lagged and any(g.lagged for g in seen.gaps):
-                break
-            assert time.monotonic() < deadline, f"no lagged+gap in 30 s: {seen.gaps[:3]}"
+        await read_until_lagged(feed.subscribe("ticks.*"), seen)
         lagged_topics = {t for lag in seen.lagged for t in lag.topics}
         assert all(g.cause == "seq_jump" for g in seen.gaps if g.lagged)
         assert {g.topic for g in seen.gaps if g.lagged} <= lagged_topics
@@ -193,10 +176,7 @@ async def test_publish(server: Server) -> None:
     url = await server.start("--publish-token", "pub")
     async with tickcast.connect(url) as reader, tickcast.connect(url, token="pub") as pub:
         sub = reader.subscribe("fx.*")
-        await asyncio.sleep(0)  # the subscribe goes out first
-        while sub.ack is None:  # wait for the ack, bounded
-            async with asyncio.timeout(5):
-                await asyncio.sleep(0.01)
+        await acked(sub)
         ack = await pub.publish("fx.EURUSD", 1.08, 1000, bid=1.0799, ask=1.0801)
         assert ack.op == "publish" and ack.topics == ["fx.EURUSD"]
         await pub.publish("fx.EURUSD", 1.09, 500)

@@ -24,8 +24,10 @@ no seam); `Feed.history` fetches a topic's history over HTTP as a `History` of t
 message classes (or raises `HistoryError`).
 
 Modules: `tickcast.client` (`connect`), `tickcast.feed` (the reconnecting `Feed`),
-`tickcast.subscription` (a `Subscription`'s iterator and buffer), `tickcast.transport` (one
-connection attempt, and how it ended), `tickcast.pending` (requests awaiting answers),
+`tickcast.routing` (the subscriptions, where each message goes, the subscribe messages),
+`tickcast.resync` (a wrong order book asked for again), `tickcast.subscription` (a
+`Subscription`'s iterator and buffer), `tickcast.transport` (one connection attempt, and how
+it ended), `tickcast.pending` (requests awaiting answers),
 `tickcast.history` (``GET /history``), `tickcast.messages` (message classes),
 `tickcast.book` (`OrderBook`, the checksum, the verdict on book messages),
 `tickcast.recovery` (positions and verdicts), `tickcast.codes` (close codes),

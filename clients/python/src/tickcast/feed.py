@@ -1,21 +1,19 @@
 """The `Feed`: one reconnecting connection to a tickcast server and the task that supervises
 it. Each connection: wait for the `welcome`, hand every topic's position over in `resume`
 pieces, (re)send every subscription's `subscribe`, then read, watching liveness (3 x the
-heartbeat). Each message goes through the topic's position (duplicates dropped, losses turned
-into a `Gap`) to the subscriptions that match it; each ``book.SYM`` message goes through the
-topic's order book (`tickcast.book.Books`: verified, or dropped and the topic subscribed again
-for a fresh book). When a connection ends it reconnects, with backoff, unless the end is final
-(then every subscription ends with the error).
+heartbeat), and hand each message to the router. When a connection ends it reconnects, with
+backoff, unless the end is final (then every subscription ends with the error).
 
-One connection attempt and the verdict on its end are `transport`'s; the consumer's side of a
-subscription is `subscription`'s; requests awaiting answers are `pending`'s.
+One connection attempt and the verdict on its end are `transport`'s; where each message goes
+and the subscribe messages are `routing`'s (a wrong order book asked for again:
+`resync`'s); the consumer's side of a subscription is `subscription`'s; requests awaiting
+answers are `pending`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl as ssl_module
 from collections.abc import Generator, Mapping
 from types import TracebackType
@@ -25,29 +23,14 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from . import history as http_history
-from . import recovery
-from .book import Books, Drop, OrderBook, Resync, is_book_topic
+from .book import Books, OrderBook
 from .codes import advice
-from .errors import ConnectionLost, PublishError, SubscribeError
+from .errors import ConnectionLost, PublishError
 from .history import History, HistoryFormat, Time
-from .messages import (
-    Ack,
-    Bar,
-    Book,
-    BookUpdate,
-    DecodeError,
-    Error,
-    Gap,
-    Lagged,
-    Shutdown,
-    Snapshot,
-    Status,
-    Tick,
-    Welcome,
-    decode,
-)
+from .messages import Ack, DecodeError, Error, Welcome
 from .pending import Pending, Requests
-from .recovery import Backoff, Position, Positions, matches, pieces
+from .recovery import Backoff, Position, Positions
+from .routing import Link, Router
 from .subscription import Subscription
 from .transport import FAILURES, Endpoint, judge, read_welcome, tls_context, unpack
 
@@ -55,14 +38,8 @@ __all__ = ["Feed"]
 
 log = logging.getLogger("tickcast")
 
-RESUME_PIECE_TOPICS = 1000
-
 BOOK_DEPTHS = (5, 10, 25, 50)
 """The depths a subscription may ask for (``depth``)."""
-
-RESYNC_INTERVAL = 1.0
-"""Seconds between two resyncs of one book topic (a book that keeps failing its checksum
-does not make the feed flood the server with subscribes)."""
 
 
 class _Dead(Exception):
@@ -96,13 +73,11 @@ class Feed:
         self._backoff = Backoff(backoff_initial, backoff_max)
         self._positions = Positions()
         self._books = Books()
-        self._resync_at: dict[str, float] = {}
-        self._resync_tasks: set[asyncio.Task[None]] = set()
-        self._subs: list[Subscription] = []
         self._requests = Requests()
-        self._ws: ClientConnection | None = None
-        self._conn_no = 0
-        self._welcome: Welcome | None = None
+        self._link = Link()
+        self._router = Router(
+            self._link, self._positions, self._books, self._backoff, self._requests
+        )
         self._connected = asyncio.Event()
         self._first: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -116,7 +91,7 @@ class Feed:
     @property
     def welcome(self) -> Welcome | None:
         """The current connection's `welcome`, ``None`` while not connected."""
-        return self._welcome if self._ws is not None else None
+        return self._link.welcome if self._link.ws is not None else None
 
     @property
     def positions(self) -> dict[str, Position]:
@@ -198,12 +173,7 @@ class Feed:
         explicit: dict[str, Position] = {}
         if since:
             explicit = {t: (int(p[0]), int(p[1])) for t, p in since.items()}
-            self._positions.seed(explicit)
-        self._subs.append(sub)
-        ws = self._ws
-        if ws is not None:
-            task = asyncio.ensure_future(self._send_subscribe(ws, sub, explicit))
-            task.add_done_callback(_log_failure)
+        self._router.add(sub, explicit)
         return sub
 
     async def publish(
@@ -261,8 +231,7 @@ class Feed:
     async def close(self) -> None:
         """Close the connection for good; subscriptions end (iteration stops)."""
         self._closing = True
-        for resync in list(self._resync_tasks):
-            resync.cancel()
+        self._router.resyncs.cancel()
         task, self._task = self._task, None
         if task is not None:
             # Cancel until it ends: Python before 3.12 can lose a cancellation that meets a
@@ -340,18 +309,12 @@ class Feed:
         """One connection: welcome, hand positions over, subscribe, read until it ends.
         Returns the delay before reconnecting when the server said (shutdown)."""
         welcome = await read_welcome(ws, self._endpoint.open_timeout)
-        self._conn_no += 1
+        self._link.number += 1
         self.connections += 1
-        self._welcome = welcome
-        self._ws = ws
+        self._link.welcome = welcome
+        self._link.ws = ws
         silence = 3 * welcome.heartbeat_ms / 1000
-        # Every position goes over before the first subscribe (PROTOCOL.md sections 8, 14).
-        held = self._positions.since(p for s in self._subs for p in s.patterns)
-        room = max(256, welcome.max_message_bytes - 64)
-        for piece in pieces(held, room, RESUME_PIECE_TOPICS):
-            await self._requests.send(ws, {"type": "resume", "since": piece}, Pending("resume"))
-        for sub in list(self._subs):
-            await self._send_subscribe(ws, sub, {})
+        await self._router.connected(ws)
         self._connected.set()
         if self._first is not None and not self._first.done():
             self._first.set_result(None)
@@ -370,27 +333,10 @@ class Feed:
             except DecodeError as e:
                 log.warning("tickcast: undecodable frame: %s", e)
                 continue
-            delay = await self._on_message(msg)
+            delay = await self._router.on_message(msg)
             if delay is not None:
                 shutdown_delay = delay
         return None
-
-    async def _send_subscribe(
-        self, ws: ClientConnection, sub: Subscription, since: dict[str, Position]
-    ) -> None:
-        if sub._sent_on == self._conn_no or sub._ended:
-            return
-        sub._sent_on = self._conn_no
-        msg: dict[str, Any] = {"type": "subscribe", "topics": list(sub.patterns)}
-        msg.update(sub._options)
-        if since:
-            parts = pieces(since, max(256, (self._welcome_bytes()) - 64), RESUME_PIECE_TOPICS)
-            for piece in parts:
-                await self._requests.send(ws, {"type": "resume", "since": piece}, Pending("resume"))
-        await self._requests.send(ws, msg, Pending("subscribe", sub=sub))
-
-    def _welcome_bytes(self) -> int:
-        return self._welcome.max_message_bytes if self._welcome else 65536
 
     async def _request(self, msg: dict[str, Any], op: str) -> Ack | Error:
         while True:
@@ -399,7 +345,7 @@ class Feed:
             if self._closing:
                 raise ConnectionLost("the feed is closed")
             self._start()
-            ws = self._ws
+            ws = self._link.ws
             if ws is None:
                 await self._connected.wait()
                 continue
@@ -408,190 +354,13 @@ class Feed:
             return await future
 
     async def _unsubscribe(self, sub: Subscription) -> None:
-        if sub not in self._subs:
-            return
-        self._subs.remove(sub)
-        self._forget_unwanted()
-        still = {p for s in self._subs for p in s.patterns}
-        gone = [p for p in sub.patterns if p not in still]
-        ws = self._ws
-        if gone and ws is not None:
-            try:
-                await self._requests.send(
-                    ws, {"type": "unsubscribe", "topics": gone}, Pending("unsubscribe")
-                )
-            except ConnectionClosed:
-                pass  # the next connection will not subscribe them
-
-    def _forget_unwanted(self) -> None:
-        self._positions.forget(self._wanted)
-        self._books.forget(self._wanted)
-        self._resync_at = {t: at for t, at in self._resync_at.items() if self._wanted(t)}
-
-    # -- order books --------------------------------------------------------------------------
-
-    async def _on_book(self, msg: Book | BookUpdate) -> None:
-        """A book message: verified and passed on (after a `Gap` when the book was replaced
-        after a loss), or dropped while its topic waits for a fresh book, or found wrong:
-        then dropped, and the topic subscribed again (`_resync`)."""
-        if not self._wanted(msg.topic):
-            return  # unsubscribed, still in flight
-        if isinstance(msg, Book):
-            verdict = self._books.on_book(msg)
-        else:
-            verdict = self._books.on_update(msg)
-        if isinstance(verdict, Drop):
-            return
-        if isinstance(verdict, Resync):
-            log.warning(
-                "tickcast: %s: %s at seq %d: subscribing it again for a fresh book",
-                msg.topic,
-                verdict.cause.replace("_", " "),
-                msg.seq,
-            )
-            self._resync(msg.topic)
-            return
-        self._backoff.reset()
-        if verdict.gap is not None:
-            await self._dispatch(verdict.gap)
-        await self._dispatch(msg)
-
-    def _resync(self, topic: str) -> None:
-        """Ask for a fresh book of `topic` (PROTOCOL.md section 8: unsubscribe and subscribe
-        the topic again), at most once per `RESYNC_INTERVAL`. Without a connection nothing
-        is sent: the next connection brings a fresh book anyway."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        at = max(now, self._resync_at.get(topic, -RESYNC_INTERVAL) + RESYNC_INTERVAL)
-        self._resync_at[topic] = at
-        task = asyncio.create_task(self._send_resync(topic, self._conn_no, at - now))
-        self._resync_tasks.add(task)  # held: the loop keeps only a weak reference
-        task.add_done_callback(self._resync_tasks.discard)
-        task.add_done_callback(_log_failure)
-
-    async def _send_resync(self, topic: str, conn_no: int, delay: float) -> None:
-        if delay > 0:
-            await asyncio.sleep(delay)
-        ws = self._ws
-        if ws is None or conn_no != self._conn_no or not self._books.resyncing(topic):
-            return  # reconnected (a fresh book comes with it) or already resynchronized
-        # A subscribe of a topic the connection already receives sends nothing, so every
-        # pattern that matches the topic goes, and comes back: a wildcard's other book
-        # topics get fresh books (replacing theirs, no gap), its other topics resume from
-        # their positions (a replay: no hole; duplicates in flight are dropped).
-        subs = [s for s in self._subs if s.wants(topic)]
-        patterns = sorted({p for s in subs for p in s.patterns if matches(p, topic)})
-        if not patterns:
-            return
-        await self._requests.send(
-            ws, {"type": "unsubscribe", "topics": patterns}, Pending("unsubscribe")
-        )
-        held = self._positions.since(patterns)
-        for piece in pieces(held, max(256, self._welcome_bytes() - 64), RESUME_PIECE_TOPICS):
-            await self._requests.send(ws, {"type": "resume", "since": piece}, Pending("resume"))
-        for sub in subs:
-            msg: dict[str, Any] = {
-                "type": "subscribe",
-                "topics": [p for p in sub.patterns if p in patterns],
-            }
-            msg.update((k, v) for k, v in sub._options.items() if k != "rewind")
-            await self._requests.send(ws, msg, Pending("subscribe", sub=sub))
-
-    # -- messages ---------------------------------------------------------------------------
-
-    async def _on_message(self, raw: dict[str, Any]) -> float | None:
-        kind = raw.get("type")
-        welcome_epoch = self._welcome.epoch if self._welcome else 0
-        if kind == "tick":
-            topic = raw.get("topic", "")
-            raw["epoch"] = self._positions.epoch_of(topic, welcome_epoch)
-        elif kind == "bar" and not raw.get("epoch"):
-            raw["epoch"] = self._positions.epoch_of(raw.get("topic", ""), welcome_epoch)
-        elif kind == "book_update":
-            raw["epoch"] = self._books.epoch_of(raw.get("topic", ""))
-        try:
-            msg = decode(raw)
-        except DecodeError as e:
-            log.warning("tickcast: %s", e)
-            return None
-        if isinstance(msg, Tick | Bar | Snapshot):
-            if not self._wanted(msg.topic):
-                return None  # unsubscribed, still in flight: it leaves no position behind
-            if isinstance(msg, Tick) or (isinstance(msg, Bar) and msg.recovered is not False):
-                verdict = self._positions.on_seq(msg.topic, msg.epoch, msg.seq)
-            else:
-                verdict = self._positions.on_snapshot(
-                    msg.topic, msg.epoch, msg.seq, msg.recovered
-                )
-            if isinstance(verdict, recovery.Duplicate):
-                return None
-            self._backoff.reset()
-            if isinstance(verdict, recovery.Gap):
-                gap = Gap(
-                    topic=msg.topic,
-                    epoch=msg.epoch,
-                    expected=verdict.expected,
-                    received=verdict.received,
-                    cause=verdict.cause,
-                    lagged=verdict.lagged,
-                    previous_epoch=verdict.previous_epoch,
-                )
-                await self._dispatch(gap)
-            await self._dispatch(msg)
-        elif isinstance(msg, Book | BookUpdate):
-            await self._on_book(msg)
-        elif isinstance(msg, Status):
-            await self._dispatch(msg)
-        elif isinstance(msg, Lagged):
-            self._positions.lagged(t for t in msg.topics if not is_book_topic(t))
-            self._books.lagged(msg.topics)
-            for sub in list(self._subs):
-                if any(sub.wants(t) for t in msg.topics):
-                    await sub._put(msg)
-        elif isinstance(msg, Ack | Error):
-            self._on_answer(msg)
-        elif isinstance(msg, Shutdown):
-            log.info("tickcast: server shutting down: %s", msg.reason)
-            return msg.reconnect_after_ms / 1000 + random.uniform(0.0, 1.0)
-        return None
-
-    def _wanted(self, topic: str) -> bool:
-        return any(sub.wants(topic) for sub in self._subs)
-
-    async def _dispatch(
-        self, item: Tick | Bar | Snapshot | Book | BookUpdate | Status | Gap
-    ) -> None:
-        for sub in list(self._subs):
-            if sub.wants(item.topic):
-                await sub._put(item)
-
-    def _on_answer(self, answer: Ack | Error) -> None:
-        taken = self._requests.take(answer)
-        if taken is None:
-            return
-        rid, pending = taken
-        if isinstance(answer, Ack):
-            self._backoff.reset()
-        if pending.future is not None and not pending.future.done():
-            pending.future.set_result(answer)
-        elif pending.sub is not None:
-            if isinstance(answer, Ack):
-                pending.sub.ack = answer
-            else:
-                sub = pending.sub
-                if sub in self._subs:
-                    self._subs.remove(sub)
-                    self._forget_unwanted()
-                sub._finish(SubscribeError("subscribe", answer.code, answer.message, rid))
-        elif isinstance(answer, Error):
-            log.warning(
-                "tickcast: %s refused: %s: %s", pending.op, answer.code, answer.message
-            )
+        """`Subscription.aclose`: the router unsubscribes what nobody else wants."""
+        await self._router.unsubscribe(sub)
 
     # -- endings ----------------------------------------------------------------------------
 
     def _disconnected(self) -> None:
-        self._ws = None
+        self._link.ws = None
         self._connected.clear()
         self._requests.fail_all(
             lambda p: ConnectionLost(f"the connection ended before the {p.op} was answered")
@@ -606,14 +375,8 @@ class Feed:
         self._end_all(error)
 
     def _end_all(self, error: BaseException | None) -> None:
-        subs, self._subs = self._subs, []
-        for sub in subs:
-            sub._finish(error)
+        self._router.end_all(error)
         if self._first is not None and not self._first.done():
             self._first.set_exception(error or ConnectionLost("the feed was closed"))
         self._connected.set()
 
-
-def _log_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.info("tickcast: sending a subscribe failed: %r", task.exception())

@@ -1,12 +1,14 @@
 """Requests in flight on one connection: their ids, and matching each of the server's `ack`
 and `error` answers to the request it answers (by id, or, for an answer without one, the
-oldest request still waiting). What an answer means for a subscription is the `Feed`'s.
+oldest request still waiting); `log_failure` for a task that sends requests in the
+background. What an answer means for a subscription is `tickcast.routing`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,9 @@ from .messages import Ack, Error, RequestId
 if TYPE_CHECKING:
     from .subscription import Subscription
 
-__all__ = ["Pending", "Requests"]
+__all__ = ["Pending", "Requests", "log_failure"]
+
+log = logging.getLogger("tickcast")
 
 
 class Pending:
@@ -67,3 +71,10 @@ class Requests:
         for p in pending.values():
             if p.future is not None and not p.future.done():
                 p.future.set_exception(error(p))
+
+
+def log_failure(task: asyncio.Future[None]) -> None:
+    """The done-callback of a task that sends requests in the background (a subscribe, a
+    book's resync): its failure (the connection ended under it) is only logged."""
+    if not task.cancelled() and task.exception() is not None:
+        log.info("tickcast: sending a subscribe failed: %r", task.exception())
