@@ -8,6 +8,7 @@
 
 pub mod bars;
 pub mod book;
+pub mod book_state;
 pub mod clock;
 pub mod close;
 mod codec;

@@ -6,7 +6,10 @@
 //! [`crate::Encoding::MsgPack`]), and two headers carry what the map does not: the
 //! topic's epoch and, on ticks, the reference price. `seq`, `ts` and the epoch are
 //! assigned once where a message enters the cluster, so every node delivers the same
-//! bytes for it. Only ticks, bars and status messages travel this way.
+//! bytes for it. Ticks, bars, status messages and books travel this way; a book as changes
+//! (a `book_update` of every changed level, the whole depth) and, now and then and first,
+//! whole (a `book` of every level, `depth` 0, with [`BOOK_VIEWS_HEADER`]), from which every
+//! node builds the same per-depth updates (`tickcast_proto::book_state`).
 
 /// The topic's epoch (decimal `u64`): a new value starts a new history of the topic.
 pub const EPOCH_HEADER: &str = "Tickcast-Epoch";
@@ -14,6 +17,13 @@ pub const EPOCH_HEADER: &str = "Tickcast-Epoch";
 /// On ticks: the symbol's reference price (previous close), a decimal `f64`, so every
 /// node's snapshots carry the same `prev_close`. Absent when the source has none.
 pub const PREV_CLOSE_HEADER: &str = "Tickcast-Prev-Close";
+
+/// On a whole `book`: the `seq` of each depth's view (the last change that touched the book
+/// to that depth), decimals joined by `,` in the order of [`crate::book::DEPTHS`].
+pub const BOOK_VIEWS_HEADER: &str = "Tickcast-Book-Views";
+
+/// The `seq`s of a book's views, one per depth of [`crate::book::DEPTHS`].
+pub type ViewSeqs = [u64; crate::book::DEPTHS.len()];
 
 #[cfg(feature = "nats")]
 pub use envelope::{Envelope, EnvelopeError};
@@ -23,7 +33,7 @@ mod envelope {
     use async_nats::HeaderMap;
     use bytes::Bytes;
 
-    use super::{EPOCH_HEADER, PREV_CLOSE_HEADER};
+    use super::{BOOK_VIEWS_HEADER, EPOCH_HEADER, PREV_CLOSE_HEADER, ViewSeqs};
     use crate::{DecodeError, EncodeError, Encoding, ServerMessage, TopicError};
 
     /// One tickcast message as it travels on NATS: what a source publishes and what a
@@ -36,6 +46,8 @@ mod envelope {
         pub epoch: u64,
         /// On ticks: the symbol's reference price, when the source has one.
         pub prev_close: Option<f64>,
+        /// On a whole `book`: its views' `seq`s.
+        pub book_views: Option<ViewSeqs>,
         /// The message's MessagePack map, as clients get it.
         pub payload: Bytes,
     }
@@ -53,6 +65,8 @@ mod envelope {
         },
         #[error("bad {PREV_CLOSE_HEADER} header {value:?}: not a positive, finite price")]
         BadPrevClose { value: String },
+        #[error("a whole book without a valid {BOOK_VIEWS_HEADER} header")]
+        BadBookViews,
         #[error("the payload is not a tickcast message")]
         Decode(#[from] DecodeError),
         #[error("encoding the message")]
@@ -84,6 +98,7 @@ mod envelope {
                 topic,
                 epoch,
                 prev_close,
+                book_views: None,
                 payload: Bytes::from(payload),
             })
         }
@@ -94,6 +109,10 @@ mod envelope {
             headers.insert(EPOCH_HEADER, self.epoch.to_string());
             if let Some(price) = self.prev_close {
                 headers.insert(PREV_CLOSE_HEADER, price.to_string());
+            }
+            if let Some(seqs) = self.book_views {
+                let seqs: Vec<String> = seqs.iter().map(u64::to_string).collect();
+                headers.insert(BOOK_VIEWS_HEADER, seqs.join(","));
             }
             headers
         }
@@ -131,6 +150,13 @@ mod envelope {
                 })
                 .transpose()?;
             let decoded = crate::decode_server(Encoding::MsgPack, &msg.payload)?;
+            let book_views = match (&decoded, header(BOOK_VIEWS_HEADER)) {
+                (ServerMessage::Book(_), Some(value)) => {
+                    Some(parse_views(value).ok_or(EnvelopeError::BadBookViews)?)
+                }
+                (ServerMessage::Book(_), None) => return Err(EnvelopeError::BadBookViews),
+                _ => None,
+            };
             let topic = carried_topic(&decoded)?;
             if topic != msg.subject.as_str() {
                 return Err(EnvelopeError::SubjectMismatch {
@@ -146,18 +172,31 @@ mod envelope {
                 topic: topic.to_owned(),
                 epoch,
                 prev_close,
+                book_views,
                 payload: msg.payload.clone(),
             };
             Ok((envelope, decoded))
         }
     }
 
-    /// The topic of a message that travels between nodes (tick, bar, status).
+    /// [`BOOK_VIEWS_HEADER`]'s value: one decimal per depth.
+    fn parse_views(value: &str) -> Option<ViewSeqs> {
+        let mut seqs = ViewSeqs::default();
+        let mut parts = value.split(',');
+        for seq in &mut seqs {
+            *seq = parts.next()?.trim().parse().ok()?;
+        }
+        parts.next().is_none().then_some(seqs)
+    }
+
+    /// The topic of a message that travels between nodes (tick, bar, status, book).
     fn carried_topic(msg: &ServerMessage) -> Result<&str, EnvelopeError> {
         match msg {
             ServerMessage::Tick(t) => Ok(&t.topic),
             ServerMessage::Bar(b) => Ok(&b.topic),
             ServerMessage::Status(s) => Ok(&s.topic),
+            ServerMessage::Book(b) => Ok(&b.topic),
+            ServerMessage::BookUpdate(u) => Ok(&u.topic),
             ServerMessage::Snapshot(_) => Err(EnvelopeError::NotCarried { kind: "snapshot" }),
             ServerMessage::Welcome(_) => Err(EnvelopeError::NotCarried { kind: "welcome" }),
             _ => Err(EnvelopeError::NotCarried { kind: "control" }),
@@ -242,7 +281,48 @@ mod envelope {
         }
 
         #[test]
-        fn only_ticks_bars_and_status_are_carried() {
+        fn a_whole_book_carries_its_views_seqs_and_needs_them() {
+            let whole = ServerMessage::Book(crate::Book {
+                topic: "book.AAPL".into(),
+                seq: 40,
+                symbol: "AAPL".into(),
+                tick_size: 0.01,
+                bids: vec![(187.31, 100)],
+                asks: vec![(187.33, 200)],
+                ..crate::Book::default()
+            });
+            let mut envelope = Envelope::encode(&whole, 9, None).unwrap();
+            envelope.book_views = Some([12, 15, 40, 40]);
+            assert_eq!(
+                envelope
+                    .headers()
+                    .get(BOOK_VIEWS_HEADER)
+                    .map(|v| v.as_str()),
+                Some("12,15,40,40")
+            );
+            let (decoded, back) = Envelope::decode(&published(envelope.clone())).unwrap();
+            assert_eq!((decoded.book_views, back), (Some([12, 15, 40, 40]), whole));
+            for bad in [
+                None,
+                Some("12,15,40"),
+                Some("12,15,40,40,1"),
+                Some("a,b,c,d"),
+            ] {
+                let mut envelope = envelope.clone();
+                envelope.book_views = None;
+                let mut msg = published(envelope);
+                if let (Some(value), Some(headers)) = (bad, msg.headers.as_mut()) {
+                    headers.insert(BOOK_VIEWS_HEADER, value);
+                }
+                assert!(
+                    matches!(Envelope::decode(&msg), Err(EnvelopeError::BadBookViews)),
+                    "{bad:?}"
+                );
+            }
+        }
+
+        #[test]
+        fn only_ticks_bars_status_and_books_are_carried() {
             let welcome = ServerMessage::Welcome(Welcome::default());
             assert!(matches!(
                 Envelope::encode(&welcome, 1, None),

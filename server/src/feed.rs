@@ -87,7 +87,6 @@ pub async fn run(broker: Broker, live: Live, shutdown: CancellationToken) {
                 status.ts = 0;
                 broker.publish_status(status);
             }
-            // Not served yet (issue #17's server part decides).
             Event::Book(change) => broker.publish_book(&BookDelta {
                 topic: change.topic,
                 symbol: change.symbol,

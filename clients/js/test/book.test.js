@@ -163,8 +163,9 @@ test("a crafted checksum mismatch under `>`: a book_resync gap, a fresh book, an
   assert.equal(feed.stats.duplicates, 0);
 });
 
-test("a slow reader (--queue-bytes 4096): lagged, a fresh book with recovered: false, updates chain on from it", async (t) => {
-  const server = await startServer(["--queue-bytes", "4096", "--socket-send-buffer", "4096", "--rate", "5000"]);
+test("a slow reader past its bound (--queue-bytes 2048, depth 50): lagged, a fresh book with recovered: false, updates chain on from it", async (t) => {
+  // 2 KiB: a depth-50 book's updates merged over a stall outgrow it, so a fresh book follows.
+  const server = await startServer(["--queue-bytes", "2048", "--socket-send-buffer", "4096", "--rate", "5000"]);
   t.after(() => server.stop());
   const feed = await connect(server.url);
   t.after(() => feed.close());

@@ -23,8 +23,9 @@ SERVER_BIN = Path(os.environ.get("TICKCAST_SERVER") or TARGET / "debug" / "tickc
 BASE_FLAGS = ["--seed", "7", "--rate", "200", "--symbols", "5", "--preroll", "0"]
 HISTORY = ["--preroll", "10m"]
 """Flags of a server with history: every topic starts with 10 minutes of it."""
-SLOW = ["--queue-bytes", "4096", "--rate", "2000", "--heartbeat-ms", "5000"]
-"""Flags of a server whose queue overflows for a reader that stops for a few seconds."""
+SLOW = ["--queue-bytes", "2048", "--rate", "2000", "--heartbeat-ms", "5000"]
+"""Flags of a server whose queue overflows for a reader that stops for a few seconds (a bound
+small enough that a depth-50 book's merged updates outgrow it: a fresh book follows)."""
 
 
 class Server:

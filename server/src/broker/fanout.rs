@@ -93,6 +93,7 @@ impl Broker {
                 topic: topic.name.to_string(),
                 epoch: st.epoch,
                 prev_close: st.reference_price.filter(|_| trade),
+                book_views: None,
                 payload: frame::payload(&msgpack),
             });
         }

@@ -20,7 +20,6 @@
 //! None is held across an `.await`. A publish takes only the `topics` read lock (briefly)
 //! and its topic's lock.
 
-mod book;
 mod books;
 mod fanout;
 mod history;
@@ -43,11 +42,11 @@ use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::retention::Retention;
 use crate::unix_ns;
-pub use book::BookDelta;
 pub use history::{History, HistoryQuery};
 pub use introspect::TopicInfo;
 pub use preroll::{Past, PrerollStats};
 use registry::Registry;
+pub use tickcast_proto::book_state::BookDelta;
 use topic::Topic;
 
 /// The broker's view of one connection: its id and the queue its writer drains.

@@ -147,6 +147,7 @@ impl Broker {
                 topic: topic.name.to_string(),
                 epoch: st.epoch,
                 prev_close: None,
+                book_views: None,
                 payload: crate::frame::payload(&f),
             });
         }

@@ -73,7 +73,7 @@ pub struct TopicState {
     /// The bar builders of a ticks topic.
     pub bars: Option<Bars>,
     /// The order book of a `book.SYM` topic.
-    pub book: Option<Box<super::book::BookState>>,
+    pub book: Option<Box<tickcast_proto::book_state::BookState>>,
     /// Reference price for `prev_close` (e.g. the simulator's start price).
     pub reference_price: Option<f64>,
 }
@@ -103,6 +103,7 @@ impl TopicState {
         self.last = None;
         self.session = None;
         self.volume = 0;
+        self.book = None;
     }
 
     pub fn subscriber_mut(&mut self, peer_id: u64) -> Option<&mut Subscriber> {

@@ -54,7 +54,12 @@ pub(super) async fn run(
                 broker.set_reference_price(&t.symbol, price);
             }
         }
-        broker.ingest(decoded, envelope.epoch);
+        match decoded {
+            ServerMessage::Book(_) | ServerMessage::BookUpdate(_) => {
+                broker.ingest_book(decoded, envelope.epoch, envelope.book_views);
+            }
+            decoded => broker.ingest(decoded, envelope.epoch),
+        }
         counters.received.fetch_add(1, Relaxed);
     }
 }

@@ -1,5 +1,6 @@
-//! The conflation state of a lagging connection: the newest frame of each topic, keyed by
-//! the topic's identity, and the `lagged` notice that ends it.
+//! The conflation state of a lagging connection: the newest frame of each topic (a book
+//! topic's updates merged per level), keyed by the topic's identity, and the `lagged`
+//! notice that ends it.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -7,8 +8,9 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tickcast_proto::{Encoding, Lagged, ServerMessage};
+use tickcast_proto::{BookUpdate, Encoding, Lagged, ServerMessage};
 
+use super::merge::MergedUpdate;
 use crate::frame;
 
 /// A topic compared and hashed by identity: the broker hands every push of a topic the
@@ -51,11 +53,27 @@ impl Hasher for AddrHasher {
     }
 }
 
+/// What a lagging connection holds of one topic.
+#[derive(Debug)]
+enum Held {
+    /// The newest frame, and whether it replaced an older one (a loss).
+    Frame(Bytes, bool),
+    /// A book topic's updates, merged: nothing lost.
+    Book(MergedUpdate),
+}
+
+/// What happened to a book update handed to [`Lag::merge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Merge {
+    Merged,
+    /// The merge would pass the bound: the caller holds the whole state instead.
+    TooLarge,
+}
+
 /// What a lagging connection holds instead of its queue: the newest frame of each topic.
 #[derive(Debug, Default)]
 pub(super) struct Lag {
-    /// The newest frame of each topic, and whether it replaced an older one (a loss).
-    latest: HashMap<TopicKey, (Bytes, bool), BuildHasherDefault<AddrHasher>>,
+    latest: HashMap<TopicKey, Held, BuildHasherDefault<AddrHasher>>,
     /// Frames replaced (lost to the client) since the lag began.
     dropped: u64,
 }
@@ -65,11 +83,11 @@ impl Lag {
     pub(super) fn hold(&mut self, topic: &Arc<str>, frame: Bytes) -> bool {
         let replaced = match self.latest.entry(TopicKey(topic.clone())) {
             Entry::Occupied(mut e) => {
-                *e.get_mut() = (frame, true);
+                *e.get_mut() = Held::Frame(frame, true);
                 true
             }
             Entry::Vacant(e) => {
-                e.insert((frame, false));
+                e.insert(Held::Frame(frame, false));
                 false
             }
         };
@@ -80,8 +98,41 @@ impl Lag {
     /// Holds `frame`, the whole state of `topic` (a book), in place of its updates that
     /// cannot be queued: always a loss of those updates, so `lagged` names the topic.
     pub(super) fn hold_state(&mut self, topic: &Arc<str>, frame: Bytes) {
-        self.latest.insert(TopicKey(topic.clone()), (frame, true));
+        self.latest
+            .insert(TopicKey(topic.clone()), Held::Frame(frame, true));
         self.dropped += 1;
+    }
+
+    /// Merges `update` (a book topic's next update) into what is held of `topic`, while
+    /// the merged update stays within `limit_bytes`. A whole state already held (a fresh
+    /// book) is not merged into: the caller replaces it.
+    pub(super) fn merge(
+        &mut self,
+        topic: &Arc<str>,
+        update: &BookUpdate,
+        limit_bytes: usize,
+    ) -> Merge {
+        match self.latest.entry(TopicKey(topic.clone())) {
+            Entry::Occupied(mut e) => match e.get_mut() {
+                Held::Book(merged) => {
+                    merged.merge(update);
+                    if merged.wire_bytes() > limit_bytes {
+                        Merge::TooLarge
+                    } else {
+                        Merge::Merged
+                    }
+                }
+                Held::Frame(..) => Merge::TooLarge,
+            },
+            Entry::Vacant(e) => {
+                let merged = MergedUpdate::new(update);
+                if merged.wire_bytes() > limit_bytes {
+                    return Merge::TooLarge;
+                }
+                e.insert(Held::Book(merged));
+                Merge::Merged
+            }
+        }
     }
 
     /// Drops what is held of `topic`.
@@ -97,7 +148,7 @@ impl Lag {
         latest.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let topics: Vec<String> = latest
             .iter()
-            .filter(|(_, (_, replaced))| *replaced)
+            .filter(|(_, held)| matches!(held, Held::Frame(_, true)))
             .map(|(t, _)| t.to_string())
             .collect();
         if !topics.is_empty() {
@@ -109,6 +160,12 @@ impl Lag {
                 frames.push(f);
             }
         }
-        frames.extend(latest.into_iter().map(|(_, (f, _))| f));
+        frames.extend(latest.into_iter().filter_map(|(_, held)| match held {
+            Held::Frame(frame, _) => Some(frame),
+            Held::Book(merged) => {
+                let update = ServerMessage::BookUpdate(merged.into_update());
+                frame::encode(encoding, &update).ok()
+            }
+        }));
     }
 }

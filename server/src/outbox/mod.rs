@@ -10,6 +10,7 @@
 //! memory and never delays anyone else.
 
 mod lag;
+mod merge;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,11 +18,11 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tickcast_proto::{Encoding, close};
+use tickcast_proto::{BookUpdate, Encoding, close};
 
 use crate::config::SlowConsumer;
 use crate::frame;
-use lag::Lag;
+use lag::{Lag, Merge};
 
 /// What happened to a data frame handed to [`Outbox::push_data`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,14 +165,16 @@ impl Outbox {
         }
     }
 
-    /// Queues an update of a topic whose state the client rebuilds from updates (a book):
-    /// `update` when it fits; otherwise, since dropping an update would corrupt that state,
-    /// the whole state (`resync()`, e.g. a fresh `book`) is held as the topic's newest frame
-    /// and the connection lags as with [`Outbox::push_data`].
+    /// Queues an update of a book topic, whose state the client rebuilds from updates:
+    /// `frame` (the encoded `update`) when it fits. Otherwise, since dropping an update would
+    /// corrupt that state, the connection lags as with [`Outbox::push_data`] and holds the
+    /// topic's updates merged per level (nothing lost); where the merge would pass the queue
+    /// bound, the whole state (`resync()`, a fresh `book`) in their place (a loss, named by
+    /// `lagged`).
     pub fn push_state(
         &self,
         topic: &Arc<str>,
-        update: Bytes,
+        (frame, update): (Bytes, &BookUpdate),
         resync: impl FnOnce() -> Option<Bytes>,
         now: Instant,
     ) -> Pushed {
@@ -179,13 +182,16 @@ impl Outbox {
         if inner.closing {
             return Pushed::Dropped;
         }
-        if inner.lag.is_none() && inner.queued_bytes + update.len() <= self.limit_bytes {
-            Self::enqueue(&mut inner, update, || now);
+        if inner.lag.is_none() && inner.queued_bytes + frame.len() <= self.limit_bytes {
+            Self::enqueue(&mut inner, frame, || now);
             return Pushed::Queued;
         }
         match self.policy {
             SlowConsumer::Conflate => {
                 let lag = inner.lag.get_or_insert_with(Lag::default);
+                if lag.merge(topic, update, self.limit_bytes) == Merge::Merged {
+                    return Pushed::Conflated { replaced: false };
+                }
                 if let Some(state) = resync() {
                     lag.hold_state(topic, state);
                 }

@@ -31,8 +31,8 @@ fn sub(depth: Option<u32>) -> Subscribe {
 
 /// A client's copy of a book, kept as PROTOCOL.md section 8 says.
 #[derive(Debug, Clone, PartialEq)]
-struct Local {
-    seq: u64,
+pub(crate) struct Local {
+    pub(crate) seq: u64,
     depth: usize,
     tick_size: f64,
     bids: Vec<Level>,
@@ -40,7 +40,7 @@ struct Local {
 }
 
 impl Local {
-    fn from_book(b: &Book) -> Self {
+    pub(crate) fn from_book(b: &Book) -> Self {
         assert_eq!(
             b.checksum,
             checksum(&b.bids, &b.asks, b.tick_size),
@@ -66,7 +66,7 @@ impl Local {
         }
     }
 
-    fn apply(&mut self, u: &tickcast_proto::BookUpdate) {
+    pub(crate) fn apply(&mut self, u: &tickcast_proto::BookUpdate) {
         assert_eq!(u.prev_seq, self.seq, "prev_seq chains: nothing missed");
         assert!(u.seq > self.seq);
         side(&mut self.bids, &u.bids, |a, b| a > b, self.depth);
@@ -177,18 +177,98 @@ async fn a_late_subscriber_gets_the_book_an_early_one_has_at_the_same_seq() {
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_slow_reader_is_resynced_with_a_fresh_book_never_a_wrong_one() {
+/// The server's count of frames held for lagging readers (`tickcast_conflated_total`).
+async fn conflated(addr: std::net::SocketAddr) -> u64 {
+    let (_, body) = http_get(addr, "/metrics").await;
+    body.lines()
+        .find_map(|l| l.strip_prefix("tickcast_conflated_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("tickcast_conflated_total in /metrics")
+}
+
+/// A reader on small socket buffers, subscribed at `depth`, that stalls for `stall`
+/// while the book moves, with the server's queue bound at `queue_bytes`.
+async fn stalled_reader(
+    queue_bytes: usize,
+    depth: u32,
+    stall: Duration,
+) -> (tickcast_server::Handle, Client) {
     let mut cfg = books_config(4_000.0);
-    cfg.queue_bytes = 16 * 1024;
+    cfg.queue_bytes = queue_bytes;
     cfg.socket_send_buffer = Some(8 * 1024);
     cfg.heartbeat = Duration::from_secs(5);
     let server = start(cfg).await;
     let stream = connect_small_buffers(server.addr(), 4 * 1024).await;
     let mut slow = Client::connect_on(stream, server.addr(), None).await;
     assert!(matches!(slow.recv().await, ServerMessage::Welcome(_)));
-    slow.send(sub(Some(50))).await;
-    tokio::time::sleep(Duration::from_millis(1_500)).await; // stalls while the book moves
+    slow.send(sub(Some(depth))).await;
+    tokio::time::sleep(stall).await;
+    (server, slow)
+}
+
+/// Reads on until the slow reader's book has reached a fresh subscriber's, and checks that
+/// it is the same book at the same `seq`.
+async fn agrees_with_a_fresh_subscriber(
+    server: &tickcast_server::Handle,
+    slow: &mut Client,
+    book: &mut Option<Local>,
+    depth: u32,
+) {
+    let mut history = HashMap::new();
+    follow(slow, book, 50, &mut history).await;
+    let (mut fresh, _) = Client::connect_welcomed(server.addr()).await;
+    fresh.send(sub(Some(depth))).await;
+    let fresh_book = match fresh
+        .recv_until(|m| matches!(m, ServerMessage::Book(_)))
+        .await
+    {
+        ServerMessage::Book(b) => Local::from_book(&b),
+        _ => unreachable!(),
+    };
+    while book.as_ref().is_some_and(|b| b.seq < fresh_book.seq) {
+        follow(slow, book, 1, &mut history).await;
+    }
+    assert_eq!(history.get(&fresh_book.seq), Some(&fresh_book));
+}
+
+#[tokio::test]
+async fn a_slow_reader_gets_its_updates_merged_per_level_and_loses_nothing() {
+    let (server, mut slow) = stalled_reader(16 * 1024, 10, Duration::from_millis(1_500)).await;
+    let held = conflated(server.addr()).await;
+    assert!(held > 0, "the reader lagged: its updates were held");
+    // Every update it reads chains by prev_seq and verifies (Local::apply): the merged ones
+    // skip seqs, not levels; it needs no fresh book and is told of no loss.
+    let mut book: Option<Local> = None;
+    let mut merged = 0;
+    let mut updates = 0;
+    while updates < 300 {
+        match slow.recv().await {
+            ServerMessage::Lagged(l) => {
+                assert!(!l.topics.iter().any(|t| t == TOPIC), "no loss: {l:?}")
+            }
+            ServerMessage::Book(b) if b.topic == TOPIC => {
+                assert!(book.is_none(), "one book, no resync: {b:?}");
+                book = Some(Local::from_book(&b));
+            }
+            ServerMessage::BookUpdate(u) if u.topic == TOPIC => {
+                let local = book.as_mut().expect("a book first");
+                // Updates merged while it lagged name more levels than one change touches.
+                merged += usize::from(u.bids.len() + u.asks.len() > 12);
+                local.apply(&u);
+                updates += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(merged > 0, "some updates arrived merged");
+    agrees_with_a_fresh_subscriber(&server, &mut slow, &mut book, 10).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reader_past_its_bound_is_resynced_with_a_fresh_book_never_a_wrong_one() {
+    // A 2 KiB bound: a depth-50 book's merged updates outgrow it within the stall.
+    let (server, mut slow) = stalled_reader(2 * 1024, 50, Duration::from_millis(2_000)).await;
     let mut book: Option<Local> = None;
     let mut lagged = false;
     let mut resynced = false;
@@ -209,21 +289,7 @@ async fn a_slow_reader_is_resynced_with_a_fresh_book_never_a_wrong_one() {
         }
     }
     // Reading again, it follows updates that verify; and a fresh subscriber agrees.
-    let mut history = HashMap::new();
-    follow(&mut slow, &mut book, 50, &mut history).await;
-    let (mut fresh, _) = Client::connect_welcomed(server.addr()).await;
-    fresh.send(sub(Some(50))).await;
-    let fresh_book = match fresh
-        .recv_until(|m| matches!(m, ServerMessage::Book(_)))
-        .await
-    {
-        ServerMessage::Book(b) => Local::from_book(&b),
-        _ => unreachable!(),
-    };
-    while book.as_ref().is_some_and(|b| b.seq < fresh_book.seq) {
-        follow(&mut slow, &mut book, 1, &mut history).await;
-    }
-    assert_eq!(history.get(&fresh_book.seq), Some(&fresh_book));
+    agrees_with_a_fresh_subscriber(&server, &mut slow, &mut book, 50).await;
     server.shutdown().await;
 }
 

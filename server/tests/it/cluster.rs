@@ -22,7 +22,7 @@ const BARS: &str = "bars.1s.SYN0000";
 const RECOVERY: Duration = Duration::from_secs(20);
 
 /// A cluster node without a simulator: it serves what NATS delivers.
-fn node_config(nats: &str) -> Config {
+pub(crate) fn node_config(nats: &str) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         simulator: None,
@@ -34,7 +34,7 @@ fn node_config(nats: &str) -> Config {
 }
 
 /// The node whose embedded simulator feeds the cluster: 2 symbols, 100 ticks/s each.
-fn source_config(nats: &str) -> Config {
+pub(crate) fn source_config(nats: &str) -> Config {
     Config {
         nats: Some(nats.to_owned()),
         ..config(2, 200.0)
@@ -42,26 +42,34 @@ fn source_config(nats: &str) -> Config {
 }
 
 /// Two serving nodes and a source node on one NATS server.
-struct Cluster {
-    nats: NatsServer,
-    a: Handle,
-    b: Handle,
+pub(crate) struct Cluster {
+    pub(crate) nats: NatsServer,
+    pub(crate) a: Handle,
+    pub(crate) b: Handle,
     source: Handle,
 }
 
 impl Cluster {
-    async fn start(bin: std::path::PathBuf) -> Self {
+    pub(crate) async fn start(bin: std::path::PathBuf) -> Self {
+        Self::start_with(bin, source_config).await
+    }
+
+    /// Starts the two nodes, then a source node configured by `source`.
+    pub(crate) async fn start_with(
+        bin: std::path::PathBuf,
+        source: impl Fn(&str) -> Config,
+    ) -> Self {
         let nats = NatsServer::start(bin).await;
         let a = start(node_config(&nats.url())).await;
         let b = start(node_config(&nats.url())).await;
-        let source = start(source_config(&nats.url())).await;
+        let source = start(source(&nats.url())).await;
         for node in [&a, &b, &source] {
             wait_ready(node.addr(), true, WAIT).await;
         }
         Self { nats, a, b, source }
     }
 
-    async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         for node in [self.a, self.b, self.source] {
             node.shutdown().await;
         }
@@ -70,7 +78,7 @@ impl Cluster {
 }
 
 /// Polls `/healthz` until it says `ready` (HTTP 200) or not (HTTP 503).
-async fn wait_ready(addr: SocketAddr, ready: bool, limit: Duration) {
+pub(crate) async fn wait_ready(addr: SocketAddr, ready: bool, limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {
         let (status, body) = http_get(addr, "/healthz").await;
@@ -91,7 +99,7 @@ async fn wait_ready(addr: SocketAddr, ready: bool, limit: Duration) {
 /// Reads `client` in its own task (answering pings, so it stays connected however long
 /// the test looks elsewhere) and forwards every message with its frame's bytes. The task
 /// panics if the server closes the connection.
-fn record(
+pub(crate) fn record(
     mut client: Client,
 ) -> (
     mpsc::UnboundedReceiver<(ServerMessage, Vec<u8>)>,
@@ -123,7 +131,7 @@ fn record(
 }
 
 /// Connects to `addr`, subscribes to `topics` and records the connection.
-async fn subscriber(
+pub(crate) async fn subscriber(
     addr: SocketAddr,
     topics: &[&str],
 ) -> (
@@ -136,7 +144,7 @@ async fn subscriber(
 }
 
 /// The next message a recorder got (panics after [`WAIT`]).
-async fn next(
+pub(crate) async fn next(
     rx: &mut mpsc::UnboundedReceiver<(ServerMessage, Vec<u8>)>,
 ) -> (ServerMessage, Vec<u8>) {
     timeout(WAIT, rx.recv())

@@ -4,6 +4,7 @@
 mod bad_input;
 mod books;
 mod cluster;
+mod cluster_books;
 mod contract;
 mod history_http;
 mod hostile;

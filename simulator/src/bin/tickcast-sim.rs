@@ -117,6 +117,10 @@ struct Args {
     #[arg(long, env = "TICKCAST_SIM_NATS", value_name = "URL",
           conflicts_with_all = ["publish", "format"])]
     nats: Option<String>,
+    /// With --nats: no order books (`book.SYM`, on by default as on a server, starting
+    /// after the pre-roll).
+    #[arg(long, requires = "nats")]
+    no_books: bool,
     /// With --nats or --publish: market time already traded when the feed starts (e.g.
     /// 6h30m, 90m; 0 = none), sent first with each message's own time, so charts are full
     /// from the start. --nats: stamped here, each topic's newest messages (as many as a
@@ -222,7 +226,12 @@ fn run(args: &Args) -> anyhow::Result<()> {
             let mut stamper = nats::Stamper::new(unix_us(), references);
             let mut past = Preroll::past(&mut market, now_ns);
             let stamped_past = nats::stamp_past(&mut stamper, &mut past);
-            let live = past.into_first_live().into_iter().chain(market);
+            let first = past.into_first_live();
+            if !args.no_books {
+                // A book is state: it starts now, each symbol's with its next trade.
+                market.start_books().context("starting the order books")?;
+            }
+            let live = first.into_iter().chain(market);
             return nats::publish(stamper, stamped_past, counted(live, args.count), url, speed);
         }
         if let Some(url) = &args.publish {

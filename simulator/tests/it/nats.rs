@@ -72,9 +72,12 @@ async fn feeds_a_cluster_node_through_nats() {
     };
     let nats = NatsServer::start(bin).await;
     let node = start_node(&nats).await;
-    let (client, mut events) =
-        Client::spawn(ClientConfig::new(node.ws_url()).patterns(["ticks.*", "bars.1s.*"]))
-            .expect("subscriber");
+    let (client, mut events) = Client::spawn(ClientConfig::new(node.ws_url()).patterns([
+        "ticks.*",
+        "bars.1s.*",
+        "book.*",
+    ]))
+    .expect("subscriber");
     loop {
         match timeout(LIMIT, events.recv())
             .await
@@ -115,7 +118,11 @@ async fn feeds_a_cluster_node_through_nats() {
     let mut ticks = Vec::new();
     let mut snapshot = None;
     let mut bars = Vec::new();
-    while ticks.len() + usize::from(snapshot.is_some()) < expected.len() || bars.is_empty() {
+    let (mut books, mut book_updates) = (Vec::new(), 0);
+    while ticks.len() + usize::from(snapshot.is_some()) < expected.len()
+        || bars.is_empty()
+        || book_updates < 20
+    {
         match timeout(LIMIT, events.recv())
             .await
             .expect("messages in time")
@@ -123,6 +130,10 @@ async fn feeds_a_cluster_node_through_nats() {
             Some(ClientEvent::Message(ServerMessage::Tick(t))) => ticks.push(t),
             Some(ClientEvent::Message(ServerMessage::Snapshot(s))) => snapshot = Some(s),
             Some(ClientEvent::Message(ServerMessage::Bar(b))) => bars.push(b),
+            // The client checks every update's prev_seq and checksum (a fault is a resync).
+            Some(ClientEvent::Message(ServerMessage::Book(b))) => books.push(b),
+            Some(ClientEvent::Message(ServerMessage::BookUpdate(_))) => book_updates += 1,
+            Some(ClientEvent::BookResync { topic, .. }) => panic!("a wrong book on {topic}"),
             Some(ClientEvent::Gap { topic, .. }) => panic!("gap on {topic}"),
             Some(_) => {}
             None => panic!("the subscriber stopped"),
@@ -149,6 +160,13 @@ async fn feeds_a_cluster_node_through_nats() {
     assert_eq!(
         (bars[0].topic.as_str(), bars[0].seq),
         ("bars.1s.SYN0000", 1)
+    );
+    // The book, on by default, reaches the node whole first (at the default depth), then
+    // as updates.
+    assert_eq!(books.len(), 1, "{books:?}");
+    assert_eq!(
+        (books[0].topic.as_str(), books[0].depth),
+        ("book.SYN0000", 10)
     );
 
     client.shutdown().await;

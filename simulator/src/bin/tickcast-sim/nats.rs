@@ -40,6 +40,7 @@ struct Stats {
     ticks: AtomicU64,
     bars: AtomicU64,
     status: AtomicU64,
+    books: AtomicU64,
     dropped: AtomicU64,
 }
 
@@ -49,6 +50,7 @@ impl Stats {
             MessageKind::Tick => &self.ticks,
             MessageKind::Bar => &self.bars,
             MessageKind::Status => &self.status,
+            MessageKind::Book => &self.books,
         };
         counter.fetch_add(1, Relaxed);
     }
@@ -78,6 +80,7 @@ pub fn stamp_past(stamper: &mut Stamper, past: impl Iterator<Item = Event>) -> V
                 MessageKind::Tick => PAST_TICKS,
                 MessageKind::Bar => PAST_BARS,
                 MessageKind::Status => 1,
+                MessageKind::Book => 0, // books start after the pre-roll
             };
             let topic = kept.entry(msg.envelope.topic.clone()).or_default();
             if topic.len() == window {
@@ -151,11 +154,12 @@ pub fn publish(
         }
         let _ = tokio::time::timeout(FLUSH_LIMIT, client.flush()).await;
         eprintln!(
-            "tickcast-sim: published {} ticks, {} bars, {} status messages; {} dropped \
-             (NATS down or too slow)",
+            "tickcast-sim: published {} ticks, {} bars, {} status messages, {} book \
+             messages; {} dropped (NATS down or too slow)",
             stats.ticks.load(Relaxed),
             stats.bars.load(Relaxed),
             stats.status.load(Relaxed),
+            stats.books.load(Relaxed),
             stats.dropped.load(Relaxed),
         );
         Ok(())

@@ -1,12 +1,15 @@
 //! What `--nats` plays of a server's ingress broker, without I/O: stamping the model's
 //! events (`ts`, the run's epoch, the reference price), building bars once for the whole
-//! cluster, and wrapping every message in its NATS [`Envelope`].
+//! cluster, numbering book changes and sending each book whole now and then (as a server's
+//! ingress does: `tickcast_proto::book_state`), and wrapping every message in its NATS
+//! [`Envelope`].
 
 use std::collections::HashMap;
 
 use tickcast_proto::ServerMessage;
 use tickcast_proto::bars::{Bars, Closed};
-use tickcast_proto::nats::Envelope;
+use tickcast_proto::book_state::{BookDelta, BookState};
+use tickcast_proto::nats::{Envelope, ViewSeqs};
 use tickcast_simulator::Event;
 
 /// Which kind of message an envelope carries (for the run's summary).
@@ -15,6 +18,7 @@ pub enum MessageKind {
     Tick,
     Bar,
     Status,
+    Book,
 }
 
 /// One message ready for NATS.
@@ -35,6 +39,8 @@ pub struct Stamper {
     bars: HashMap<String, Bars>,
     /// The last `seq` of each bars topic.
     bar_seq: HashMap<String, u64>,
+    /// Each book topic's book and the `seq` of its last change.
+    books: HashMap<String, (BookState, u64)>,
 }
 
 impl Stamper {
@@ -44,6 +50,7 @@ impl Stamper {
             references,
             bars: HashMap::new(),
             bar_seq: HashMap::new(),
+            books: HashMap::new(),
         }
     }
 
@@ -52,9 +59,9 @@ impl Stamper {
         self.epoch
     }
 
-    /// The messages of one event, stamped at `now_ns`: a tick and the bars it closed, or
-    /// a status (none for a book change: `--nats` does not publish books yet). A tick keeps
-    /// the model's `seq` and `volume`.
+    /// The messages of one event, stamped at `now_ns`: a tick and the bars it closed, a
+    /// status, or a book's change (and, first and every `WHOLE_EVERY_NS`, the whole book).
+    /// A tick keeps the model's `seq` and `volume`.
     pub fn stamp(&mut self, event: Event, now_ns: u64, out: &mut Vec<Stamped>) {
         match event {
             Event::Tick(mut tick) => {
@@ -85,7 +92,42 @@ impl Stamper {
                     out,
                 );
             }
-            Event::Book(_) => {}
+            Event::Book(change) => {
+                let delta = BookDelta {
+                    topic: change.topic,
+                    symbol: change.symbol,
+                    ts: now_ns,
+                    tick_size: change.tick_size,
+                    full: change.full,
+                    bids: change.bids,
+                    asks: change.asks,
+                };
+                self.book_change(&delta, out);
+            }
+        }
+    }
+
+    fn book_change(&mut self, delta: &BookDelta, out: &mut Vec<Stamped>) {
+        let (book, seq) = self.books.entry(delta.topic.clone()).or_default();
+        *seq += 1;
+        book.apply(delta);
+        book.updates(&delta.topic, *seq); // the views follow every change
+        let change = ServerMessage::BookUpdate(book.change_update(delta, *seq));
+        let whole = book
+            .whole_due()
+            .then(|| (book.whole(&delta.topic, self.epoch, *seq), book.view_seqs()));
+        self.push(MessageKind::Book, &change, None, out);
+        if let Some((whole, views)) = whole {
+            self.push_whole(ServerMessage::Book(whole), views, out);
+        }
+    }
+
+    fn push_whole(&self, whole: ServerMessage, views: ViewSeqs, out: &mut Vec<Stamped>) {
+        let mut stamped = Vec::new();
+        self.push(MessageKind::Book, &whole, None, &mut stamped);
+        for mut msg in stamped {
+            msg.envelope.book_views = Some(views);
+            out.push(msg);
         }
     }
 

@@ -1,15 +1,17 @@
 //! The order book of a `book.SYM` topic: the whole book as it changes, and one view per
 //! depth (the book to that depth as of the last change that touched it), from which each
-//! change becomes one `book_update` per depth it touches, encoded once for all subscribers
-//! of that depth. Views follow every change whether anyone subscribes or not, so a view's
-//! `seq` (the next update's `prev_seq`) depends only on the changes, never on when a
-//! subscriber came: every server fed the same changes says the same.
+//! change becomes one `book_update` per depth it touches. Views follow every change whether
+//! anyone subscribes or not, so a view's `seq` (the next update's `prev_seq`) depends only
+//! on the changes, never on when a subscriber came: every server fed the same changes says
+//! the same. Between cluster members a book travels whole ([`BookState::whole`], with each
+//! view's `seq`) and as changes ([`BookState::change_update`]), from which every node
+//! builds the same state ([`BookState::load`], [`BookDelta::from_update`]).
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
-use tickcast_proto::book::{self, DEPTHS, Level};
-use tickcast_proto::{Book, BookUpdate};
+use crate::book::{self, DEPTHS, Level};
+use crate::{Book, BookUpdate};
 
 /// A change of a book as it enters the broker: changed levels (size 0 removes), or with
 /// `full` the whole book.
@@ -32,6 +34,10 @@ struct View {
     seq: u64,
 }
 
+/// How often a source sends its books whole between cluster members (by the changes'
+/// `ts`), for members that start late or missed a change.
+pub const WHOLE_EVERY_NS: u64 = 2_000_000_000;
+
 /// The whole book of one symbol, and its view at every depth of [`DEPTHS`].
 #[derive(Debug, Default)]
 pub struct BookState {
@@ -44,6 +50,24 @@ pub struct BookState {
     asks: BTreeMap<i64, u64>,
     /// By index into [`DEPTHS`].
     views: [View; DEPTHS.len()],
+    /// When the book was last sent whole ([`BookState::whole_due`]).
+    whole_sent_ts: Option<u64>,
+}
+
+impl BookDelta {
+    /// The change a whole-book `book_update` between cluster members carries
+    /// ([`BookState::change_update`]); `tick_size` comes from the book it applies to.
+    pub fn from_update(update: &BookUpdate, tick_size: f64) -> Self {
+        Self {
+            topic: update.topic.clone(),
+            symbol: update.symbol.clone(),
+            ts: update.ts,
+            tick_size,
+            full: false,
+            bids: update.bids.clone(),
+            asks: update.asks.clone(),
+        }
+    }
 }
 
 /// The index of `depth` in [`DEPTHS`].
@@ -79,6 +103,71 @@ impl BookState {
         }
     }
 
+    /// A book loaded whole, as a source's [`BookState::whole`] and its views' `seq`s
+    /// describe it: the same state as the source's, so the same updates follow.
+    pub fn load(whole: &Book, view_seqs: [u64; DEPTHS.len()]) -> Self {
+        let mut state = Self::default();
+        state.apply(&BookDelta {
+            topic: whole.topic.clone(),
+            symbol: whole.symbol.clone(),
+            ts: whole.ts,
+            tick_size: whole.tick_size,
+            full: true,
+            bids: whole.bids.clone(),
+            asks: whole.asks.clone(),
+        });
+        for (i, depth) in DEPTHS.into_iter().enumerate() {
+            let (bids, asks) = state.top(depth);
+            state.views[i] = View {
+                bids,
+                asks,
+                seq: view_seqs[i],
+            };
+        }
+        state
+    }
+
+    /// Whether a source should send the book whole now (first, then every
+    /// [`WHOLE_EVERY_NS`] of its changes' time); true counts as sent.
+    pub fn whole_due(&mut self) -> bool {
+        let due = self
+            .whole_sent_ts
+            .is_none_or(|sent| self.ts.saturating_sub(sent) >= WHOLE_EVERY_NS);
+        if due {
+            self.whole_sent_ts = Some(self.ts);
+        }
+        due
+    }
+
+    /// Each depth's view `seq` (the last change that touched it), in the order of [`DEPTHS`].
+    pub fn view_seqs(&self) -> [u64; DEPTHS.len()] {
+        self.views.each_ref().map(|v| v.seq)
+    }
+
+    /// The whole book (every level; `depth` 0) as of change `seq`: what a cluster member
+    /// sends for others to [`BookState::load`].
+    pub fn whole(&self, topic: &str, epoch: u64, seq: u64) -> Book {
+        let (bids, asks) = self.top(u32::MAX);
+        self.book(topic, epoch, 0, seq, bids, asks, None)
+    }
+
+    /// `delta` (just applied as change `seq`) as a whole-book `book_update` between
+    /// cluster members: every changed level, `prev_seq` the change before, the checksum
+    /// of the book after it.
+    pub fn change_update(&self, delta: &BookDelta, seq: u64) -> BookUpdate {
+        let (bids, asks) = self.top(10);
+        BookUpdate {
+            topic: delta.topic.clone(),
+            seq,
+            prev_seq: seq.saturating_sub(1),
+            ts: self.ts,
+            symbol: self.symbol.clone(),
+            bids: delta.bids.clone(),
+            asks: delta.asks.clone(),
+            checksum: book::checksum(&bids, &asks, self.tick_size),
+        }
+    }
+
     fn ticks(&self, price: f64) -> i64 {
         (price / self.tick_size).round() as i64
     }
@@ -97,7 +186,7 @@ impl BookState {
 
     /// The top `depth` levels of each side.
     pub fn top(&self, depth: u32) -> (Vec<Level>, Vec<Level>) {
-        let depth = depth as usize;
+        let depth = usize::try_from(depth).unwrap_or(usize::MAX);
         let bids = self
             .bids
             .iter()
@@ -220,10 +309,9 @@ fn diff(old: &[Level], new: &[Level], better: impl Fn(f64, f64) -> bool) -> Vec<
     out
 }
 
-/// Applies an update's levels to a local view of `depth` levels (what a client does);
-/// for tests and the checksum examples.
+/// Applies an update's levels to a local view of `depth` levels (what a client does).
 #[cfg(test)]
-pub fn apply_levels(
+fn apply_levels(
     side: &mut Vec<Level>,
     changes: &[Level],
     better: impl Fn(f64, f64) -> bool,
