@@ -309,9 +309,10 @@ fn diff(old: &[Level], new: &[Level], better: impl Fn(f64, f64) -> bool) -> Vec<
     out
 }
 
-/// Applies an update's levels to a local view of `depth` levels (what a client does).
-#[cfg(test)]
-fn apply_levels(
+/// Applies an update's levels to a local copy of `depth` levels, as PROTOCOL.md section 8
+/// tells a client to (prices compared exactly, as a server writes them on its grid); the
+/// reference the server's own tests hold its output to.
+pub fn apply_levels(
     side: &mut Vec<Level>,
     changes: &[Level],
     better: impl Fn(f64, f64) -> bool,

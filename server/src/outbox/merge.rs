@@ -4,6 +4,8 @@
 //! level whose presence or size at the client's depth changed is named by some update, and
 //! the latest naming is its size now), so its checksum is that update's checksum.
 
+use std::collections::BTreeMap;
+
 use tickcast_proto::BookUpdate;
 use tickcast_proto::book::Level;
 
@@ -17,16 +19,31 @@ const UPDATE_BYTES: usize = 160;
 /// The updates of one book topic held for a lagging connection, merged.
 #[derive(Debug, Clone)]
 pub(super) struct MergedUpdate {
-    /// The first update's `prev_seq`; the last update's `seq`, `ts` and `checksum`; the
-    /// merged levels (best first once [`MergedUpdate::into_update`] sorts them).
+    /// The first update's `prev_seq`; the last update's `seq`, `ts` and `checksum` (its
+    /// levels are in `bids` and `asks` until [`MergedUpdate::into_update`]).
     update: BookUpdate,
+    bids: Levels,
+    asks: Levels,
 }
+
+/// Size by price, keyed by the price's bits: prices are positive, so the bits sort as
+/// the prices do, and a level is found in log time however far the merge has grown.
+type Levels = BTreeMap<u64, u64>;
 
 impl MergedUpdate {
     pub(super) fn new(update: &BookUpdate) -> Self {
-        Self {
-            update: update.clone(),
-        }
+        let mut merged = Self {
+            update: BookUpdate {
+                bids: Vec::new(),
+                asks: Vec::new(),
+                ..update.clone()
+            },
+            bids: Levels::new(),
+            asks: Levels::new(),
+        };
+        merge_side(&mut merged.bids, &update.bids);
+        merge_side(&mut merged.asks, &update.asks);
+        merged
     }
 
     /// Merges `next` (the topic's next update at the same depth) in.
@@ -35,8 +52,8 @@ impl MergedUpdate {
         u.seq = next.seq;
         u.ts = next.ts;
         u.checksum = next.checksum;
-        merge_side(&mut u.bids, &next.bids);
-        merge_side(&mut u.asks, &next.asks);
+        merge_side(&mut self.bids, &next.bids);
+        merge_side(&mut self.asks, &next.asks);
     }
 
     /// What the merged update takes on the wire at most, for comparing with a queue bound.
@@ -44,25 +61,25 @@ impl MergedUpdate {
         UPDATE_BYTES
             + self.update.topic.len()
             + self.update.symbol.len()
-            + LEVEL_BYTES * (self.update.bids.len() + self.update.asks.len())
+            + LEVEL_BYTES * (self.bids.len() + self.asks.len())
     }
 
     /// The one `book_update` that stands for every update merged: levels best first.
-    pub(super) fn into_update(mut self) -> BookUpdate {
-        self.update.bids.sort_by(|a, b| b.0.total_cmp(&a.0));
-        self.update.asks.sort_by(|a, b| a.0.total_cmp(&b.0));
-        self.update
+    pub(super) fn into_update(self) -> BookUpdate {
+        let level = |(bits, size): (u64, u64)| (f64::from_bits(bits), size);
+        BookUpdate {
+            bids: self.bids.into_iter().rev().map(level).collect(),
+            asks: self.asks.into_iter().map(level).collect(),
+            ..self.update
+        }
     }
 }
 
 /// The latest size of each level: a level named again takes its new size (0 included: a
 /// client removes it), a new one is added.
-fn merge_side(merged: &mut Vec<Level>, next: &[Level]) {
+fn merge_side(merged: &mut Levels, next: &[Level]) {
     for &(price, size) in next {
-        match merged.iter_mut().find(|(p, _)| *p == price) {
-            Some(level) => level.1 = size,
-            None => merged.push((price, size)),
-        }
+        merged.insert(price.to_bits(), size);
     }
 }
 
@@ -72,22 +89,7 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
     use tickcast_proto::book::checksum;
-    use tickcast_proto::book_state::{BookDelta, BookState};
-
-    /// What a client does with an update (PROTOCOL.md section 8).
-    fn apply(side: &mut Vec<Level>, changes: &[Level], better: fn(f64, f64) -> bool, depth: usize) {
-        for &(price, size) in changes {
-            side.retain(|&(p, _)| p != price);
-            if size > 0 {
-                let at = side
-                    .iter()
-                    .position(|&(p, _)| better(price, p))
-                    .unwrap_or(side.len());
-                side.insert(at, (price, size));
-            }
-        }
-        side.truncate(depth);
-    }
+    use tickcast_proto::book_state::{BookDelta, BookState, apply_levels as apply};
 
     fn change(rng: &mut StdRng, full: bool) -> BookDelta {
         let mid: i64 = 10_000 + rng.random_range(-20..=20);

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tickcast_proto::book::{Level, checksum};
+use tickcast_proto::book_state::apply_levels;
 use tickcast_proto::{Book, ErrorCode, RequestId, ServerMessage, Subscribe};
 
 use crate::support::*;
@@ -69,8 +70,8 @@ impl Local {
     pub(crate) fn apply(&mut self, u: &tickcast_proto::BookUpdate) {
         assert_eq!(u.prev_seq, self.seq, "prev_seq chains: nothing missed");
         assert!(u.seq > self.seq);
-        side(&mut self.bids, &u.bids, |a, b| a > b, self.depth);
-        side(&mut self.asks, &u.asks, |a, b| a < b, self.depth);
+        apply_levels(&mut self.bids, &u.bids, |a, b| a > b, self.depth);
+        apply_levels(&mut self.asks, &u.asks, |a, b| a < b, self.depth);
         self.seq = u.seq;
         assert_eq!(
             checksum(&self.bids, &self.asks, self.tick_size),
@@ -79,25 +80,6 @@ impl Local {
             u.seq
         );
     }
-}
-
-fn side(
-    levels: &mut Vec<Level>,
-    changes: &[Level],
-    better: impl Fn(f64, f64) -> bool,
-    depth: usize,
-) {
-    for &(price, size) in changes {
-        levels.retain(|&(p, _)| p != price);
-        if size > 0 {
-            let at = levels
-                .iter()
-                .position(|&(p, _)| better(price, p))
-                .unwrap_or(levels.len());
-            levels.insert(at, (price, size));
-        }
-    }
-    levels.truncate(depth);
 }
 
 /// Reads the topic's messages, keeping the book; returns it after `updates` updates.
