@@ -127,6 +127,7 @@ async fn serve(
             cluster::Cluster::start(
                 url,
                 broker.clone(),
+                config.retention(),
                 config.max_subscriptions,
                 shutdown.clone(),
                 &tracker,

@@ -13,19 +13,34 @@ pub struct NatsServer {
     bin: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// With JetStream: its store, kept across restarts, removed on drop.
+    store: Option<PathBuf>,
 }
 
 impl NatsServer {
     /// Starts `bin` (from [`crate::nats_server_bin`]) and waits until it accepts connections.
     pub async fn start(bin: PathBuf) -> Self {
+        Self::start_with(bin, false).await
+    }
+
+    /// Starts `bin` with JetStream on (`-js`, its store in a fresh temporary folder).
+    pub async fn start_jetstream(bin: PathBuf) -> Self {
+        Self::start_with(bin, true).await
+    }
+
+    async fn start_with(bin: PathBuf, jetstream: bool) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
             .port();
+        let store = jetstream.then(|| {
+            std::env::temp_dir().join(format!("tickcast-nats-{}-{port}", std::process::id()))
+        });
         let mut server = Self {
             bin,
             port,
             child: None,
+            store,
         };
         server.restart().await;
         server
@@ -47,8 +62,12 @@ impl NatsServer {
     /// (Re)starts the server on its port and waits until it accepts connections.
     pub async fn restart(&mut self) {
         self.kill();
-        let child = Command::new(&self.bin)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+        let mut command = Command::new(&self.bin);
+        command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(store) = &self.store {
+            command.arg("-js").arg("-sd").arg(store);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -72,5 +91,8 @@ impl NatsServer {
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();
+        if let Some(store) = &self.store {
+            let _ = std::fs::remove_dir_all(store);
+        }
     }
 }

@@ -1,5 +1,7 @@
-//! The node's one NATS subscription, `>`: every message is checked as an
-//! [`Envelope`] and handed to the local broker's `ingest`, which fans it out unchanged.
+//! What NATS delivers to this node: every message is checked as an [`Envelope`] and handed
+//! to the local broker's `ingest` (`ingest_book` for books), which fans it out unchanged.
+//! The node's core subscription is `>`; with JetStream, the topics the stream keeps come
+//! through the stream's reader instead (`durable`), and the subscription skips them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,19 +16,66 @@ use tokio_util::sync::CancellationToken;
 use super::health::LinkCounters;
 use crate::broker::Broker;
 
-/// The one subscription of a node: every topic (see ARCHITECTURE.md, "Scale-out").
+/// The one core subscription of a node: every topic (see ARCHITECTURE.md, "Scale-out").
 pub(super) const ALL_TOPICS: &str = ">";
 
-/// Fans out what NATS delivers to this node's clients until `shutdown`; what is not a
-/// tickcast message is counted and ignored.
-pub(super) async fn run(
-    mut subscriber: Subscriber,
+/// Hands NATS messages to the broker, telling it of reference prices as they change.
+pub(super) struct TakeIn {
     broker: Broker,
     counters: Arc<LinkCounters>,
+    /// Reference prices already given to the broker, so it is told only of changes.
+    references: HashMap<String, f64>,
+}
+
+impl TakeIn {
+    pub(super) fn new(broker: Broker, counters: Arc<LinkCounters>) -> Self {
+        Self {
+            broker,
+            counters,
+            references: HashMap::new(),
+        }
+    }
+
+    /// Checks `msg` and hands it to the broker; what is not a tickcast message is counted
+    /// and ignored.
+    pub(super) fn message(&mut self, msg: &async_nats::Message) {
+        let (envelope, decoded) = match Envelope::decode(msg) {
+            Ok(received) => received,
+            Err(e) => {
+                self.counters.rejected.fetch_add(1, Relaxed);
+                tracing::debug!(
+                    subject = %msg.subject,
+                    error = &e as &dyn std::error::Error,
+                    "ignoring a NATS message"
+                );
+                return;
+            }
+        };
+        if let (ServerMessage::Tick(t), Some(price)) = (&decoded, envelope.prev_close) {
+            if self.references.get(&t.symbol) != Some(&price) {
+                self.references.insert(t.symbol.clone(), price);
+                self.broker.set_reference_price(&t.symbol, price);
+            }
+        }
+        match decoded {
+            ServerMessage::Book(_) | ServerMessage::BookUpdate(_) => {
+                self.broker
+                    .ingest_book(decoded, envelope.epoch, envelope.book_views);
+            }
+            decoded => self.broker.ingest(decoded, envelope.epoch),
+        }
+        self.counters.received.fetch_add(1, Relaxed);
+    }
+}
+
+/// Fans out what the core subscription delivers until `shutdown`, skipping the subjects
+/// for which `skip` is true (those the stream's reader takes in).
+pub(super) async fn run(
+    mut subscriber: Subscriber,
+    mut take_in: TakeIn,
+    skip: impl Fn(&str) -> bool,
     shutdown: CancellationToken,
 ) {
-    // Reference prices already given to the broker, so it is told only of changes.
-    let mut references: HashMap<String, f64> = HashMap::new();
     loop {
         let msg = tokio::select! {
             msg = subscriber.next() => msg,
@@ -36,30 +85,8 @@ pub(super) async fn run(
             tracing::warn!("NATS subscription ended");
             return;
         };
-        let (envelope, decoded) = match Envelope::decode(&msg) {
-            Ok(received) => received,
-            Err(e) => {
-                counters.rejected.fetch_add(1, Relaxed);
-                tracing::debug!(
-                    subject = %msg.subject,
-                    error = &e as &dyn std::error::Error,
-                    "ignoring a NATS message"
-                );
-                continue;
-            }
-        };
-        if let (ServerMessage::Tick(t), Some(price)) = (&decoded, envelope.prev_close) {
-            if references.get(&t.symbol) != Some(&price) {
-                references.insert(t.symbol.clone(), price);
-                broker.set_reference_price(&t.symbol, price);
-            }
+        if !skip(msg.subject.as_str()) {
+            take_in.message(&msg);
         }
-        match decoded {
-            ServerMessage::Book(_) | ServerMessage::BookUpdate(_) => {
-                broker.ingest_book(decoded, envelope.epoch, envelope.book_views);
-            }
-            decoded => broker.ingest(decoded, envelope.epoch),
-        }
-        counters.received.fetch_add(1, Relaxed);
     }
 }

@@ -9,16 +9,21 @@
 //! out to its clients and keeps the rings, so every node holds every topic's history and
 //! serves `since`.
 //!
+//! With JetStream, history outlives the nodes: NATS keeps each topic's newest messages in a
+//! stream, and a node that starts reads it before it reports ready ([`durable`]).
+//!
 //! NATS down or slow: the publish path never waits. While the connection is down, or
 //! when the queue is full, messages are dropped and counted (`tickcast_nats_dropped_total`);
 //! clients see the hole by `seq`. `/healthz` says not-ready until async-nats reconnects
 //! (it retries forever and resubscribes by itself) ([`health`]).
 
+mod durable;
 mod egress;
 mod health;
 mod ingest;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -67,15 +72,20 @@ pub struct Cluster {
     client: async_nats::Client,
     ingress: Broker,
     counters: Arc<LinkCounters>,
+    /// The history this node can serve is loaded: at once without JetStream, after the
+    /// stream's reader has read what the stream held with it.
+    caught_up: Arc<AtomicBool>,
 }
 
 impl Cluster {
     /// Joins the cluster at `url`: connects (retrying in the background, so nodes start
     /// in any order), subscribes to every topic for `broker`, and starts the publisher
-    /// and the subscriber on `tracker` until `shutdown`.
+    /// and the subscriber on `tracker` until `shutdown`; with JetStream, the stream that
+    /// keeps `retention` of every topic is read first.
     pub async fn start(
         url: &str,
         broker: Broker,
+        retention: Retention,
         max_subscriptions: usize,
         shutdown: CancellationToken,
         tracker: &TaskTracker,
@@ -114,11 +124,30 @@ impl Cluster {
             counters.clone(),
             shutdown.clone(),
         ));
-        tracker.spawn(ingest::run(subscriber, broker, counters.clone(), shutdown));
+        let caught_up = Arc::new(AtomicBool::new(false));
+        let (nats, done, links) = (client.clone(), caught_up.clone(), counters.clone());
+        let tasks = tracker.clone();
+        tracker.spawn(async move {
+            // The subscription buffers meanwhile: nothing is taken in before the node
+            // knows where the kept topics come from.
+            let stream = durable::open(&nats, &retention, &shutdown).await;
+            let take_in = ingest::TakeIn::new(broker.clone(), links.clone());
+            match stream {
+                Some(stream) => {
+                    tasks.spawn(durable::run(stream, broker, links, done, shutdown.clone()));
+                    ingest::run(subscriber, take_in, durable::kept, shutdown).await;
+                }
+                None => {
+                    done.store(true, Relaxed);
+                    ingest::run(subscriber, take_in, |_| false, shutdown).await;
+                }
+            }
+        });
         Ok(Self {
             client,
             ingress,
             counters,
+            caught_up,
         })
     }
 
@@ -132,9 +161,9 @@ impl Cluster {
         self.ingress.set_reference_price(symbol, price);
     }
 
-    /// True while the NATS connection is up.
+    /// True while the NATS connection is up and the history is loaded.
     pub fn ready(&self) -> bool {
-        health::ready(&self.client)
+        health::ready(&self.client) && self.caught_up.load(Relaxed)
     }
 
     /// The NATS connection state in words, for `/healthz`.
@@ -144,6 +173,6 @@ impl Cluster {
 
     /// The NATS link's lines of `/metrics` (Prometheus text format).
     pub fn render_metrics(&self) -> String {
-        health::render_metrics(&self.counters, self.ready())
+        health::render_metrics(&self.counters, health::ready(&self.client))
     }
 }

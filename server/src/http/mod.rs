@@ -154,7 +154,8 @@ fn route(req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Response<B
 }
 
 /// `GET /healthz`: 200 when ready; 503 while a cluster node has no NATS connection (it
-/// keeps serving its clients, but receives nothing new).
+/// keeps serving its clients, but receives nothing new) or, with JetStream, until it has
+/// loaded the history the stream holds.
 fn healthz(app: &App) -> Response<Body> {
     let ready = app.cluster.as_ref().is_none_or(|c| c.ready());
     let mut resp = json(&serde_json::json!({

@@ -6,6 +6,7 @@ mod books;
 mod cluster;
 mod cluster_books;
 mod contract;
+mod durable;
 mod history_http;
 mod hostile;
 mod http;
