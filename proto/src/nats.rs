@@ -22,11 +22,46 @@ pub const PREV_CLOSE_HEADER: &str = "Tickcast-Prev-Close";
 /// to that depth), decimals joined by `,` in the order of [`crate::book::DEPTHS`].
 pub const BOOK_VIEWS_HEADER: &str = "Tickcast-Book-Views";
 
+/// The JetStream stream that keeps the cluster's history (one per NATS account): per
+/// subject, the newest messages, as many as a node holds of a topic.
+pub const STREAM: &str = "TICKCAST";
+
+/// The subjects [`STREAM`] keeps: the topics a source stamps (a symbol's ticks with its
+/// status messages, its bars of every interval, its book), exactly those [`kept`] names.
+pub fn stream_subjects() -> Vec<String> {
+    let bars = crate::BarInterval::ALL.map(|i| i.topic("*"));
+    ["ticks.*".to_owned(), "book.*".to_owned()]
+        .into_iter()
+        .chain(bars)
+        .collect()
+}
+
+/// Whether [`STREAM`] keeps `topic` (a publisher's own topics are not kept).
+pub fn kept(topic: &str) -> bool {
+    !matches!(crate::TopicKind::of(topic), crate::TopicKind::Other)
+}
+
 /// The `seq`s of a book's views, one per depth of [`crate::book::DEPTHS`].
 pub type ViewSeqs = [u64; crate::book::DEPTHS.len()];
 
 #[cfg(feature = "nats")]
 pub use envelope::{Envelope, EnvelopeError};
+
+/// [`STREAM`] as a node or `tickcast-sim --nats` creates it when it is missing: file
+/// storage on `replicas` NATS servers, the newest `per_subject` messages of each subject.
+#[cfg(feature = "nats")]
+pub fn stream_config(per_subject: i64, replicas: usize) -> async_nats::jetstream::stream::Config {
+    use async_nats::jetstream::stream;
+    stream::Config {
+        name: STREAM.to_owned(),
+        subjects: stream_subjects(),
+        max_messages_per_subject: per_subject,
+        storage: stream::StorageType::File,
+        discard: stream::DiscardPolicy::Old,
+        num_replicas: replicas.max(1),
+        ..Default::default()
+    }
+}
 
 #[cfg(feature = "nats")]
 mod envelope {

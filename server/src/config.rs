@@ -83,6 +83,10 @@ pub struct Config {
     /// its topics with the other nodes. `None`: standalone, the in-process broker only.
     /// Default: `None`.
     pub nats: Option<String>,
+    /// With a NATS that has JetStream: on how many NATS servers the stream that keeps the
+    /// history is replicated, when this node creates it. Default:
+    /// [`Config::DEFAULT_STREAM_REPLICAS`].
+    pub stream_replicas: usize,
     /// Test-only: `/ws` echoes every message back instead of speaking the protocol
     /// (for Autobahn|Testsuite against the real connection code). Default: false.
     #[doc(hidden)]
@@ -103,6 +107,7 @@ impl Config {
     pub const DEFAULT_LISTEN: SocketAddr =
         SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
     pub const DEFAULT_HISTORY: usize = 1024;
+    pub const DEFAULT_STREAM_REPLICAS: usize = 1;
     pub const DEFAULT_PREROLL: Duration = tickcast_simulator::Preroll::DEFAULT;
     pub const DEFAULT_QUEUE_BYTES: usize = 256 * 1024;
     pub const DEFAULT_SLOW_CONSUMER: SlowConsumer = SlowConsumer::Conflate;
@@ -150,6 +155,7 @@ impl Default for Config {
             max_connections_per_ip: Self::DEFAULT_MAX_CONNECTIONS_PER_IP,
             max_inbound_rate: Self::DEFAULT_MAX_INBOUND_RATE,
             nats: None,
+            stream_replicas: Self::DEFAULT_STREAM_REPLICAS,
             reuse_port: false,
         }
     }

@@ -128,6 +128,7 @@ async fn serve(
                 url,
                 broker.clone(),
                 config.retention(),
+                config.stream_replicas,
                 config.max_subscriptions,
                 shutdown.clone(),
                 &tracker,

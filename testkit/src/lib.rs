@@ -11,6 +11,6 @@ mod pki;
 mod tools;
 
 pub use client_frame::client_frame;
-pub use nats::NatsServer;
+pub use nats::{NatsCluster, NatsServer};
 pub use pki::Pki;
 pub use tools::{nats_server_bin, require_tool, tmux_bin};

@@ -132,6 +132,12 @@ struct Cli {
     /// simulator on one node only (the others with --no-simulator), or use tickcast-sim --nats.
     #[arg(long = "broker", env = "TICKCAST_BROKER", value_name = "URL")]
     nats: Option<String>,
+    /// With --broker on a NATS with JetStream: replicas of the stream that keeps the
+    /// cluster's history (on that many NATS servers), when this node creates it; 3 for a
+    /// three-server NATS cluster.
+    #[arg(long, env = "TICKCAST_STREAM_REPLICAS", requires = "nats",
+          default_value_t = Config::DEFAULT_STREAM_REPLICAS)]
+    stream_replicas: usize,
     /// Share the listening port with other tickcast-server processes (SO_REUSEPORT): the
     /// kernel spreads new connections over them. For several cluster nodes on one host.
     #[arg(long, env = "TICKCAST_REUSE_PORT")]
@@ -223,6 +229,7 @@ impl Cli {
             max_connections_per_ip: self.max_connections_per_ip,
             max_inbound_rate: self.max_inbound_rate,
             nats: self.nats,
+            stream_replicas: self.stream_replicas,
             reuse_port: self.reuse_port,
             ..Config::default()
         })

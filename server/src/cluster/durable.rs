@@ -2,7 +2,7 @@
 //! node's ring and bar history hold, and this node's reader of it.
 //!
 //! Every message a source publishes on a kept subject (ticks with their status messages,
-//! bars, books) is stored by NATS in the stream [`STREAM`], newest [`per_subject`] per
+//! bars, books) is stored by NATS in the stream `TICKCAST`, newest [`per_subject`] per
 //! subject. A node reads the stream from its start with one ordered consumer: first what
 //! the stream holds (the history of every topic, loaded through the same `ingest` as live
 //! messages, so every node keeps the same bytes, `seq`s and epochs), then on without a
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt as _;
-use tickcast_proto::TopicKind;
+use tickcast_proto::nats::{STREAM, stream_config};
 use tokio_util::sync::CancellationToken;
 
 use super::health::LinkCounters;
@@ -26,26 +26,10 @@ use super::ingest::TakeIn;
 use crate::broker::Broker;
 use crate::retention::Retention;
 
-/// The stream's name (one per NATS account).
-pub(super) const STREAM: &str = "TICKCAST";
-
-/// The subjects the stream keeps: the topics a source stamps, exactly those [`kept`] names.
-fn subjects() -> Vec<String> {
-    let bars = tickcast_proto::BarInterval::ALL.map(|i| i.topic("*"));
-    ["ticks.*".to_owned(), "book.*".to_owned()]
-        .into_iter()
-        .chain(bars)
-        .collect()
-}
-
 /// How long the stream's creation may take before the node goes on without it.
-const OPEN_LIMIT: Duration = Duration::from_secs(10);
-
-/// Whether the stream keeps `topic` (a node reads such topics from the stream only): the
-/// ticks, bars and book of a symbol.
-pub(super) fn kept(topic: &str) -> bool {
-    !matches!(TopicKind::of(topic), TopicKind::Other)
-}
+const OPEN_LIMIT: Duration = Duration::from_secs(30);
+/// How long one attempt may take.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(5);
 
 /// Messages the stream keeps per subject: the most that any topic keeps on a node (its
 /// trades history, the longest bar history; a book's changes since its last whole book
@@ -59,23 +43,12 @@ pub(super) fn per_subject(retention: &Retention) -> i64 {
     i64::try_from(retention.messages.max(bars)).unwrap_or(i64::MAX)
 }
 
-/// The stream as a node creates it when it is missing.
-fn config(retention: &Retention) -> stream::Config {
-    stream::Config {
-        name: STREAM.to_owned(),
-        subjects: subjects(),
-        max_messages_per_subject: per_subject(retention),
-        storage: stream::StorageType::File,
-        discard: stream::DiscardPolicy::Old,
-        ..Default::default()
-    }
-}
-
 /// Waits for the NATS connection, then opens the stream (creating it when missing).
 /// `None`: NATS has no JetStream (or refused the stream); the reason is logged.
 pub(super) async fn open(
     client: &async_nats::Client,
     retention: &Retention,
+    replicas: usize,
     shutdown: &CancellationToken,
 ) -> Option<stream::Stream> {
     while client.connection_state() != async_nats::connection::State::Connected {
@@ -92,31 +65,42 @@ pub(super) async fn open(
         return None;
     }
     let js = jetstream::new(client.clone());
-    match tokio::time::timeout(OPEN_LIMIT, js.get_or_create_stream(config(retention))).await {
-        Ok(Ok(stream)) => {
-            tracing::info!(stream = STREAM, "history is kept in NATS JetStream");
-            Some(stream)
-        }
-        Ok(Err(e)) => {
+    let config = stream_config(per_subject(retention), replicas);
+    // A NATS cluster elects its JetStream leader a moment after it starts: retry a while.
+    let deadline = tokio::time::Instant::now() + OPEN_LIMIT;
+    loop {
+        let error = match tokio::time::timeout(
+            ATTEMPT_LIMIT,
+            js.get_or_create_stream(config.clone()),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => {
+                tracing::info!(stream = STREAM, "history is kept in NATS JetStream");
+                return Some(stream);
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {ATTEMPT_LIMIT:?}"),
+        };
+        if tokio::time::Instant::now() >= deadline {
             tracing::warn!(
-                error = &e as &dyn std::error::Error,
+                error,
                 "NATS refused the JetStream stream: this node's history is only what it \
                  receives while up (see ARCHITECTURE.md, \"Scale-out\")"
             );
-            None
+            return None;
         }
-        Err(_) => {
-            tracing::warn!(
-                "NATS did not answer for JetStream within {OPEN_LIMIT:?}: this node's \
-                 history is only what it receives while up"
-            );
-            None
+        tracing::debug!(error, "opening the JetStream stream; retrying");
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            () = shutdown.cancelled() => return None,
         }
     }
 }
 
 /// Reads the stream from its start into `broker` until `shutdown`; sets `caught_up` once
-/// it has read what the stream held when the reader started.
+/// it has read what the stream held when the reader started. A reader that fails (its
+/// NATS server died, the stream's leader moved) is made again from the next sequence.
 pub(super) async fn run(
     stream: stream::Stream,
     broker: Broker,
@@ -124,52 +108,77 @@ pub(super) async fn run(
     caught_up: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
-    let consumer = match stream
-        .create_consumer(consumer::pull::OrderedConfig {
-            deliver_policy: consumer::DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-    {
-        Ok(consumer) => consumer,
-        Err(e) => {
-            tracing::error!(
-                error = &e as &dyn std::error::Error,
-                "cannot read the JetStream stream: this node serves only what it had"
-            );
-            return;
-        }
-    };
-    if consumer.cached_info().num_pending == 0 {
-        caught_up.store(true, Relaxed);
-    }
-    let mut messages = match consumer.messages().await {
-        Ok(messages) => messages,
-        Err(e) => {
-            tracing::error!(error = &e as &dyn std::error::Error, "reading the stream");
-            return;
-        }
-    };
     let mut take_in = TakeIn::new(broker, counters);
+    // The stream sequence of the next message to read.
+    let mut next_sequence = 1;
     loop {
-        let next = tokio::select! {
-            next = messages.next() => next,
-            () = shutdown.cancelled() => return,
+        let Some(mut messages) = reader(&stream, next_sequence, &caught_up, &shutdown).await else {
+            return;
         };
-        match next {
-            Some(Ok(msg)) => {
-                take_in.message(&msg.message);
-                if !caught_up.load(Relaxed) && msg.info().is_ok_and(|i| i.pending == 0) {
-                    tracing::info!("history loaded from the stream: serving");
-                    caught_up.store(true, Relaxed);
+        loop {
+            let next = tokio::select! {
+                next = messages.next() => next,
+                () = shutdown.cancelled() => return,
+            };
+            match next {
+                Some(Ok(msg)) => {
+                    take_in.message(&msg.message);
+                    if let Ok(info) = msg.info() {
+                        next_sequence = info.stream_sequence + 1;
+                        if info.pending == 0 && !caught_up.swap(true, Relaxed) {
+                            tracing::info!("history loaded from the stream: serving");
+                        }
+                    }
+                }
+                // The ordered consumer recreates itself from the last sequence it delivered.
+                Some(Err(e)) => {
+                    tracing::warn!(error = &e as &dyn std::error::Error, "reading the stream");
+                }
+                None => break,
+            }
+        }
+        tracing::warn!("the stream's reader ended: reading on from sequence {next_sequence}");
+    }
+}
+
+/// An ordered reader of the stream from `sequence` on, retried until it is made (or
+/// `shutdown`); sets `caught_up` when nothing is pending at its start.
+async fn reader(
+    stream: &stream::Stream,
+    sequence: u64,
+    caught_up: &AtomicBool,
+    shutdown: &CancellationToken,
+) -> Option<consumer::pull::Ordered> {
+    let mut failures = 0u32;
+    loop {
+        let made = async {
+            let consumer = stream
+                .create_consumer(consumer::pull::OrderedConfig {
+                    deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: sequence,
+                    },
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            if consumer.cached_info().num_pending == 0 && !caught_up.swap(true, Relaxed) {
+                tracing::info!("the stream holds no history yet: serving");
+            }
+            consumer.messages().await.map_err(|e| e.to_string())
+        };
+        match made.await {
+            Ok(messages) => return Some(messages),
+            Err(error) => {
+                failures += 1;
+                // The 1st, 2nd, 4th, 8th, ... failure in a row.
+                if failures.is_power_of_two() {
+                    tracing::warn!(error, failures, "cannot read the stream yet; retrying");
                 }
             }
-            // The ordered consumer recreates itself from the last sequence it delivered.
-            Some(Err(e)) => tracing::warn!(error = &e as &dyn std::error::Error, "the stream"),
-            None => {
-                tracing::warn!("the stream's reader ended");
-                return;
-            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            () = shutdown.cancelled() => return None,
         }
     }
 }

@@ -85,7 +85,10 @@ pub(super) async fn run(
             tracing::warn!("NATS subscription ended");
             return;
         };
-        if !skip(msg.subject.as_str()) {
+        let subject = msg.subject.as_str();
+        // NATS' own traffic (JetStream's API and advisories, request inboxes) is no topic.
+        let nats_own = subject.starts_with('$') || subject.starts_with("_INBOX.");
+        if !nats_own && !skip(subject) {
             take_in.message(&msg);
         }
     }

@@ -55,14 +55,23 @@ pub enum ClusterError {
     Subscribe(#[source] async_nats::SubscribeError),
 }
 
-/// Checks that `url` is a NATS server address (`nats://HOST:PORT`, `HOST:PORT`, ...).
+/// Checks that `url` is a NATS server address (`nats://HOST:PORT`, `HOST:PORT`, ...) or
+/// several, comma-separated (the members of a NATS cluster).
 pub fn validate_url(url: &str) -> Result<(), ClusterError> {
-    url.parse::<async_nats::ServerAddr>()
-        .map(drop)
-        .map_err(|source| ClusterError::Url {
-            url: url.to_owned(),
-            source,
+    server_addrs(url).map(drop)
+}
+
+fn server_addrs(url: &str) -> Result<Vec<async_nats::ServerAddr>, ClusterError> {
+    url.split(',')
+        .map(|one| {
+            one.trim()
+                .parse::<async_nats::ServerAddr>()
+                .map_err(|source| ClusterError::Url {
+                    url: url.to_owned(),
+                    source,
+                })
         })
+        .collect()
 }
 
 /// This node's membership of the cluster: the NATS client, the ingress broker whose
@@ -86,11 +95,12 @@ impl Cluster {
         url: &str,
         broker: Broker,
         retention: Retention,
+        stream_replicas: usize,
         max_subscriptions: usize,
         shutdown: CancellationToken,
         tracker: &TaskTracker,
     ) -> Result<Self, ClusterError> {
-        validate_url(url)?;
+        let addrs = server_addrs(url)?;
         let counters = Arc::new(LinkCounters::default());
         let events = counters.clone();
         let client = async_nats::ConnectOptions::new()
@@ -102,7 +112,7 @@ impl Cluster {
                 let counters = events.clone();
                 async move { health::on_event(&counters, event) }
             })
-            .connect(url)
+            .connect(addrs)
             .await
             .map_err(ClusterError::Connect)?;
         let subscriber = client
@@ -130,12 +140,12 @@ impl Cluster {
         tracker.spawn(async move {
             // The subscription buffers meanwhile: nothing is taken in before the node
             // knows where the kept topics come from.
-            let stream = durable::open(&nats, &retention, &shutdown).await;
+            let stream = durable::open(&nats, &retention, stream_replicas, &shutdown).await;
             let take_in = ingest::TakeIn::new(broker.clone(), links.clone());
             match stream {
                 Some(stream) => {
                     tasks.spawn(durable::run(stream, broker, links, done, shutdown.clone()));
-                    ingest::run(subscriber, take_in, durable::kept, shutdown).await;
+                    ingest::run(subscriber, take_in, tickcast_proto::nats::kept, shutdown).await;
                 }
                 None => {
                     done.store(true, Relaxed);

@@ -432,7 +432,7 @@ impl Bystander {
 
 // --- Helpers for the cluster suite (cluster.rs) ---------------------------------------------
 
-pub use tickcast_testkit::{NatsServer, nats_server_bin};
+pub use tickcast_testkit::{NatsCluster, NatsServer, nats_server_bin};
 
 /// `GET path` (connection closed after it): the status code and the body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {

@@ -121,6 +121,15 @@ struct Args {
     /// after the pre-roll).
     #[arg(long, requires = "nats")]
     no_books: bool,
+    /// With --nats on a NATS with JetStream: replicas of the stream that keeps the
+    /// cluster's history, when this run creates it (3 for a three-server NATS cluster).
+    #[arg(
+        long,
+        env = "TICKCAST_STREAM_REPLICAS",
+        requires = "nats",
+        default_value_t = 1
+    )]
+    stream_replicas: usize,
     /// With --nats or --publish: market time already traded when the feed starts (e.g.
     /// 6h30m, 90m; 0 = none), sent first with each message's own time, so charts are full
     /// from the start. --nats: stamped here, each topic's newest messages (as many as a
@@ -232,7 +241,17 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 market.start_books().context("starting the order books")?;
             }
             let live = first.into_iter().chain(market);
-            return nats::publish(stamper, stamped_past, counted(live, args.count), url, speed);
+            let target = nats::Target {
+                url,
+                stream_replicas: args.stream_replicas,
+            };
+            return nats::publish(
+                stamper,
+                stamped_past,
+                counted(live, args.count),
+                &target,
+                speed,
+            );
         }
         if let Some(url) = &args.publish {
             // The past goes first, each trade with its own time, as fast as the server
@@ -261,7 +280,17 @@ fn output(events: impl IntoIterator<Item = Event>, args: &Args) -> anyhow::Resul
     if let Some(url) = &args.nats {
         let speed = args.speed.unwrap_or(1.0);
         let stamper = nats::Stamper::new(unix_us(), Default::default());
-        return nats::publish(stamper, Vec::new(), counted(events, args.count), url, speed);
+        let target = nats::Target {
+            url,
+            stream_replicas: args.stream_replicas,
+        };
+        return nats::publish(
+            stamper,
+            Vec::new(),
+            counted(events, args.count),
+            &target,
+            speed,
+        );
     }
     match &args.publish {
         Some(url) => publish(events, None, url, args),

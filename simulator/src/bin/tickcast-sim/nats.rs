@@ -92,16 +92,26 @@ pub fn stamp_past(stamper: &mut Stamper, past: impl Iterator<Item = Event>) -> V
     kept.into_values().flatten().collect()
 }
 
+/// Where the feed goes: the NATS server, and the replicas of the history stream when this
+/// run creates it.
+pub struct Target<'a> {
+    pub url: &'a str,
+    pub stream_replicas: usize,
+}
+
 /// Publishes the stamped `past` (waiting for NATS to take it), then `events` on the NATS
 /// server at `url` at `speed` (virtual seconds per wall second; infinite: as fast as NATS
-/// takes them) until they end or Ctrl-C, then prints a summary on stderr.
+/// takes them) until they end or Ctrl-C, then prints a summary on stderr. With JetStream,
+/// the stream that keeps the history is created first when it is missing, so what this
+/// run publishes is kept even before any node runs.
 pub fn publish(
     stamper: Stamper,
     past: Vec<Stamped>,
     events: impl Iterator<Item = Event>,
-    url: &str,
+    target: &Target<'_>,
     speed: f64,
 ) -> anyhow::Result<()> {
+    let url = target.url;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -118,6 +128,7 @@ pub fn publish(
             .connect(url)
             .await
             .with_context(|| format!("connecting to NATS at {url}"))?;
+        ensure_stream(&client, target.stream_replicas).await?;
         eprintln!(
             "tickcast-sim: publishing to {url} with epoch {}",
             stamper.epoch()
@@ -164,6 +175,25 @@ pub fn publish(
         );
         Ok(())
     })
+}
+
+/// Creates the history stream when NATS has JetStream and the stream is missing.
+async fn ensure_stream(client: &async_nats::Client, replicas: usize) -> anyhow::Result<()> {
+    if !client.server_info().jetstream {
+        eprintln!("tickcast-sim: NATS without JetStream: nodes keep only what they receive");
+        return Ok(());
+    }
+    let per_subject = i64::try_from(PAST_BARS.max(PAST_TICKS)).unwrap_or(i64::MAX);
+    let config = tickcast_proto::nats::stream_config(per_subject, replicas);
+    async_nats::jetstream::new(client.clone())
+        .get_or_create_stream(config)
+        .await
+        .context("opening the JetStream stream that keeps the history")?;
+    eprintln!(
+        "tickcast-sim: the history is kept in the JetStream stream {}",
+        tickcast_proto::nats::STREAM
+    );
+    Ok(())
 }
 
 async fn pace(
