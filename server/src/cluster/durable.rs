@@ -28,6 +28,8 @@ use crate::retention::Retention;
 
 /// How long the stream's creation may take before the node goes on without it.
 const OPEN_LIMIT: Duration = Duration::from_secs(30);
+/// How long the reader may get nothing before it asks whether the stream went on.
+const STALL_CHECK: Duration = Duration::from_secs(2);
 /// How long one attempt may take.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(5);
 
@@ -111,13 +113,41 @@ pub(super) async fn run(
     let mut take_in = TakeIn::new(broker, counters);
     // The stream sequence of the next message to read.
     let mut next_sequence = 1;
+    // The last message the stream held when this node started: read it, and the node has
+    // its history (with a live feed, the reader never sees nothing pending).
+    let held = loop {
+        match stream.get_info().await {
+            Ok(info) => break info.state.last_sequence,
+            Err(e) => tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "the stream's state; retrying"
+            ),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            () = shutdown.cancelled() => return,
+        }
+    };
+    if held == 0 && !caught_up.swap(true, Relaxed) {
+        tracing::info!("the stream holds no history yet: serving");
+    }
+    let started = std::time::Instant::now();
     loop {
-        let Some(mut messages) = reader(&stream, next_sequence, &caught_up, &shutdown).await else {
+        let Some(mut messages) = reader(&stream, next_sequence, &shutdown).await else {
             return;
         };
         loop {
             let next = tokio::select! {
                 next = messages.next() => next,
+                () = tokio::time::sleep(STALL_CHECK) => {
+                    // Quiet: a reader whose NATS server died can wait long before it
+                    // notices. If the stream went on without it, make a new one.
+                    if stream.get_info().await.is_ok_and(|i| i.state.last_sequence >= next_sequence) {
+                        tracing::warn!("the stream's reader stalled: reading on from sequence {next_sequence}");
+                        break;
+                    }
+                    continue;
+                }
                 () = shutdown.cancelled() => return,
             };
             match next {
@@ -125,8 +155,12 @@ pub(super) async fn run(
                     take_in.message(&msg.message);
                     if let Ok(info) = msg.info() {
                         next_sequence = info.stream_sequence + 1;
-                        if info.pending == 0 && !caught_up.swap(true, Relaxed) {
-                            tracing::info!("history loaded from the stream: serving");
+                        if info.stream_sequence >= held && !caught_up.swap(true, Relaxed) {
+                            tracing::info!(
+                                messages = held,
+                                elapsed_ms = started.elapsed().as_millis() as u64,
+                                "history loaded from the stream: serving"
+                            );
                         }
                     }
                 }
@@ -134,19 +168,22 @@ pub(super) async fn run(
                 Some(Err(e)) => {
                     tracing::warn!(error = &e as &dyn std::error::Error, "reading the stream");
                 }
-                None => break,
+                None => {
+                    tracing::warn!(
+                        "the stream's reader ended: reading on from sequence {next_sequence}"
+                    );
+                    break;
+                }
             }
         }
-        tracing::warn!("the stream's reader ended: reading on from sequence {next_sequence}");
     }
 }
 
 /// An ordered reader of the stream from `sequence` on, retried until it is made (or
-/// `shutdown`); sets `caught_up` when nothing is pending at its start.
+/// `shutdown`).
 async fn reader(
     stream: &stream::Stream,
     sequence: u64,
-    caught_up: &AtomicBool,
     shutdown: &CancellationToken,
 ) -> Option<consumer::pull::Ordered> {
     let mut failures = 0u32;
@@ -161,9 +198,6 @@ async fn reader(
                 })
                 .await
                 .map_err(|e| e.to_string())?;
-            if consumer.cached_info().num_pending == 0 && !caught_up.swap(true, Relaxed) {
-                tracing::info!("the stream holds no history yet: serving");
-            }
             consumer.messages().await.map_err(|e| e.to_string())
         };
         match made.await {
