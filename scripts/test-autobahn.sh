@@ -12,7 +12,8 @@
 # Env: AUTOBAHN_PROFILE=debug|release (default debug: the whole run, 16 MiB messages of the
 # 9.x cases included, takes about 20 s on a debug build, which `cargo test` has already made),
 # AUTOBAHN_CASES='["1.*"]' (a JSON list, to run a subset), AUTOBAHN_TIMEOUT (seconds for
-# wstest, default 600).
+# wstest, default 600), TICKCAST_ECHO_BIN (a debug echo example already built, e.g. by
+# `cargo test --workspace`: not built again).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -84,17 +85,24 @@ install_suite
 "$venv/bin/wstest" --autobahnversion >&2 2>/dev/null || true
 
 # --- The echo server -----------------------------------------------------------------------
-log "building the echo example ($profile)"
-if [[ $profile == release ]]; then
-    cargo build --release -p tickcast-server --example echo
+if [[ -n ${TICKCAST_ECHO_BIN:-} && $profile != release ]]; then
+    echo_bin=$TICKCAST_ECHO_BIN
+    [[ -x $echo_bin ]] || fail "TICKCAST_ECHO_BIN=$echo_bin is not an executable"
+    log "testing $echo_bin (not building)"
 else
-    cargo build -p tickcast-server --example echo
+    log "building the echo example ($profile)"
+    if [[ $profile == release ]]; then
+        cargo build --release -p tickcast-server --example echo
+    else
+        cargo build -p tickcast-server --example echo
+    fi
+    echo_bin=$target/$profile/examples/echo
 fi
 
 rm -rf "$out"
 mkdir -p "$out"
 : >"$out/echo.out"
-"$target/$profile/examples/echo" 127.0.0.1:0 >"$out/echo.out" 2>"$out/echo.err" &
+"$echo_bin" 127.0.0.1:0 >"$out/echo.out" 2>"$out/echo.err" &
 server_pid=$!
 url=""
 for _ in $(seq 100); do

@@ -36,8 +36,14 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 log "npm ci (scripts/web)"
 (cd "$web" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed"
 
-log "cargo build -p tickcast-server"
-cargo build -q -p tickcast-server --bin tickcast-server
+if [[ -n ${TICKCAST_SERVER:-} ]]; then
+    [[ -x $TICKCAST_SERVER ]] || fail "TICKCAST_SERVER=$TICKCAST_SERVER is not an executable"
+    log "testing against $TICKCAST_SERVER (not building)"
+else
+    log "cargo build -p tickcast-server"
+    cargo build -q -p tickcast-server --bin tickcast-server
+    TICKCAST_SERVER=$target/debug/tickcast-server
+fi
 
 mkdir -p "$target/artifacts"
 
@@ -45,7 +51,7 @@ log "unit tests: clients/js/msgpack.js (served at /msgpack.js) against @msgpack/
 (cd "$web" && timeout 300 node --test --test-reporter=spec test/msgpack.test.js) || fail "msgpack unit tests"
 
 log "end-to-end: the page in headless Chromium against tickcast-server"
-(cd "$web" && TICKCAST_SERVER="$target/debug/tickcast-server" TICKCAST_ARTIFACTS="$target/artifacts" \
+(cd "$web" && TICKCAST_SERVER="$TICKCAST_SERVER" TICKCAST_ARTIFACTS="$target/artifacts" \
     timeout 300 node --test --test-reporter=spec test/e2e.test.js) \
     || fail "web end-to-end test (logs and screenshots in $target/artifacts: web-*.log, web*.png)"
 

@@ -21,6 +21,12 @@ export TICKCAST_REQUIRE_NATS=1
 
 log "cargo test --workspace"
 cargo test --workspace --locked
+# `cargo test --workspace` has built every binary and example with the workspace's features:
+# the suites below use those (a `cargo build -p ...` of one package would resolve other
+# features and rebuild the server and its dependencies, over a minute each on 2 cores).
+bin_dir=${CARGO_TARGET_DIR:-$root/target}/debug
+export TICKCAST_SERVER=$bin_dir/tickcast-server
+export TICKCAST_ECHO_BIN=$bin_dir/examples/echo
 
 log "tickcast-sub builds without the server crate (dashboard feature embedded-server off)"
 cargo check -p tickcast-dashboard --no-default-features --bins --locked  # check: keeps target/debug binaries the full ones
@@ -43,7 +49,7 @@ log "web page in headless Chromium"
 scripts/test-web.sh
 
 log "fault injection: a NATS cluster under faults, every observer's seqs checked (RELIABILITY.md)"
-scripts/faults.sh --bin-dir "${CARGO_TARGET_DIR:-$root/target}/debug"
+scripts/faults.sh --bin-dir "$bin_dir"
 
 log "Autobahn|Testsuite (cases 1-10) against the server's connection code"
 scripts/test-autobahn.sh

@@ -47,6 +47,9 @@ pub type ViewSeqs = [u64; crate::book::DEPTHS.len()];
 #[cfg(feature = "nats")]
 pub use envelope::{Envelope, EnvelopeError};
 
+#[cfg(feature = "nats")]
+pub mod publisher;
+
 /// [`STREAM`] as a node or `tickcast-sim --nats` creates it when it is missing: file
 /// storage on `replicas` NATS servers, the newest `per_subject` messages of each subject.
 #[cfg(feature = "nats")]
@@ -59,6 +62,9 @@ pub fn stream_config(per_subject: i64, replicas: usize) -> async_nats::jetstream
         storage: stream::StorageType::File,
         discard: stream::DiscardPolicy::Old,
         num_replicas: replicas.max(1),
+        // Long enough for every republication of a message (publisher::MAX_AGE) to be
+        // recognised as a repeat; the ids are held in the NATS servers' memory meanwhile.
+        duplicate_window: publisher::MAX_AGE * 3,
         ..Default::default()
     }
 }

@@ -31,12 +31,50 @@ async def node_stop(cluster, lb):
     await asyncio.sleep(SETTLE)
 
 
-async def nats_restart(cluster, lb):
-    """nats-server killed, restarted 3 s later on the same port; the source keeps publishing."""
-    await cluster.nats.kill9()
+async def late_node(cluster, lb):
+    """Node A killed, started again 8 s later with nothing in memory: it loads the history
+    from the JetStream stream before it says ready, so the clients pinned to it resume with
+    no hole."""
+    node = cluster.nodes[0]
+    await node.kill9()
+    await asyncio.sleep(8)
+    await node.start()
+    await asyncio.sleep(SETTLE)
+
+
+async def nats_member_restart(cluster, lb):
+    """One nats-server of the three killed, restarted 3 s later: the stream lives on the
+    other two, the source and the nodes fail over to them; nothing is lost."""
+    member = cluster.nats_servers[0]
+    await member.kill9()
     await asyncio.sleep(3)
-    await cluster.nats.start()
-    await asyncio.sleep(SETTLE + 2)
+    await member.start()
+    await asyncio.sleep(SETTLE)
+
+
+async def nats_cluster_restart(cluster, lb):
+    """All three nats-servers killed, restarted 3 s later: the nodes keep their clients and
+    what they hold, say not-ready on /healthz meanwhile, and ready again once they have
+    caught up with the stream (a loss during the outage is announced)."""
+    await asyncio.gather(*(m.kill9() for m in cluster.nats_servers))
+    await wait_health(lb, False, 3, "every node not-ready while NATS is down")
+    await asyncio.sleep(2)
+    await asyncio.gather(*(m.start() for m in cluster.nats_servers))
+    await wait_health(lb, True, 30, "every node ready again after NATS is back")
+    await asyncio.sleep(SETTLE)
+
+
+async def wait_health(lb, ready, limit, what):
+    """Waits until the balancer's health checks see every node ready (or every node not);
+    records the check in lb.checks."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while loop.time() - start < limit:
+        if all(ok == ready for ok in lb.healthy.values()):
+            lb.checks.append((what, True, f"after {loop.time() - start:.1f} s"))
+            return
+        await asyncio.sleep(0.1)
+    lb.checks.append((what, False, f"not within {limit} s: {lb.healthy}"))
 
 
 async def source_restart(cluster, lb):
@@ -58,7 +96,9 @@ PHASES = [
     ("baseline", baseline, HEALTHY),
     ("node-kill", node_kill, {"lb", "hopper"}),
     ("node-stop", node_stop, {"lb", "hopper"}),
-    ("nats-restart", nats_restart, set()),
+    ("late-node", late_node, {"lb", "hopper", "pinned"}),
+    ("nats-member-restart", nats_member_restart, HEALTHY),
+    ("nats-cluster-restart", nats_cluster_restart, set()),
     ("source-restart", source_restart, set()),
     ("hop", quiet, HEALTHY),
 ]

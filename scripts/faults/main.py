@@ -67,7 +67,7 @@ async def run(args):
     soak_report = None
     t0 = time.monotonic()
     try:
-        print(f"== starting nats-server :{cluster.nats_port}, 3 nodes, source "
+        print(f"== starting 3 nats-servers (JetStream, stream R3), 3 nodes, source "
               f"(rate {args.rate}, {args.symbols} symbols); binaries from {args.bin_dir}", flush=True)
         await cluster.start()
         await lb.start()
@@ -137,6 +137,9 @@ async def run(args):
         for key, pairs in ex.items():
             p = pairs[0]
             print(f"   e.g. {name} {key}: {json.dumps(p['previous'])} -> {json.dumps(p['this'])}")
+    for what, passed, detail in lb.checks:
+        print(f"   health check: {what}: {'ok' if passed else 'FAILED'} ({detail})")
+        failed |= not passed
     if soak_report:
         print(soak_report["text"])
         failed |= not soak_report["ok"]

@@ -1,4 +1,4 @@
-"""Processes and cluster control: nats-server, the tickcast-sim source, tickcast-server nodes,
+"""Processes and cluster control: three nats-servers, the tickcast-sim source, tickcast-server nodes,
 and a small TCP load balancer in front of the nodes (round-robin over the healthy ones)."""
 
 import asyncio
@@ -78,15 +78,25 @@ class Proc:
 
 
 class Cluster:
-    """nats-server + one source + N nodes, each on its own port of 127.0.0.1."""
+    """Three routed nats-servers with JetStream (the history stream replicated on all three),
+    one source and N nodes, each on its own port of 127.0.0.1."""
 
     def __init__(self, bindir, logdir, rate, symbols, nodes=3, heartbeat_ms=1000, history=1024):
         self.bindir, self.logdir = bindir, logdir
-        self.nats_port = free_port()
-        self.nats_url = f"nats://127.0.0.1:{self.nats_port}"
-        self.nats = Proc("nats-server", ["nats-server", "-a", "127.0.0.1", "-p", str(self.nats_port)],
-                         logdir, port=self.nats_port)
-        self.source = Proc("source", [f"{bindir}/tickcast-sim", "--nats", self.nats_url, "--seed", "7",
+        cluster_ports = [free_port() for _ in range(3)]
+        routes = ",".join(f"nats://127.0.0.1:{p}" for p in cluster_ports)
+        self.nats_servers = []
+        for i, cluster_port in enumerate(cluster_ports):
+            port = free_port()
+            store = os.path.join(logdir, f"nats-{i + 1}-store")
+            self.nats_servers.append(Proc(f"nats-{i + 1}", [
+                "nats-server", "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store,
+                "--server_name", f"n{i + 1}", "--cluster_name", "tickcast",
+                "--cluster", f"nats://127.0.0.1:{cluster_port}", "--routes", routes,
+            ], logdir, port=port))
+        self.nats_urls = [f"nats://127.0.0.1:{n.port}" for n in self.nats_servers]
+        self.source = Proc("source", [f"{bindir}/tickcast-sim", "--nats", ",".join(self.nats_urls),
+                                      "--stream-replicas", "3", "--seed", "7",
                                       "--rate", str(rate), "--symbols", str(symbols),
                                       # Faults, not the pre-roll (tested on its own): a restart
                                       # of the source goes live at once.
@@ -95,17 +105,19 @@ class Cluster:
         for i in range(nodes):
             port = free_port()
             name = "node-" + "ABCDEFGH"[i]
+            # Each node lists a different NATS server first.
+            urls = self.nats_urls[i % 3:] + self.nats_urls[:i % 3]
             argv = [f"{bindir}/tickcast-server", "--listen", f"127.0.0.1:{port}", "--no-simulator",
-                    "--broker", self.nats_url, "--heartbeat-ms", str(heartbeat_ms),
-                    "--history", str(history)]
+                    "--broker", ",".join(urls), "--stream-replicas", "3",
+                    "--heartbeat-ms", str(heartbeat_ms), "--history", str(history)]
             self.nodes.append(Proc(name, argv, logdir, port=port))
-        self.procs = [self.nats, *self.nodes, self.source]
+        self.procs = [*self.nats_servers, *self.nodes, self.source]
 
     def url(self, node):
         return f"ws://127.0.0.1:{node.port}/ws"
 
     async def start(self):
-        await self.nats.start()
+        await asyncio.gather(*(n.start() for n in self.nats_servers))
         for node in self.nodes:
             await node.start()
         await self.source.start()
@@ -128,6 +140,8 @@ class LoadBalancer:
         self.server = None
         self.tasks = set()
         self.conns = {n.name: 0 for n in nodes}
+        # (what, passed, detail) of the health checks the faults made
+        self.checks = []
 
     async def start(self):
         self.server = await asyncio.start_server(self.handle, "127.0.0.1", self.port)

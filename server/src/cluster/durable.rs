@@ -13,8 +13,8 @@
 //! (history from what it receives while up).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::Duration;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt as _;
@@ -30,6 +30,8 @@ use crate::retention::Retention;
 const OPEN_LIMIT: Duration = Duration::from_secs(30);
 /// How long the reader may get nothing before it asks whether the stream went on.
 const STALL_CHECK: Duration = Duration::from_secs(2);
+/// How often the stream's state may be asked while catching up.
+const ASK_EVERY: Duration = Duration::from_millis(500);
 /// How long one attempt may take.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(5);
 
@@ -79,6 +81,16 @@ pub(super) async fn open(
         {
             Ok(Ok(stream)) => {
                 tracing::info!(stream = STREAM, "history is kept in NATS JetStream");
+                let kept = stream.cached_info().config.max_messages_per_subject;
+                if kept >= 0 && kept < config.max_messages_per_subject {
+                    tracing::warn!(
+                        kept,
+                        wanted = config.max_messages_per_subject,
+                        "the stream keeps fewer messages per topic than this node's history \
+                         holds (whoever created it had smaller --history/--bar-history): a \
+                         late node starts with that many"
+                    );
+                }
                 return Some(stream);
             }
             Ok(Err(e)) => e.to_string(),
@@ -100,38 +112,21 @@ pub(super) async fn open(
     }
 }
 
-/// Reads the stream from its start into `broker` until `shutdown`; sets `caught_up` once
-/// it has read what the stream held when the reader started. A reader that fails (its
-/// NATS server died, the stream's leader moved) is made again from the next sequence.
+/// Reads the stream from its start into `broker` until `shutdown`. The history is loaded
+/// (`LinkCounters::loaded_through`, so `/healthz` says ready) once the reader has read
+/// what the stream held when it looked; after every reconnect to NATS it looks again. A
+/// reader that fails (its NATS server died, the stream's leader moved) is made again from
+/// the next sequence.
 pub(super) async fn run(
     stream: stream::Stream,
     broker: Broker,
     counters: Arc<LinkCounters>,
-    caught_up: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
-    let mut take_in = TakeIn::new(broker, counters);
+    let mut take_in = TakeIn::new(broker, counters.clone());
+    let mut catch_up = CatchUp::new(counters);
     // The stream sequence of the next message to read.
     let mut next_sequence = 1;
-    // The last message the stream held when this node started: read it, and the node has
-    // its history (with a live feed, the reader never sees nothing pending).
-    let held = loop {
-        match stream.get_info().await {
-            Ok(info) => break info.state.last_sequence,
-            Err(e) => tracing::warn!(
-                error = &e as &dyn std::error::Error,
-                "the stream's state; retrying"
-            ),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(500)) => {}
-            () = shutdown.cancelled() => return,
-        }
-    };
-    if held == 0 && !caught_up.swap(true, Relaxed) {
-        tracing::info!("the stream holds no history yet: serving");
-    }
-    let started = std::time::Instant::now();
     loop {
         let Some(mut messages) = reader(&stream, next_sequence, &shutdown).await else {
             return;
@@ -140,6 +135,7 @@ pub(super) async fn run(
             let next = tokio::select! {
                 next = messages.next() => next,
                 () = tokio::time::sleep(STALL_CHECK) => {
+                    catch_up.after(&stream, next_sequence - 1).await;
                     // Quiet: a reader whose NATS server died can wait long before it
                     // notices. If the stream went on without it, make a new one.
                     if stream.get_info().await.is_ok_and(|i| i.state.last_sequence >= next_sequence) {
@@ -155,14 +151,8 @@ pub(super) async fn run(
                     take_in.message(&msg.message);
                     if let Ok(info) = msg.info() {
                         next_sequence = info.stream_sequence + 1;
-                        if info.stream_sequence >= held && !caught_up.swap(true, Relaxed) {
-                            tracing::info!(
-                                messages = held,
-                                elapsed_ms = started.elapsed().as_millis() as u64,
-                                "history loaded from the stream: serving"
-                            );
-                        }
                     }
+                    catch_up.after(&stream, next_sequence - 1).await;
                 }
                 // The ordered consumer recreates itself from the last sequence it delivered.
                 Some(Err(e)) => {
@@ -175,6 +165,57 @@ pub(super) async fn run(
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Whether the reader has read what the stream held when it last looked, once per
+/// connection to NATS (what was published while this node was away is read before it
+/// says ready again).
+struct CatchUp {
+    counters: Arc<LinkCounters>,
+    /// The stream's last sequence, and the connection (`disconnects`) it was read on.
+    target: Option<(u64, u64)>,
+    asked: Option<Instant>,
+    since: Instant,
+}
+
+impl CatchUp {
+    fn new(counters: Arc<LinkCounters>) -> Self {
+        Self {
+            counters,
+            target: None,
+            asked: None,
+            since: Instant::now(),
+        }
+    }
+
+    /// Called with the last stream sequence read.
+    async fn after(&mut self, stream: &stream::Stream, read_through: u64) {
+        let connection = self.counters.disconnects.load(Relaxed);
+        if self.counters.loaded_through.load(Relaxed) == connection + 1 {
+            return;
+        }
+        if self.target.is_none_or(|(_, on)| on != connection) {
+            if self.asked.is_some_and(|at| at.elapsed() < ASK_EVERY) {
+                return;
+            }
+            self.asked = Some(Instant::now());
+            match stream.get_info().await {
+                Ok(info) => self.target = Some((info.state.last_sequence, connection)),
+                Err(_) => return,
+            }
+            if self.target.is_some_and(|(held, _)| held > read_through) {
+                self.since = Instant::now();
+            }
+        }
+        if let Some((held, on)) = self.target.filter(|&(held, _)| read_through >= held) {
+            self.counters.loaded_through.store(on + 1, Relaxed);
+            tracing::info!(
+                stream_sequence = held,
+                elapsed_ms = self.since.elapsed().as_millis() as u64,
+                "history loaded from the stream: serving"
+            );
         }
     }
 }

@@ -3,14 +3,15 @@
 //! drains the queue into NATS.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use tickcast_proto::nats::Envelope;
+use tickcast_proto::nats::publisher::{Outcome, Publisher};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::health::{self, LinkCounters};
+use super::health::LinkCounters;
 use crate::broker::Upstream;
 
 /// Messages waiting for the NATS publisher; past this they are dropped (drop-newest).
@@ -30,50 +31,60 @@ pub(super) fn upstream(queue: mpsc::Sender<Envelope>, counters: Arc<LinkCounters
     })
 }
 
-/// Drains the queue into NATS until `shutdown`; what is queued while the connection is
-/// down is dropped (delivering it late would replay stale prices as live ones).
+/// Drains the queue into NATS until `shutdown`, through JetStream with acknowledgements
+/// once `stream_ready` ([`Publisher`]); what is queued while the connection is down is
+/// dropped (delivering it late would replay stale prices as live ones).
 pub(super) async fn run(
     client: async_nats::Client,
     mut queue: mpsc::Receiver<Envelope>,
     counters: Arc<LinkCounters>,
+    stream_ready: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
+    let mut publisher = Publisher::new(client, stream_ready);
+    let mut counted = Outcome::default();
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
-            n = queue.recv_many(&mut batch, BATCH) => if n == 0 { return },
+            n = queue.recv_many(&mut batch, BATCH) => if n == 0 { break },
+            () = publisher.progress() => {}
             () = shutdown.cancelled() => break,
         }
-        send(&client, &mut batch, &counters).await;
+        send(&mut publisher, &mut batch, &counters).await;
+        count(&publisher, &mut counted, &counters);
     }
     // Best effort: what entered before shutdown still reaches the others.
-    let _ = tokio::time::timeout(FLUSH_GRACE, async {
-        while let Ok(envelope) = queue.try_recv() {
-            batch.push(envelope);
-        }
-        send(&client, &mut batch, &counters).await;
-        let _ = client.flush().await;
-    })
-    .await;
+    while let Ok(envelope) = queue.try_recv() {
+        batch.push(envelope);
+    }
+    let _ = tokio::time::timeout(FLUSH_GRACE, send(&mut publisher, &mut batch, &counters)).await;
+    publisher.flush(FLUSH_GRACE).await;
+    count(&publisher, &mut counted, &counters);
 }
 
 /// Publishes `batch` (emptying it), or drops and counts it while the connection is down.
-async fn send(client: &async_nats::Client, batch: &mut Vec<Envelope>, counters: &LinkCounters) {
-    if !health::ready(client) {
+async fn send(publisher: &mut Publisher, batch: &mut Vec<Envelope>, counters: &LinkCounters) {
+    if !publisher.connected() {
         counters.dropped.fetch_add(batch.len() as u64, Relaxed);
         batch.clear();
         return;
     }
     for envelope in batch.drain(..) {
-        let (subject, headers, payload) = envelope.into_parts();
-        match client.publish_with_headers(subject, headers, payload).await {
-            Ok(()) => counters.published.fetch_add(1, Relaxed),
-            Err(e) => {
-                tracing::debug!(error = &e as &dyn std::error::Error, "NATS publish failed");
-                counters.dropped.fetch_add(1, Relaxed)
-            }
-        };
+        publisher.send(envelope).await;
     }
+}
+
+/// Adds what the publisher did since `counted` to the link's counters.
+fn count(publisher: &Publisher, counted: &mut Outcome, counters: &LinkCounters) {
+    let now = publisher.outcome();
+    counters
+        .published
+        .fetch_add(now.published - counted.published, Relaxed);
+    counters.dropped.fetch_add(now.lost - counted.lost, Relaxed);
+    counters
+        .republished
+        .fetch_add(now.republished - counted.republished, Relaxed);
+    *counted = now;
 }
 
 #[cfg(test)]

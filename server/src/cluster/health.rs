@@ -1,7 +1,7 @@
 //! The NATS link's health: the connection state (`/healthz` readiness), the
 //! `tickcast_nats_*` counters and their `/metrics` lines, and async-nats' connection events.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use async_nats::Event;
 use async_nats::connection::State;
@@ -21,6 +21,21 @@ pub(super) struct LinkCounters {
     pub disconnects: AtomicU64,
     /// Messages NATS dropped because this node fell behind.
     pub slow_consumer: AtomicU64,
+    /// Messages published again (JetStream: unacknowledged after a failure or reconnect).
+    pub republished: AtomicU64,
+    /// NATS has no JetStream: the history is what arrives, loaded at once.
+    pub plain: AtomicBool,
+    /// With JetStream: `disconnects + 1` as of when the stream's reader last read what the
+    /// stream held (0: not yet). A reconnect makes it stale until the reader catches up.
+    pub loaded_through: AtomicU64,
+}
+
+impl LinkCounters {
+    /// The history this node serves is loaded and current (see [`Self::loaded_through`]).
+    pub fn history_loaded(&self) -> bool {
+        self.plain.load(Relaxed)
+            || self.loaded_through.load(Relaxed) == self.disconnects.load(Relaxed) + 1
+    }
 }
 
 /// True while the NATS connection is up.
@@ -62,7 +77,7 @@ pub(super) fn on_event(counters: &LinkCounters, event: Event) {
 /// The NATS link's lines of `/metrics` (Prometheus text format).
 pub(super) fn render_metrics(counters: &LinkCounters, connected: bool) -> String {
     let c = counters;
-    let lines: [(&str, &str, &str, u64); 7] = [
+    let lines: [(&str, &str, &str, u64); 8] = [
         (
             "tickcast_nats_connected",
             "gauge",
@@ -80,6 +95,12 @@ pub(super) fn render_metrics(counters: &LinkCounters, connected: bool) -> String
             "counter",
             "Messages that entered through this node and were dropped (NATS down or too slow).",
             c.dropped.load(Relaxed),
+        ),
+        (
+            "tickcast_nats_republished_total",
+            "counter",
+            "Messages published to JetStream again (unacknowledged after a failure or reconnect).",
+            c.republished.load(Relaxed),
         ),
         (
             "tickcast_nats_received_total",

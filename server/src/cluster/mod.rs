@@ -81,9 +81,6 @@ pub struct Cluster {
     client: async_nats::Client,
     ingress: Broker,
     counters: Arc<LinkCounters>,
-    /// The history this node can serve is loaded: at once without JetStream, after the
-    /// stream's reader has read what the stream held with it.
-    caught_up: Arc<AtomicBool>,
 }
 
 impl Cluster {
@@ -128,14 +125,16 @@ impl Cluster {
             Arc::new(Metrics::default()),
             Some(egress::upstream(queue, counters.clone())),
         );
+        // Kept topics go through JetStream (acknowledged) once the stream is open.
+        let stream_ready = Arc::new(AtomicBool::new(false));
         tracker.spawn(egress::run(
             client.clone(),
             outgoing,
             counters.clone(),
+            stream_ready.clone(),
             shutdown.clone(),
         ));
-        let caught_up = Arc::new(AtomicBool::new(false));
-        let (nats, done, links) = (client.clone(), caught_up.clone(), counters.clone());
+        let (nats, links) = (client.clone(), counters.clone());
         let tasks = tracker.clone();
         tracker.spawn(async move {
             // The subscription buffers meanwhile: nothing is taken in before the node
@@ -144,11 +143,12 @@ impl Cluster {
             let take_in = ingest::TakeIn::new(broker.clone(), links.clone());
             match stream {
                 Some(stream) => {
-                    tasks.spawn(durable::run(stream, broker, links, done, shutdown.clone()));
+                    stream_ready.store(true, Relaxed);
+                    tasks.spawn(durable::run(stream, broker, links, shutdown.clone()));
                     ingest::run(subscriber, take_in, tickcast_proto::nats::kept, shutdown).await;
                 }
                 None => {
-                    done.store(true, Relaxed);
+                    links.plain.store(true, Relaxed);
                     ingest::run(subscriber, take_in, |_| false, shutdown).await;
                 }
             }
@@ -157,7 +157,6 @@ impl Cluster {
             client,
             ingress,
             counters,
-            caught_up,
         })
     }
 
@@ -171,9 +170,10 @@ impl Cluster {
         self.ingress.set_reference_price(symbol, price);
     }
 
-    /// True while the NATS connection is up and the history is loaded.
+    /// True while the NATS connection is up and the history is loaded (with JetStream:
+    /// read from the stream up to what it held at the last connection).
     pub fn ready(&self) -> bool {
-        health::ready(&self.client) && self.caught_up.load(Relaxed)
+        health::ready(&self.client) && self.counters.history_loaded()
     }
 
     /// The NATS connection state in words, for `/healthz`.

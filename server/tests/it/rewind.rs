@@ -292,5 +292,28 @@ async fn a_pre_rolled_server_has_full_bar_topics_from_the_start() {
         assert_eq!(w[1].seq, w[0].seq + 1);
         assert!(w[1].ts > w[0].ts);
     }
+    // The first live 1-second bars continue the last pre-rolled one: the next seq, a later
+    // second, and no visible jump in price (open near the previous close).
+    let Some(mut previous) = one_second.last().cloned() else {
+        panic!("the window holds pre-rolled bars")
+    };
+    let mut live = 0;
+    while live < 3 {
+        if let ServerMessage::Bar(b) = c.recv().await
+            && b.interval_ms == 1_000
+        {
+            assert_eq!(b.seq, previous.seq + 1, "no hole, no repeat at the seam");
+            assert!(b.ts > previous.ts);
+            assert!(
+                (b.open / previous.close - 1.0).abs() < 0.01,
+                "a jump at the seam: {previous:?} -> {b:?}"
+            );
+            assert!(b.low <= b.open && b.open <= b.high);
+            if b.ts >= welcome.ts {
+                live += 1;
+            }
+            previous = b;
+        }
+    }
     server.shutdown().await;
 }

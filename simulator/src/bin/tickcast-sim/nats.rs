@@ -12,13 +12,13 @@
 //! `--speed inf` publishing waits for room instead.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::connection::State;
 use tickcast_proto::clock::unix_ns;
+use tickcast_proto::nats::publisher::Publisher;
 use tickcast_simulator::{Event, realtime};
 use tokio::sync::mpsc;
 
@@ -41,6 +41,7 @@ struct Stats {
     bars: AtomicU64,
     status: AtomicU64,
     books: AtomicU64,
+    republished: AtomicU64,
     dropped: AtomicU64,
 }
 
@@ -125,10 +126,12 @@ pub fn publish(
                     eprintln!("tickcast-sim: NATS {event}");
                 }
             })
-            .connect(url)
+            .connect(server_addrs(url)?)
             .await
             .with_context(|| format!("connecting to NATS at {url}"))?;
-        ensure_stream(&client, target.stream_replicas).await?;
+        let stream_ready = Arc::new(AtomicBool::new(
+            ensure_stream(&client, target.stream_replicas).await?,
+        ));
         eprintln!(
             "tickcast-sim: publishing to {url} with epoch {}",
             stamper.epoch()
@@ -136,7 +139,11 @@ pub fn publish(
         let stamper = Arc::new(Mutex::new(stamper));
         let stats = Arc::new(Stats::default());
         let (queue, outgoing) = mpsc::channel(QUEUE);
-        let sender = tokio::spawn(send(client.clone(), outgoing, stats.clone()));
+        let sender = tokio::spawn(send(
+            Publisher::new(client.clone(), stream_ready),
+            outgoing,
+            stats.clone(),
+        ));
         let past_len = past.len();
         for msg in past {
             if queue.send(msg).await.is_err() {
@@ -160,28 +167,41 @@ pub fn publish(
         }
         clock.abort();
         drop(queue);
-        if tokio::time::timeout(FLUSH_LIMIT, sender).await.is_err() {
+        if tokio::time::timeout(FLUSH_LIMIT * 2, sender).await.is_err() {
             eprintln!("tickcast-sim: NATS did not take everything within {FLUSH_LIMIT:?}");
         }
-        let _ = tokio::time::timeout(FLUSH_LIMIT, client.flush()).await;
         eprintln!(
             "tickcast-sim: published {} ticks, {} bars, {} status messages, {} book \
-             messages; {} dropped (NATS down or too slow)",
+             messages ({} published again after a NATS failure); {} dropped (NATS down or \
+             too slow)",
             stats.ticks.load(Relaxed),
             stats.bars.load(Relaxed),
             stats.status.load(Relaxed),
             stats.books.load(Relaxed),
+            stats.republished.load(Relaxed),
             stats.dropped.load(Relaxed),
         );
         Ok(())
     })
 }
 
-/// Creates the history stream when NATS has JetStream and the stream is missing.
-async fn ensure_stream(client: &async_nats::Client, replicas: usize) -> anyhow::Result<()> {
+/// The NATS servers of `url`, comma-separated (the members of a NATS cluster).
+fn server_addrs(url: &str) -> anyhow::Result<Vec<async_nats::ServerAddr>> {
+    url.split(',')
+        .map(|one| {
+            one.trim()
+                .parse()
+                .with_context(|| format!("bad NATS address {one:?}"))
+        })
+        .collect()
+}
+
+/// Creates the history stream when NATS has JetStream and the stream is missing; true
+/// when the stream is there (what this run publishes on kept topics is then acknowledged).
+async fn ensure_stream(client: &async_nats::Client, replicas: usize) -> anyhow::Result<bool> {
     if !client.server_info().jetstream {
         eprintln!("tickcast-sim: NATS without JetStream: nodes keep only what they receive");
-        return Ok(());
+        return Ok(false);
     }
     let per_subject = i64::try_from(PAST_BARS.max(PAST_TICKS)).unwrap_or(i64::MAX);
     let config = tickcast_proto::nats::stream_config(per_subject, replicas);
@@ -193,7 +213,7 @@ async fn ensure_stream(client: &async_nats::Client, replicas: usize) -> anyhow::
         "tickcast-sim: the history is kept in the JetStream stream {}",
         tickcast_proto::nats::STREAM
     );
-    Ok(())
+    Ok(true)
 }
 
 async fn pace(
@@ -247,20 +267,25 @@ async fn bar_clock(stamper: Arc<Mutex<Stamper>>, queue: mpsc::Sender<Stamped>, s
     }
 }
 
-/// Hands queued messages to NATS; while the connection is down they are dropped, so
-/// stale prices are never delivered late as live ones.
-async fn send(client: async_nats::Client, mut queue: mpsc::Receiver<Stamped>, stats: Arc<Stats>) {
-    while let Some(msg) = queue.recv().await {
-        if client.connection_state() != State::Connected {
+/// Hands queued messages to NATS (through JetStream with acknowledgements when the stream
+/// is there: [`Publisher`]); while the connection is down they are dropped, so stale prices
+/// are never delivered late as live ones.
+async fn send(mut publisher: Publisher, mut queue: mpsc::Receiver<Stamped>, stats: Arc<Stats>) {
+    loop {
+        let msg = tokio::select! {
+            msg = queue.recv() => msg,
+            () = publisher.progress() => continue,
+        };
+        let Some(msg) = msg else { break };
+        if !publisher.connected() {
             stats.dropped.fetch_add(1, Relaxed);
             continue;
         }
-        let (subject, headers, payload) = msg.envelope.into_parts();
-        match client.publish_with_headers(subject, headers, payload).await {
-            Ok(()) => stats.published(msg.kind),
-            Err(_) => {
-                stats.dropped.fetch_add(1, Relaxed);
-            }
-        }
+        stats.published(msg.kind);
+        publisher.send(msg.envelope).await;
     }
+    publisher.flush(FLUSH_LIMIT).await;
+    let outcome = publisher.outcome();
+    stats.dropped.fetch_add(outcome.lost, Relaxed);
+    stats.republished.store(outcome.republished, Relaxed);
 }
