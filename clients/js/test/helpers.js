@@ -23,10 +23,11 @@ export function within(ms, what, promise) {
 /**
  * Starts tickcast-server with `args` (default --listen 127.0.0.1:0 --seed 7 --rate 200
  * --symbols 5 --preroll 0: no pre-rolled history, topics count from seq 1; a test that wants
- * history passes e.g. `--preroll 1m`) and resolves once its first stdout line gave the URL.
+ * history passes e.g. `--preroll 1m`; `base: false` leaves the defaults out, for the server
+ * as a user runs it) and resolves once its first stdout line gave the URL.
  */
-export async function startServer(args = [], { listen = "127.0.0.1:0" } = {}) {
-  const defaults = { "--seed": "7", "--rate": "200", "--symbols": "5", "--preroll": "0" };
+export async function startServer(args = [], { listen = "127.0.0.1:0", base = true } = {}) {
+  const defaults = base ? { "--seed": "7", "--rate": "200", "--symbols": "5", "--preroll": "0" } : {};
   const argv = ["--listen", listen];
   for (const [flag, value] of Object.entries(defaults)) if (!args.includes(flag)) argv.push(flag, value);
   argv.push(...args);
@@ -64,12 +65,15 @@ export async function startServer(args = [], { listen = "127.0.0.1:0" } = {}) {
 
 /**
  * A TCP proxy on 127.0.0.1:0 to `targetPort`. cut() destroys every open connection (a
- * network failure); freeze() stops forwarding on them without closing (a dead peer).
+ * network failure); freeze() stops forwarding on them without closing (a dead peer);
+ * point(port) sends new connections to another port of 127.0.0.1 (a load balancer moving a
+ * client to another node).
  */
 export async function startProxy(targetPort) {
   const pairs = new Set();
+  let target = targetPort;
   const server = createServer((client) => {
-    const upstream = tcpConnect(targetPort, "127.0.0.1");
+    const upstream = tcpConnect(target, "127.0.0.1");
     const pair = { client, upstream, frozen: false };
     pairs.add(pair);
     const forward = (from, to) =>
@@ -101,6 +105,10 @@ export async function startProxy(targetPort) {
     },
     freeze() {
       for (const p of pairs) p.frozen = true;
+    },
+    /** New connections go to `port`; open ones stay where they are. */
+    point(port) {
+      target = port;
     },
     close() {
       this.cut();

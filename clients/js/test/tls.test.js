@@ -1,5 +1,6 @@
 // wss:// with a certificate from a private CA, trusted through NODE_EXTRA_CA_CERTS (the way
-// the README documents for Node). Skipped when openssl is not installed.
+// the README documents for Node). Skipped when openssl is not installed, or failed when
+// TICKCAST_REQUIRE_OPENSSL is set (scripts/test-js-client.sh installs openssl and sets it).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -10,8 +11,10 @@ import { fileURLToPath } from "node:url";
 import { startServer } from "./helpers.js";
 
 const hasOpenssl = spawnSync("openssl", ["version"]).status === 0;
+const skip = !hasOpenssl && !process.env.TICKCAST_REQUIRE_OPENSSL && "openssl not installed (set TICKCAST_REQUIRE_OPENSSL to make this a failure)";
 
-test("wss:// with a private CA via NODE_EXTRA_CA_CERTS", { skip: !hasOpenssl && "openssl not installed" }, async (t) => {
+test("wss:// with a private CA via NODE_EXTRA_CA_CERTS", { skip }, async (t) => {
+  assert.ok(hasOpenssl, "openssl is required (TICKCAST_REQUIRE_OPENSSL is set) but not on PATH");
   const dir = mkdtempSync(join(tmpdir(), "tickcast-js-tls-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ssl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });

@@ -1,6 +1,7 @@
 """Test support: the real tickcast-server as a subprocess (`server`; `HISTORY` and `SLOW`:
 the flags of a server with history, and of one whose queues overflow), and a TCP proxy in
-front of it that can cut or freeze the connections through it (`proxy_factory`)."""
+front of it that can cut or freeze the connections through it, or send new ones to another
+server (`proxy_factory`)."""
 
 from __future__ import annotations
 
@@ -97,7 +98,8 @@ async def server() -> AsyncIterator[Server]:
 class Proxy:
     """Forwards 127.0.0.1:port to `target` ("host:port"). `cut()` aborts every open
     connection (the client sees the TCP connection end, no close frame); `freeze()` stops
-    forwarding on the open ones (the client hears nothing; new connections work)."""
+    forwarding on the open ones (the client hears nothing; new connections work);
+    `point(target)` sends new connections elsewhere (a load balancer moving a client)."""
 
     def __init__(self, target: str) -> None:
         self.target_host, port = target.rsplit(":", 1)
@@ -134,6 +136,11 @@ class Proxy:
                 w.close()
 
         await asyncio.gather(pipe(cr, sw), pipe(sr, cw))
+
+    def point(self, target: str) -> None:
+        """New connections go to `target` ("host:port"); open ones stay where they are."""
+        self.target_host, port = target.rsplit(":", 1)
+        self.target_port = int(port)
 
     def cut(self) -> None:
         for cw, sw, _ in self.links:

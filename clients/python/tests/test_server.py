@@ -5,6 +5,7 @@ Every wait is bounded by a timeout."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import time
@@ -237,7 +238,10 @@ async def test_since_resumes_a_later_feed(server: Server) -> None:
 
 async def test_wss_with_a_private_ca(server: Server, tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+        # scripts/test-python-client.sh installs openssl and sets TICKCAST_REQUIRE_OPENSSL.
+        if os.environ.get("TICKCAST_REQUIRE_OPENSSL"):
+            pytest.fail("openssl is required (TICKCAST_REQUIRE_OPENSSL is set) but not on PATH")
+        pytest.skip("openssl is not installed (set TICKCAST_REQUIRE_OPENSSL to make this a failure)")
     ca_key, ca, key, csr, cert = (str(tmp_path / n) for n in ("ca.key", "ca.pem", "k.pem", "c.csr", "c.pem"))
     ext = tmp_path / "ext.cnf"
     ext.write_text("subjectAltName=IP:127.0.0.1\n")
