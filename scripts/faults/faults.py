@@ -49,7 +49,9 @@ async def nats_member_restart(cluster, lb):
     await member.kill9()
     await asyncio.sleep(3)
     await member.start()
-    await asyncio.sleep(SETTLE)
+    # A reader whose consumer was on the dead server waits for JetStream to elect a new
+    # meta leader (4-9 s in nats-server) before it can read on: give it that.
+    await asyncio.sleep(SETTLE + 6)
 
 
 async def nats_cluster_restart(cluster, lb):

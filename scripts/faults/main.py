@@ -85,6 +85,9 @@ async def run(args):
             if all(any(e.get("kind") == "data" for e in o.events) for o in observers):
                 break
             await asyncio.sleep(0.25)
+        dead = [p.name for p in cluster.procs if not p.running()]
+        if dead:
+            raise RuntimeError(f"{', '.join(dead)} exited at start: see {logs}")
         for cycle in range(args.cycles):
             for name, fault, strict in PHASES:
                 label = name if args.cycles == 1 else f"{name}#{cycle + 1}"

@@ -8,6 +8,9 @@
 //! published again, **all unacknowledged messages in their first order, before any new
 //! one**, each with its own `Nats-Msg-Id`, so the stream stores each message once (the
 //! stream's duplicate window drops a repeat of one it had already stored) and in order.
+//! An acknowledgement that is late ([`STALL_AFTER`]: the stream's leader died) holds new
+//! messages back and starts the same round, so nothing published after the stream is back
+//! overtakes what it missed.
 //! A message unacknowledged for [`MAX_AGE`] is given up and counted as lost (nodes announce
 //! the hole); while the connection is down new messages are not queued (a late price is
 //! not a live one): the caller drops them.
@@ -28,8 +31,13 @@ use super::{Envelope, kept};
 
 /// A message not acknowledged this long is given up (and counted as lost).
 pub const MAX_AGE: Duration = Duration::from_secs(10);
-/// How long one publication waits for its acknowledgement before it is published again.
+/// How long one publication waits for its acknowledgement before it counts as failed.
 const ACK_WAIT: Duration = Duration::from_secs(2);
+/// The oldest unacknowledged message published this long ago: the stream is not storing
+/// (its leader died; a new one is elected in seconds). New messages then wait, and every
+/// unacknowledged one is published again, in order, this often until the stream answers:
+/// so no message published after the stream is back is stored before an older one.
+const STALL_AFTER: Duration = Duration::from_millis(500);
 /// The pause after a refused publication before everything unacknowledged goes again
 /// (JetStream refuses while the stream elects a leader).
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
@@ -55,6 +63,8 @@ struct Unacked {
     headers: async_nats::HeaderMap,
     payload: bytes::Bytes,
     queued: Instant,
+    /// When it was last published.
+    sent: Instant,
     /// How often it was published: the awaited acknowledgement answers the last one; 0
     /// while it waits for the ones before it to go again.
     attempt: u32,
@@ -156,6 +166,7 @@ impl Publisher {
             headers,
             payload,
             queued: Instant::now(),
+            sent: Instant::now(),
             attempt: 0,
             acked: false,
         });
@@ -171,7 +182,7 @@ impl Publisher {
                 std::future::pending::<()>().await;
             }
             tokio::time::sleep(RETRY_PAUSE).await;
-        } else if let Ok(Some(ack)) = tokio::time::timeout(ACK_WAIT, self.acks.next()).await {
+        } else if let Ok(Some(ack)) = tokio::time::timeout(STALL_AFTER, self.acks.next()).await {
             self.on_ack(ack);
         }
         self.pump().await;
@@ -224,6 +235,14 @@ impl Publisher {
             }
         }
         let now = Instant::now();
+        let stalled = self
+            .unacked
+            .iter()
+            .find(|m| !m.acked && m.attempt > 0)
+            .is_some_and(|m| now.duration_since(m.sent) >= STALL_AFTER);
+        if stalled && self.again_at.is_none() {
+            self.again_at = Some(now);
+        }
         // Oldest first: what is too old is at the front.
         while let Some(front) = self.unacked.front() {
             if !front.acked && now.duration_since(front.queued) < MAX_AGE {
@@ -260,6 +279,7 @@ impl Publisher {
             self.acks.push(ack);
             if let Some(message) = self.unacked.get_mut(index) {
                 message.attempt = attempt;
+                message.sent = Instant::now();
             }
             if again {
                 self.outcome.republished += 1;

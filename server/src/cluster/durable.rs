@@ -30,6 +30,8 @@ use crate::retention::Retention;
 const OPEN_LIMIT: Duration = Duration::from_secs(30);
 /// How long the reader may get nothing before it asks whether the stream went on.
 const STALL_CHECK: Duration = Duration::from_secs(2);
+/// How long one JetStream request (the stream's state, a new reader) may take.
+const REQUEST_LIMIT: Duration = Duration::from_secs(2);
 /// How often the stream's state may be asked while catching up.
 const ASK_EVERY: Duration = Duration::from_millis(500);
 /// How long one attempt may take.
@@ -68,7 +70,11 @@ pub(super) async fn open(
         );
         return None;
     }
-    let js = jetstream::new(client.clone());
+    // Short requests: while JetStream elects a leader (seconds after a NATS server dies)
+    // they time out; the reader retries them sooner than async-nats' default of 5 s would.
+    let js = jetstream::ContextBuilder::new()
+        .timeout(REQUEST_LIMIT)
+        .build(client.clone());
     let config = stream_config(per_subject(retention), replicas);
     // A NATS cluster elects its JetStream leader a moment after it starts: retry a while.
     let deadline = tokio::time::Instant::now() + OPEN_LIMIT;
@@ -177,6 +183,7 @@ struct CatchUp {
     /// The stream's last sequence, and the connection (`disconnects`) it was read on.
     target: Option<(u64, u64)>,
     asked: Option<Instant>,
+    /// When the target was read.
     since: Instant,
 }
 
@@ -205,9 +212,7 @@ impl CatchUp {
                 Ok(info) => self.target = Some((info.state.last_sequence, connection)),
                 Err(_) => return,
             }
-            if self.target.is_some_and(|(held, _)| held > read_through) {
-                self.since = Instant::now();
-            }
+            self.since = Instant::now();
         }
         if let Some((held, on)) = self.target.filter(|&(held, _)| read_through >= held) {
             self.counters.loaded_through.store(on + 1, Relaxed);

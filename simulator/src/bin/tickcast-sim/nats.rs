@@ -31,6 +31,9 @@ use stamp::{MessageKind, Stamped};
 const QUEUE: usize = 16 * 1024;
 /// How often bars whose interval has ended are closed.
 const BAR_CLOCK: Duration = Duration::from_millis(100);
+/// How long the history stream's creation may take (a NATS cluster elects its JetStream
+/// leader a moment after it starts).
+const STREAM_OPEN_LIMIT: Duration = Duration::from_secs(30);
 /// How long the end of a run waits for queued messages to reach NATS.
 const FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
@@ -205,10 +208,25 @@ async fn ensure_stream(client: &async_nats::Client, replicas: usize) -> anyhow::
     }
     let per_subject = i64::try_from(PAST_BARS.max(PAST_TICKS)).unwrap_or(i64::MAX);
     let config = tickcast_proto::nats::stream_config(per_subject, replicas);
-    async_nats::jetstream::new(client.clone())
-        .get_or_create_stream(config)
+    let jetstream = async_nats::jetstream::new(client.clone());
+    // A NATS cluster elects its JetStream leader a moment after it starts: retry a while.
+    let deadline = tokio::time::Instant::now() + STREAM_OPEN_LIMIT;
+    loop {
+        let error = match tokio::time::timeout(
+            Duration::from_secs(5),
+            jetstream.get_or_create_stream(config.clone()),
+        )
         .await
-        .context("opening the JetStream stream that keeps the history")?;
+        {
+            Ok(Ok(_)) => break,
+            Ok(Err(e)) => anyhow::Error::new(e),
+            Err(_) => anyhow::anyhow!("no answer within 5 s"),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(error.context("opening the JetStream stream that keeps the history"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     eprintln!(
         "tickcast-sim: the history is kept in the JetStream stream {}",
         tickcast_proto::nats::STREAM
