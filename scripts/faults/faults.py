@@ -13,13 +13,17 @@ async def baseline(cluster, lb):
     await asyncio.sleep(4)
 
 
+async def kill_and_restart(proc, down_s, settle_s=SETTLE):
+    """kill -9 of `proc`, started again `down_s` later (same port), then `settle_s` to settle."""
+    await proc.kill9()
+    await asyncio.sleep(down_s)
+    await proc.start()
+    await asyncio.sleep(settle_s)
+
+
 async def node_kill(cluster, lb):
     """kill -9 of node A, restarted 2 s later on the same port."""
-    node = cluster.nodes[0]
-    await node.kill9()
-    await asyncio.sleep(2)
-    await node.start()
-    await asyncio.sleep(SETTLE)
+    await kill_and_restart(cluster.nodes[0], 2)
 
 
 async def node_stop(cluster, lb):
@@ -35,23 +39,15 @@ async def late_node(cluster, lb):
     """Node A killed, started again 8 s later with nothing in memory: it loads the history
     from the JetStream stream before it says ready, so the clients pinned to it resume with
     no hole."""
-    node = cluster.nodes[0]
-    await node.kill9()
-    await asyncio.sleep(8)
-    await node.start()
-    await asyncio.sleep(SETTLE)
+    await kill_and_restart(cluster.nodes[0], 8)
 
 
 async def nats_member_restart(cluster, lb):
     """One nats-server of the three killed, restarted 3 s later: the stream lives on the
-    other two, the source and the nodes fail over to them; nothing is lost."""
-    member = cluster.nats_servers[0]
-    await member.kill9()
-    await asyncio.sleep(3)
-    await member.start()
-    # A reader whose consumer was on the dead server waits for JetStream to elect a new
-    # meta leader (4-9 s in nats-server) before it can read on: give it that.
-    await asyncio.sleep(SETTLE + 6)
+    other two, the source and the nodes fail over to them; nothing is lost. A reader whose
+    consumer was on the dead server waits for JetStream to elect a new meta leader (4-9 s
+    in nats-server) before it reads on: the phase gives it that."""
+    await kill_and_restart(cluster.nats_servers[0], 3, SETTLE + 6)
 
 
 async def nats_cluster_restart(cluster, lb):

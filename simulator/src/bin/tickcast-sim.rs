@@ -136,7 +136,7 @@ struct Args {
     /// 6h30m, 90m; 0 = none), sent first with each message's own time, so charts are full
     /// from the start. --nats: stamped here, each topic's newest messages (as many as a
     /// node keeps by default) published; default a trading day. --publish: every past trade
-    /// published with its `ts` (the server builds the bars); default 30m.
+    /// published with its `ts` (the server builds the bars); default 80m.
     #[arg(long, env = "TICKCAST_SIM_PREROLL", conflicts_with_all = ["start_ns", "replay"])]
     preroll: Option<Preroll>,
 }
@@ -274,8 +274,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 /// `--publish`'s default pre-roll: every past trade is one `publish` (with its `ts`), so a
-/// shorter past than the embedded simulator's day, which a server loads in-process.
-const PUBLISH_PREROLL: Duration = Duration::from_secs(30 * 60);
+/// shorter past than the embedded simulator's day, which a server loads in-process: 80
+/// 1-minute candles, a chart 160 columns wide (a candle takes two).
+const PUBLISH_PREROLL: Duration = Duration::from_secs(80 * 60);
 
 /// Sends `events` to the server of `--publish`, or to stdout.
 fn output(events: impl IntoIterator<Item = Event>, args: &Args) -> anyhow::Result<()> {
