@@ -4,8 +4,8 @@
 //! and a client that resumes on it with `since` from a position older than the node misses
 //! nothing, and `rewind` gives it the window the early node holds; on three routed NATS
 //! servers with the stream replicated, killing one leaves every node with the same history
-//! (the source publishes again what the dead server had not acknowledged). Skipped when `nats-server` is missing,
-//! unless `TICKCAST_REQUIRE_NATS` is set.
+//! (the source publishes again what the dead server had not acknowledged). Skipped when
+//! `nats-server` is missing, unless `TICKCAST_REQUIRE_NATS` is set.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
