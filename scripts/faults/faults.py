@@ -39,7 +39,9 @@ async def late_node(cluster, lb):
     """Node A killed, started again 8 s later with nothing in memory: it loads the history
     from the JetStream stream before it says ready, so the clients pinned to it resume with
     no hole."""
-    await kill_and_restart(cluster.nodes[0], 8)
+    # Its pinned clients' reconnect backoff has grown over the 8 s: settle longer, so they
+    # are back and see data (bars every second) within the phase.
+    await kill_and_restart(cluster.nodes[0], 8, SETTLE + 6)
 
 
 async def nats_member_restart(cluster, lb):
