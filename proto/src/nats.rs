@@ -69,6 +69,41 @@ pub fn stream_config(per_subject: i64, replicas: usize) -> async_nats::jetstream
     }
 }
 
+/// The NATS servers of `urls`, comma-separated (the members of a NATS cluster).
+#[cfg(feature = "nats")]
+pub fn server_addrs(urls: &str) -> std::io::Result<Vec<async_nats::ServerAddr>> {
+    urls.split(',').map(|one| one.trim().parse()).collect()
+}
+
+/// Opens [`STREAM`] through `jetstream`, creating it with `config` when missing, retrying
+/// for `limit` while a NATS cluster elects its JetStream leader (a moment after it starts,
+/// seconds after one dies). The error is the last attempt's.
+#[cfg(feature = "nats")]
+pub async fn open_stream(
+    jetstream: &async_nats::jetstream::Context,
+    config: async_nats::jetstream::stream::Config,
+    limit: std::time::Duration,
+) -> Result<async_nats::jetstream::stream::Stream, String> {
+    use std::time::Duration;
+    const ATTEMPT: Duration = Duration::from_secs(5);
+    const PAUSE: Duration = Duration::from_millis(250);
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let error =
+            match tokio::time::timeout(ATTEMPT, jetstream.get_or_create_stream(config.clone()))
+                .await
+            {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {ATTEMPT:?}"),
+            };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(error);
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+}
+
 #[cfg(feature = "nats")]
 mod envelope {
     use async_nats::HeaderMap;

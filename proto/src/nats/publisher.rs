@@ -136,11 +136,6 @@ impl Publisher {
         self.outcome
     }
 
-    /// Messages still waiting for their acknowledgement.
-    pub fn unacked(&self) -> usize {
-        self.unacked.len()
-    }
-
     /// Publishes `envelope`, after everything still unacknowledged from before a failure
     /// or a reconnect. Waits while [`MAX_UNACKED`] messages are unacknowledged.
     pub async fn send(&mut self, envelope: Envelope) {

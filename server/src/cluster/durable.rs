@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt as _;
-use tickcast_proto::nats::{STREAM, stream_config};
+use tickcast_proto::nats::{STREAM, open_stream, stream_config};
 use tokio_util::sync::CancellationToken;
 
 use super::health::LinkCounters;
@@ -34,8 +34,6 @@ const STALL_CHECK: Duration = Duration::from_secs(2);
 const REQUEST_LIMIT: Duration = Duration::from_secs(2);
 /// How often the stream's state may be asked while catching up.
 const ASK_EVERY: Duration = Duration::from_millis(500);
-/// How long one attempt may take.
-const ATTEMPT_LIMIT: Duration = Duration::from_secs(5);
 
 /// Messages the stream keeps per subject: the most that any topic keeps on a node (its
 /// trades history, the longest bar history; a book's changes since its last whole book
@@ -76,33 +74,13 @@ pub(super) async fn open(
         .timeout(REQUEST_LIMIT)
         .build(client.clone());
     let config = stream_config(per_subject(retention), replicas);
-    // A NATS cluster elects its JetStream leader a moment after it starts: retry a while.
-    let deadline = tokio::time::Instant::now() + OPEN_LIMIT;
-    loop {
-        let error = match tokio::time::timeout(
-            ATTEMPT_LIMIT,
-            js.get_or_create_stream(config.clone()),
-        )
-        .await
-        {
-            Ok(Ok(stream)) => {
-                tracing::info!(stream = STREAM, "history is kept in NATS JetStream");
-                let kept = stream.cached_info().config.max_messages_per_subject;
-                if kept >= 0 && kept < config.max_messages_per_subject {
-                    tracing::warn!(
-                        kept,
-                        wanted = config.max_messages_per_subject,
-                        "the stream keeps fewer messages per topic than this node's history \
-                         holds (whoever created it had smaller --history/--bar-history): a \
-                         late node starts with that many"
-                    );
-                }
-                return Some(stream);
-            }
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {ATTEMPT_LIMIT:?}"),
-        };
-        if tokio::time::Instant::now() >= deadline {
+    let opened = tokio::select! {
+        opened = open_stream(&js, config.clone(), OPEN_LIMIT) => opened,
+        () = shutdown.cancelled() => return None,
+    };
+    let stream = match opened {
+        Ok(stream) => stream,
+        Err(error) => {
             tracing::warn!(
                 error,
                 "NATS refused the JetStream stream: this node's history is only what it \
@@ -110,12 +88,19 @@ pub(super) async fn open(
             );
             return None;
         }
-        tracing::debug!(error, "opening the JetStream stream; retrying");
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(250)) => {}
-            () = shutdown.cancelled() => return None,
-        }
+    };
+    tracing::info!(stream = STREAM, "history is kept in NATS JetStream");
+    let kept = stream.cached_info().config.max_messages_per_subject;
+    if kept >= 0 && kept < config.max_messages_per_subject {
+        tracing::warn!(
+            kept,
+            wanted = config.max_messages_per_subject,
+            "the stream keeps fewer messages per topic than this node's history holds \
+             (whoever created it had smaller --history/--bar-history): a late node starts \
+             with that many"
+        );
     }
+    Some(stream)
 }
 
 /// Reads the stream from its start into `broker` until `shutdown`. The history is loaded

@@ -62,16 +62,10 @@ pub fn validate_url(url: &str) -> Result<(), ClusterError> {
 }
 
 fn server_addrs(url: &str) -> Result<Vec<async_nats::ServerAddr>, ClusterError> {
-    url.split(',')
-        .map(|one| {
-            one.trim()
-                .parse::<async_nats::ServerAddr>()
-                .map_err(|source| ClusterError::Url {
-                    url: url.to_owned(),
-                    source,
-                })
-        })
-        .collect()
+    tickcast_proto::nats::server_addrs(url).map_err(|source| ClusterError::Url {
+        url: url.to_owned(),
+        source,
+    })
 }
 
 /// This node's membership of the cluster: the NATS client, the ingress broker whose

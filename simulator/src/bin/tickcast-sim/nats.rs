@@ -129,7 +129,10 @@ pub fn publish(
                     eprintln!("tickcast-sim: NATS {event}");
                 }
             })
-            .connect(server_addrs(url)?)
+            .connect(
+                tickcast_proto::nats::server_addrs(url)
+                    .with_context(|| format!("bad NATS address {url:?}"))?,
+            )
             .await
             .with_context(|| format!("connecting to NATS at {url}"))?;
         let stream_ready = Arc::new(AtomicBool::new(
@@ -188,17 +191,6 @@ pub fn publish(
     })
 }
 
-/// The NATS servers of `url`, comma-separated (the members of a NATS cluster).
-fn server_addrs(url: &str) -> anyhow::Result<Vec<async_nats::ServerAddr>> {
-    url.split(',')
-        .map(|one| {
-            one.trim()
-                .parse()
-                .with_context(|| format!("bad NATS address {one:?}"))
-        })
-        .collect()
-}
-
 /// Creates the history stream when NATS has JetStream and the stream is missing; true
 /// when the stream is there (what this run publishes on kept topics is then acknowledged).
 async fn ensure_stream(client: &async_nats::Client, replicas: usize) -> anyhow::Result<bool> {
@@ -209,24 +201,10 @@ async fn ensure_stream(client: &async_nats::Client, replicas: usize) -> anyhow::
     let per_subject = i64::try_from(PAST_BARS.max(PAST_TICKS)).unwrap_or(i64::MAX);
     let config = tickcast_proto::nats::stream_config(per_subject, replicas);
     let jetstream = async_nats::jetstream::new(client.clone());
-    // A NATS cluster elects its JetStream leader a moment after it starts: retry a while.
-    let deadline = tokio::time::Instant::now() + STREAM_OPEN_LIMIT;
-    loop {
-        let error = match tokio::time::timeout(
-            Duration::from_secs(5),
-            jetstream.get_or_create_stream(config.clone()),
-        )
+    tickcast_proto::nats::open_stream(&jetstream, config, STREAM_OPEN_LIMIT)
         .await
-        {
-            Ok(Ok(_)) => break,
-            Ok(Err(e)) => anyhow::Error::new(e),
-            Err(_) => anyhow::anyhow!("no answer within 5 s"),
-        };
-        if tokio::time::Instant::now() >= deadline {
-            return Err(error.context("opening the JetStream stream that keeps the history"));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        .map_err(anyhow::Error::msg)
+        .context("opening the JetStream stream that keeps the history")?;
     eprintln!(
         "tickcast-sim: the history is kept in the JetStream stream {}",
         tickcast_proto::nats::STREAM
