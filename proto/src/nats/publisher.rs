@@ -8,12 +8,15 @@
 //! published again, **all unacknowledged messages in their first order, before any new
 //! one**, each with its own `Nats-Msg-Id`, so the stream stores each message once (the
 //! stream's duplicate window drops a repeat of one it had already stored) and in order.
-//! An acknowledgement that is late ([`STALL_AFTER`]: the stream's leader died) holds new
-//! messages back and starts the same round, so nothing published after the stream is back
-//! overtakes what it missed.
+//! After a failure, a late acknowledgement ([`STALL_AFTER`]: the stream's leader died) or
+//! a reconnect, only the oldest unacknowledged message is published (a probe, every
+//! [`STALL_AFTER`]) until the stream stores it; then all the others go again, in order.
+//! So nothing published while the stream comes back overtakes an older message (publishing
+//! them all again each round would: the first ones lost to the leaderless stream, the
+//! later ones stored by the new leader).
 //! A message unacknowledged for [`MAX_AGE`] is given up and counted as lost (nodes announce
-//! the hole); while the connection is down new messages are not queued (a late price is
-//! not a live one): the caller drops them.
+//! the hole); while the connection is down new messages wait for it, within the same
+//! bound (through core NATS they are dropped: a late price is not a live one).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -34,12 +37,10 @@ pub const MAX_AGE: Duration = Duration::from_secs(10);
 /// How long one publication waits for its acknowledgement before it counts as failed.
 const ACK_WAIT: Duration = Duration::from_secs(2);
 /// The oldest unacknowledged message published this long ago: the stream is not storing
-/// (its leader died; a new one is elected in seconds). New messages then wait, and every
-/// unacknowledged one is published again, in order, this often until the stream answers:
-/// so no message published after the stream is back is stored before an older one.
+/// (its leader died; a new one is elected in seconds). Also how often the probe goes.
 const STALL_AFTER: Duration = Duration::from_millis(500);
-/// The pause after a refused publication before everything unacknowledged goes again
-/// (JetStream refuses while the stream elects a leader).
+/// The pause after a refused publication before the first probe (JetStream refuses while
+/// the stream elects a leader).
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// Most messages waiting for their acknowledgement: past this, `send` waits.
 const MAX_UNACKED: usize = 8 * 1024;
@@ -74,6 +75,19 @@ struct Unacked {
 /// An acknowledgement: the message's number, which publication of it, whether stored.
 type AckResult = (u64, u32, bool);
 
+/// Where the publisher stands with the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The stream answers: new messages go at once.
+    Flowing,
+    /// A publication failed, an acknowledgement is late or the connection changed: only the
+    /// oldest unacknowledged message goes, again at this time, until the stream stores it
+    /// (so nothing sent while the stream is half back overtakes an older message).
+    Probing(Instant),
+    /// The stream is back: every unacknowledged message goes again, in order, then on.
+    Again,
+}
+
 /// Publishes [`Envelope`]s in order; see the module's documentation.
 pub struct Publisher {
     client: async_nats::Client,
@@ -88,8 +102,7 @@ pub struct Publisher {
     acks: FuturesUnordered<BoxFuture<'static, AckResult>>,
     /// The client's connection count when the unacknowledged messages were published.
     connects: u64,
-    /// Everything unacknowledged goes again, at this time (and once connected).
-    again_at: Option<Instant>,
+    mode: Mode,
     outcome: Outcome,
 }
 
@@ -121,13 +134,12 @@ impl Publisher {
             unacked: VecDeque::new(),
             acks: FuturesUnordered::new(),
             connects,
-            again_at: None,
+            mode: Mode::Flowing,
             outcome: Outcome::default(),
         }
     }
 
-    /// Whether the connection is up: while it is not, callers drop what they would send.
-    pub fn connected(&self) -> bool {
+    fn connected(&self) -> bool {
         self.client.connection_state() == State::Connected
     }
 
@@ -137,9 +149,16 @@ impl Publisher {
     }
 
     /// Publishes `envelope`, after everything still unacknowledged from before a failure
-    /// or a reconnect. Waits while [`MAX_UNACKED`] messages are unacknowledged.
+    /// or a reconnect. Waits while [`MAX_UNACKED`] messages are unacknowledged. Through
+    /// JetStream, a message handed over while the connection is down waits for it (up to
+    /// [`MAX_AGE`]); with core NATS it is dropped and counted as lost (a price delivered
+    /// late to nodes that keep no order for it would read as a live one).
     pub async fn send(&mut self, envelope: Envelope) {
         if !(self.stream_ready.load(Relaxed) && kept(&envelope.topic)) {
+            if !self.connected() {
+                self.outcome.lost += 1;
+                return;
+            }
             let (subject, headers, payload) = envelope.into_parts();
             match self
                 .client
@@ -212,32 +231,29 @@ impl Publisher {
             while self.unacked.front().is_some_and(|m| m.acked) {
                 self.unacked.pop_front();
             }
-        } else if self.again_at.is_none() {
-            // It goes again, with every later one, in order.
-            self.again_at = Some(Instant::now() + RETRY_PAUSE);
+            if matches!(self.mode, Mode::Probing(_)) {
+                self.mode = Mode::Again; // the stream stores again
+            }
+        } else if self.mode == Mode::Flowing {
+            self.mode = Mode::Probing(Instant::now() + RETRY_PAUSE);
         }
     }
 
-    /// Publishes what waits: everything unacknowledged once it is time to publish it
-    /// again, else the new messages; gives up what is too old.
+    /// Publishes what waits, as [`Mode`] says; gives up what is too old.
     async fn pump(&mut self) {
+        let now = Instant::now();
         let connects = self.client.statistics().connects.load(Relaxed);
-        if connects != self.connects {
-            // A reply on the old connection is lost: what it carried goes again, at once.
-            self.connects = connects;
-            if self.unacked.iter().any(|m| m.attempt > 0 && !m.acked) {
-                self.again_at = Some(Instant::now());
+        let published_unacked = self.unacked.iter().find(|m| !m.acked && m.attempt > 0);
+        if self.mode == Mode::Flowing {
+            // A reply on the old connection is lost; a late one: the stream's leader died.
+            let stalled = published_unacked.is_some_and(|m| {
+                connects != self.connects || now.duration_since(m.sent) >= STALL_AFTER
+            });
+            if stalled {
+                self.mode = Mode::Probing(now);
             }
         }
-        let now = Instant::now();
-        let stalled = self
-            .unacked
-            .iter()
-            .find(|m| !m.acked && m.attempt > 0)
-            .is_some_and(|m| now.duration_since(m.sent) >= STALL_AFTER);
-        if stalled && self.again_at.is_none() {
-            self.again_at = Some(now);
-        }
+        self.connects = connects;
         // Oldest first: what is too old is at the front.
         while let Some(front) = self.unacked.front() {
             if !front.acked && now.duration_since(front.queued) < MAX_AGE {
@@ -248,27 +264,36 @@ impl Publisher {
             }
             self.unacked.pop_front();
         }
-        let again = match self.again_at {
-            Some(at) if at <= now && self.connected() => true,
-            Some(_) => return,
-            None => false,
+        if !self.connected() {
+            return;
+        }
+        // Which messages go: from `start` on, those never published, or all (`again`).
+        let (start, end, again) = match self.mode {
+            Mode::Probing(at) if at > now => return,
+            Mode::Probing(_) => {
+                self.mode = Mode::Probing(now + STALL_AFTER);
+                (0, self.unacked.len().min(1), true)
+            }
+            Mode::Again => (0, self.unacked.len(), true),
+            Mode::Flowing => {
+                let start = self
+                    .unacked
+                    .iter()
+                    .rposition(|m| m.attempt > 0)
+                    .map_or(0, |i| i + 1);
+                (start, self.unacked.len(), false)
+            }
         };
-        // Again: everything unacknowledged; else what was never published (at the back).
-        // Cancel-safe: a message counts as published once JetStream has it, and "again"
-        // ends only when all went (a cancelled round starts over: the stream drops repeats).
-        let start = if again {
-            0
-        } else {
-            self.unacked
-                .iter()
-                .rposition(|m| m.attempt > 0)
-                .map_or(0, |i| i + 1)
-        };
-        for index in start..self.unacked.len() {
+        // Cancel-safe: a message counts as published once JetStream has it, and a round
+        // ends only when all went (a cancelled one starts over: the stream drops repeats).
+        for index in start..end {
             let Some(message) = self.unacked.get(index).filter(|m| !m.acked) else {
                 continue;
             };
-            let again = message.attempt > 0;
+            if !again && message.attempt > 0 {
+                continue;
+            }
+            let republished = message.attempt > 0;
             let attempt = message.attempt + 1;
             let ack = publish(&self.jetstream, &self.id_prefix, message, attempt).await;
             self.acks.push(ack);
@@ -276,12 +301,12 @@ impl Publisher {
                 message.attempt = attempt;
                 message.sent = Instant::now();
             }
-            if again {
+            if republished {
                 self.outcome.republished += 1;
             }
         }
-        if again {
-            self.again_at = None;
+        if self.mode == Mode::Again {
+            self.mode = Mode::Flowing;
         }
     }
 }

@@ -32,8 +32,8 @@ pub(super) fn upstream(queue: mpsc::Sender<Envelope>, counters: Arc<LinkCounters
 }
 
 /// Drains the queue into NATS until `shutdown`, through JetStream with acknowledgements
-/// once `stream_ready` ([`Publisher`]); what is queued while the connection is down is
-/// dropped (delivering it late would replay stale prices as live ones).
+/// once `stream_ready` ([`Publisher`], which also says what becomes of a message while the
+/// connection is down).
 pub(super) async fn run(
     client: async_nats::Client,
     mut queue: mpsc::Receiver<Envelope>,
@@ -50,25 +50,20 @@ pub(super) async fn run(
             () = publisher.progress() => {}
             () = shutdown.cancelled() => break,
         }
-        send(&mut publisher, &mut batch, &counters).await;
+        send(&mut publisher, &mut batch).await;
         count(&publisher, &mut counted, &counters);
     }
     // Best effort: what entered before shutdown still reaches the others.
     while let Ok(envelope) = queue.try_recv() {
         batch.push(envelope);
     }
-    let _ = tokio::time::timeout(FLUSH_GRACE, send(&mut publisher, &mut batch, &counters)).await;
+    let _ = tokio::time::timeout(FLUSH_GRACE, send(&mut publisher, &mut batch)).await;
     publisher.flush(FLUSH_GRACE).await;
     count(&publisher, &mut counted, &counters);
 }
 
-/// Publishes `batch` (emptying it), or drops and counts it while the connection is down.
-async fn send(publisher: &mut Publisher, batch: &mut Vec<Envelope>, counters: &LinkCounters) {
-    if !publisher.connected() {
-        counters.dropped.fetch_add(batch.len() as u64, Relaxed);
-        batch.clear();
-        return;
-    }
+/// Publishes `batch` (emptying it).
+async fn send(publisher: &mut Publisher, batch: &mut Vec<Envelope>) {
     for envelope in batch.drain(..) {
         publisher.send(envelope).await;
     }

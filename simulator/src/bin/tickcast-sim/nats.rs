@@ -7,9 +7,11 @@
 //! headers ([`tickcast_proto::nats`]). Bars are built here (once for the whole cluster)
 //! from those ticks, and closed on a 100 ms clock when a symbol stops trading.
 //!
-//! In real time a full queue, or a NATS connection that is down, drops messages (counted,
-//! and visible to clients as gaps by `seq`) rather than delaying the market; with
-//! `--speed inf` publishing waits for room instead.
+//! In real time a full queue drops messages (counted, and visible to clients as gaps by
+//! `seq`) rather than delaying the market; with `--speed inf` publishing waits for room
+//! instead. Through JetStream a message waits out a reconnect or a stream-leader election
+//! (up to 10 s, `tickcast_proto::nats::publisher`); through core NATS a connection that is
+//! down drops it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -264,8 +266,8 @@ async fn bar_clock(stamper: Arc<Mutex<Stamper>>, queue: mpsc::Sender<Stamped>, s
 }
 
 /// Hands queued messages to NATS (through JetStream with acknowledgements when the stream
-/// is there: [`Publisher`]); while the connection is down they are dropped, so stale prices
-/// are never delivered late as live ones.
+/// is there: [`Publisher`], which also says what becomes of them while the connection is
+/// down).
 async fn send(mut publisher: Publisher, mut queue: mpsc::Receiver<Stamped>, stats: Arc<Stats>) {
     loop {
         let msg = tokio::select! {
@@ -273,10 +275,6 @@ async fn send(mut publisher: Publisher, mut queue: mpsc::Receiver<Stamped>, stat
             () = publisher.progress() => continue,
         };
         let Some(msg) = msg else { break };
-        if !publisher.connected() {
-            stats.dropped.fetch_add(1, Relaxed);
-            continue;
-        }
         stats.published(msg.kind);
         publisher.send(msg.envelope).await;
     }
