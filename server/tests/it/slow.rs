@@ -95,6 +95,10 @@ async fn disconnect_policy_closes_a_stalled_client_with_1008() {
 async fn a_client_that_takes_no_bytes_is_dropped_and_others_go_on() {
     let mut cfg = slow_config(SlowConsumer::Conflate);
     cfg.heartbeat = Duration::from_millis(100);
+    // The bystander takes all 8,000 ticks/s; a 32 KiB queue is 70 ms of them, less than a
+    // busy 2-core CI machine can stall a test task (it lagged there once). 1 MiB is 2 s;
+    // the stuck client stalls on its full socket whatever its queue holds.
+    cfg.queue_bytes = 1024 * 1024;
     let server = start(cfg).await;
     let addr = server.addr();
     let mut stuck = stingy_client(addr).await;
