@@ -27,7 +27,11 @@ fn slow_config(policy: SlowConsumer) -> tickcast_server::Config {
 
 #[tokio::test]
 async fn a_stalled_client_is_conflated_and_never_slows_a_fast_one() {
-    let server = start(slow_config(SlowConsumer::Conflate)).await;
+    let mut cfg = slow_config(SlowConsumer::Conflate);
+    // 256 KiB: the stalled client (~480 KB/s of ticks) passes it in half a second, and the
+    // fast one (a quarter of that) has 2 s of slack when CI's 2 cores starve its task.
+    cfg.queue_bytes = 256 * 1024;
+    let server = start(cfg).await;
     let addr = server.addr();
     let mut slow = stingy_client(addr).await;
     slow.recv().await; // welcome
