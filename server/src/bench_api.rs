@@ -33,10 +33,10 @@ impl Fanout {
         );
         let peers: Vec<_> = (0..subscribers as u64)
             .map(|id| {
-                let peer = Arc::new(Peer {
+                let peer = Arc::new(Peer::new(
                     id,
-                    outbox: Outbox::new(Encoding::MsgPack, 256 * 1024, SlowConsumer::Conflate),
-                });
+                    Outbox::new(Encoding::MsgPack, 256 * 1024, SlowConsumer::Conflate),
+                ));
                 let req = Subscribe {
                     topics: vec![TOPIC.to_owned()],
                     snapshot: false,

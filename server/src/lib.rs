@@ -17,6 +17,7 @@ mod connection;
 mod feed;
 mod frame;
 mod http;
+mod keepalive;
 mod metrics;
 mod outbox;
 mod retention;
@@ -79,6 +80,8 @@ pub(crate) struct App {
     next_connection_id: AtomicU64,
     started: Instant,
     auth: auth::Auth,
+    /// Every open WebSocket connection, for the keepalive sweeper.
+    connections: keepalive::Connections,
     /// Open WebSocket connections per client IP (`max_connections_per_ip`).
     per_ip: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
 }
@@ -157,9 +160,11 @@ async fn serve(
         next_connection_id: AtomicU64::new(1),
         started: Instant::now(),
         auth: auth::Auth::new(&config),
+        connections: Default::default(),
         per_ip: Default::default(),
         config,
     });
+    app.tracker.spawn(keepalive::sweep(app.clone()));
     let ingress = app.ingress.clone();
     if let Some(market) = market {
         // The pre-roll is loaded before the first client is accepted.

@@ -38,6 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use tickcast_proto::ErrorCode;
 use tickcast_proto::nats::Envelope;
 
+use crate::keepalive::Liveness;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::retention::Retention;
@@ -49,11 +50,23 @@ use registry::Registry;
 pub use tickcast_proto::book_state::BookDelta;
 use topic::Topic;
 
-/// The broker's view of one connection: its id and the queue its writer drains.
+/// The broker's view of one connection: its id, the queue its writer drains and the
+/// clock readings the keepalive sweeper checks.
 #[derive(Debug)]
 pub struct Peer {
     pub id: u64,
     pub outbox: Outbox,
+    pub liveness: Liveness,
+}
+
+impl Peer {
+    pub fn new(id: u64, outbox: Outbox) -> Self {
+        Self {
+            id,
+            outbox,
+            liveness: Liveness::default(),
+        }
+    }
 }
 
 /// A request the broker refused; the connection answers it with an `error` frame.

@@ -254,6 +254,8 @@ impl Broker {
             .metrics
             .subscriptions
             .fetch_add(added as u64, Relaxed);
+        // Most peers hold one or two patterns: no spare slots per connection.
+        subscriptions.shrink_to_fit();
         entry.subscriptions = subscriptions;
         entry.positions.extend(since);
         let subscriptions = entry.subscriptions.clone();

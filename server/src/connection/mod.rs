@@ -5,11 +5,11 @@
 //! created once. The reader (`reader`, built on [`FrameReader`]) holds no buffer while
 //! the client is idle and hands complete messages to `requests`. Everything the reader
 //! must send (pongs, answers, close) goes through the outbox, so the writer (`writer`)
-//! is the only code that touches the socket's write half. The writer's one timer and its
-//! duties (heartbeat, ping, idle, token expiry, `max_rate` deadlines) are `keepalive`;
-//! the inbound token bucket is `rate_limit`.
+//! is the only code that touches the socket's write half. Heartbeats, pings, the idle
+//! timeout, token expiry and the shutdown notice come from the server's one keepalive
+//! sweeper (`crate::keepalive`) through the outbox too; the inbound token bucket is
+//! `rate_limit`.
 
-mod keepalive;
 mod rate_limit;
 mod reader;
 mod requests;
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use tickcast_proto::{Encoding, PROTOCOL_VERSION, ServerMessage, Shutdown, Welcome, close};
+use tickcast_proto::{Encoding, PROTOCOL_VERSION, ServerMessage, Welcome, close};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 
@@ -28,9 +28,8 @@ use crate::App;
 use crate::auth::Grant;
 use crate::broker::Peer;
 use crate::outbox::Outbox;
+use crate::unix_ns;
 use crate::wsread::FrameReader;
-use crate::{frame, unix_ns};
-use keepalive::LastHeard;
 
 /// How long a closing connection waits for the peer's close frame or for the writer.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -57,20 +56,23 @@ pub async fn serve<R, W>(
 {
     let config = &app.config;
     let id = app.next_connection_id.fetch_add(1, Relaxed);
-    let peer = Arc::new(Peer {
+    let peer = Arc::new(Peer::new(
         id,
-        outbox: Outbox::new(encoding, config.queue_bytes, config.slow_consumer),
-    });
+        Outbox::new(encoding, config.queue_bytes, config.slow_consumer),
+    ));
+    if let Some(exp_ns) = grant.expires_at_ns {
+        peer.liveness.expire_at(exp_ns);
+    }
     tracing::debug!(%remote, id, encoding = encoding.subprotocol(), "connected");
     if !config.echo {
         peer.push_message(&welcome(&app));
     }
+    app.connections.add(&peer);
 
     let mut frames = FrameReader::new(read, config.max_message_bytes);
     let drain = {
-        let heard = LastHeard::new();
-        let reader = reader::read_loop(&mut frames, &peer, &app, &grant, &heard);
-        let writer = writer::write_loop(write, &peer, &app, &grant, &heard);
+        let reader = reader::read_loop(&mut frames, &peer, &app, &grant);
+        let writer = writer::write_loop(write, &peer, &app);
         tokio::pin!(reader, writer);
         tokio::select! {
             end = &mut reader => {
@@ -99,6 +101,7 @@ pub async fn serve<R, W>(
         ))
         .await;
     }
+    app.connections.remove(id);
     app.broker.disconnect(id);
     tracing::debug!(%remote, id, "disconnected");
 }
@@ -115,18 +118,4 @@ fn welcome(app: &App) -> ServerMessage {
         max_subscriptions: u32::try_from(config.max_subscriptions).unwrap_or(u32::MAX),
         ts: unix_ns(),
     })
-}
-
-/// Tells the client the server is going away: `shutdown`, then close 1001.
-fn announce_shutdown(peer: &Peer) {
-    let msg = ServerMessage::Shutdown(Shutdown {
-        reason: "server shutting down".into(),
-        reconnect_after_ms: 1000,
-    });
-    match frame::encode(peer.outbox.encoding(), &msg) {
-        Ok(f) => peer
-            .outbox
-            .close_after(f, close::GOING_AWAY, "server shutting down"),
-        Err(_) => peer.outbox.close(close::GOING_AWAY, "server shutting down"),
-    }
 }

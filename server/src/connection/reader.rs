@@ -9,7 +9,6 @@ use tickcast_proto::{ErrorCode, close};
 use tokio::io::AsyncRead;
 
 use super::ReadEnd;
-use super::keepalive::LastHeard;
 use super::rate_limit::{RateVerdict, TokenBucket};
 use super::requests::{handle_request, send_error};
 use crate::App;
@@ -24,7 +23,6 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
     peer: &Arc<Peer>,
     app: &App,
     grant: &Grant,
-    heard: &LastHeard,
 ) -> ReadEnd {
     let limit = app.config.max_message_bytes;
     // Publishers are trusted to send at their feed's rate; everyone else is limited.
@@ -53,7 +51,7 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
             Err(ReadError::Protocol { code, reason }) => return fail(code, reason),
             Err(ReadError::Gone(_)) => return ReadEnd::Peer,
         };
-        heard.mark();
+        peer.liveness.heard();
         let closing = peer.outbox.is_closing();
         // Protocol errors close the connection whatever the rate.
         match frame.opcode {

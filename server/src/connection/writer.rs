@@ -1,7 +1,8 @@
 //! The writer: the only code that touches a connection's write half. It takes the
 //! outbox's batch, writes it with as few vectored writes as the socket allows, gives a
 //! write up only when the peer takes no byte for a whole stall window, and sleeps until
-//! the outbox, the keepalive timer or shutdown wakes it.
+//! the outbox wakes it (or, for a `max_rate` subscriber, its next frame is due). It has
+//! no timer of its own otherwise: keepalive is the server's sweeper (`crate::keepalive`).
 
 use std::future::Future;
 use std::io::IoSlice;
@@ -12,48 +13,47 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::time::timeout;
+use tokio::time::{Sleep, sleep_until, timeout};
 
-use super::keepalive::{Keepalive, LastHeard};
-use super::{CLOSE_GRACE, announce_shutdown};
+use super::CLOSE_GRACE;
 use crate::App;
-use crate::auth::Grant;
 use crate::broker::Peer;
 use crate::outbox::Batch;
 
 /// Most slices handed to one vectored write (below every platform's IOV_MAX).
 const MAX_IOVECS: usize = 512;
 
+/// A batch buffer holding at most this many slots is freed after its write, so an idle
+/// connection keeps none (a busy one that writes small batches allocates one per write,
+/// next to a system call); a larger one is kept for the next batch.
+const KEPT_BATCH_SLOTS: usize = 64;
+
 /// Flushes `peer`'s outbox to `w` until the outbox closes or a write fails.
 pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
     mut w: W,
     peer: &Peer,
     app: &App,
-    grant: &Grant,
-    heard: &LastHeard,
 ) -> std::io::Result<()> {
     // A write that makes no progress for this long means the peer is gone.
     let stall = app.config.heartbeat * 3 + Duration::from_secs(5);
     let progress = Progress::default();
     let mut batch = Batch::default();
-    let mut keepalive = Keepalive::new(peer, app, grant, heard);
-    let mut shutting_down = false;
-    // Created once, like the keepalive timer: a future made in every turn of the loop
-    // would register (and deregister) with the token on every write.
-    let shutdown = app.shutdown.cancelled();
-    tokio::pin!(shutdown);
+    // Only a `max_rate` subscriber's connection ever has one; made once, then reset.
+    let mut due: Option<Pin<Box<Sleep>>> = None;
     loop {
         peer.outbox.take(&mut batch);
         if !batch.frames.is_empty() {
             let bytes: usize = batch.frames.iter().map(Bytes::len).sum();
-            let write = write_frames(&mut w, &batch.frames, &progress);
-            tokio::pin!(write);
-            // Most writes complete at once; only one that has to wait gets a timer.
-            let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-            match first {
-                Poll::Ready(result) => result?,
-                Poll::Pending => {
-                    Box::pin(finish_unless_stalled(write, &progress, stall)).await?;
+            {
+                let write = write_frames(&mut w, &batch.frames, &progress);
+                tokio::pin!(write);
+                // Most writes complete at once; only one that has to wait gets a timer.
+                let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+                match first {
+                    Poll::Ready(result) => result?,
+                    Poll::Pending => {
+                        Box::pin(finish_unless_stalled(write, &progress, stall)).await?;
+                    }
                 }
             }
             let now = Instant::now();
@@ -65,7 +65,12 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
                 .frames_delivered
                 .fetch_add(batch.frames.len() as u64, Relaxed);
             app.metrics.bytes_delivered.fetch_add(bytes as u64, Relaxed);
-            keepalive.sent(now);
+            peer.liveness.sent();
+            if batch.frames.capacity() <= KEPT_BATCH_SLOTS {
+                batch.frames = Vec::new();
+            } else {
+                batch.frames.clear();
+            }
         }
         if let Some(close_frame) = batch.close.take() {
             let _ = Box::pin(timeout(CLOSE_GRACE, async {
@@ -75,15 +80,21 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
             .await;
             return Ok(());
         }
-        keepalive.arm(batch.next_due);
+        match (batch.next_due, due.as_mut()) {
+            (Some(at), Some(timer)) if timer.deadline() != at.into() => {
+                timer.as_mut().reset(at.into());
+            }
+            (Some(at), None) => due = Some(Box::pin(sleep_until(at.into()))),
+            _ => {}
+        }
+        let waiting_for_due = batch.next_due.is_some();
         tokio::select! {
             biased;
-            _ = &mut shutdown, if !shutting_down => {
-                shutting_down = true;
-                announce_shutdown(peer);
-            }
             _ = peer.outbox.notified() => {}
-            _ = keepalive.timer() => keepalive.on_timer(),
+            _ = std::future::poll_fn(|cx| match due.as_mut() {
+                Some(timer) => timer.as_mut().poll(cx),
+                None => Poll::Pending,
+            }), if waiting_for_due => {}
         }
     }
 }

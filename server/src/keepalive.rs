@@ -1,0 +1,231 @@
+//! Keepalive for every connection from one task: a `heartbeat` while a connection has
+//! sent nothing, a ping while its client is silent, the idle timeout and token expiry.
+//!
+//! Like uWebSockets' timeout sweep, one timer per server instead of one per connection:
+//! a connection keeps four atomics ([`Liveness`], in its [`Peer`]) that its reader and
+//! writer stamp, and the sweeper walks every open connection a few times per heartbeat
+//! interval, pushing what is due into the connection's outbox (which wakes its writer).
+//! An idle connection owns no timer and its task sleeps only on its socket and outbox.
+//! The `heartbeat` message is encoded once per sweep and shared by every connection that
+//! needs one. A shutting-down server tells every connection from here too.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tickcast_proto::{Encoding, Heartbeat, ServerMessage, Shutdown, close};
+
+use crate::App;
+use crate::broker::Peer;
+use crate::{frame, unix_ns};
+
+/// Milliseconds on this process's monotonic clock (since its first reading).
+pub fn mono_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// When a connection last wrote, last heard from its client and last pinged it, and when
+/// its token expires: [`mono_ms`] readings (`u64::MAX`: never expires).
+#[derive(Debug)]
+pub struct Liveness {
+    sent_ms: AtomicU64,
+    heard_ms: AtomicU64,
+    pinged_ms: AtomicU64,
+    expires_ms: AtomicU64,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        let now = mono_ms();
+        Self {
+            sent_ms: AtomicU64::new(now),
+            heard_ms: AtomicU64::new(now),
+            pinged_ms: AtomicU64::new(now),
+            expires_ms: AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+impl Liveness {
+    /// The writer wrote frames just now.
+    pub fn sent(&self) {
+        self.sent_ms.store(mono_ms(), Relaxed);
+    }
+
+    /// The reader got a frame from the client just now.
+    pub fn heard(&self) {
+        self.heard_ms.store(mono_ms(), Relaxed);
+    }
+
+    /// Closes the connection with 4001 from `exp_ns` (a signed token's `exp`, ns since
+    /// the UNIX epoch) on.
+    pub fn expire_at(&self, exp_ns: u64) {
+        let left = Duration::from_nanos(exp_ns.saturating_sub(unix_ns()));
+        let left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+        self.expires_ms
+            .store(mono_ms().saturating_add(left_ms), Relaxed);
+    }
+}
+
+/// Every open WebSocket connection of a server, for the sweeper.
+#[derive(Debug, Default)]
+pub struct Connections {
+    open: Mutex<HashMap<u64, Arc<Peer>>>,
+    /// Set once the sweeper told everyone about the shutdown: later arrivals tell
+    /// themselves when they register.
+    shutting_down: AtomicBool,
+}
+
+impl Connections {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Peer>>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A connection opened.
+    pub fn add(&self, peer: &Arc<Peer>) {
+        self.lock().insert(peer.id, peer.clone());
+        if self.shutting_down.load(Relaxed) {
+            announce_shutdown(peer);
+        }
+    }
+
+    /// A connection closed.
+    pub fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+}
+
+/// How often the sweeper looks at every connection: an eighth of the heartbeat interval
+/// (so a heartbeat is at most that early), between 10 ms and 1 s.
+fn sweep_period(heartbeat: Duration) -> Duration {
+    (heartbeat / 8).clamp(Duration::from_millis(10), Duration::from_secs(1))
+}
+
+/// Sweeps `app`'s connections until the server shuts down, then sends each of them
+/// `shutdown` and close 1001.
+pub async fn sweep(app: Arc<App>) {
+    let heartbeat = app.config.heartbeat;
+    let heartbeat_ms = u64::try_from(heartbeat.as_millis()).unwrap_or(u64::MAX);
+    let period = sweep_period(heartbeat);
+    let period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX);
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = app.shutdown.cancelled() => break,
+            _ = ticks.tick() => {}
+        }
+        let mut duty = Duty {
+            now_ms: mono_ms(),
+            heartbeat_ms,
+            period_ms,
+            send_heartbeats: !app.config.echo,
+            frames: [None, None],
+        };
+        for peer in app.connections.lock().values() {
+            duty.check(peer);
+        }
+    }
+    let open = app.connections.lock();
+    app.connections.shutting_down.store(true, Relaxed);
+    for peer in open.values() {
+        announce_shutdown(peer);
+    }
+}
+
+/// One sweep: its clock reading and the heartbeat frames it encoded so far.
+struct Duty {
+    now_ms: u64,
+    heartbeat_ms: u64,
+    period_ms: u64,
+    send_heartbeats: bool,
+    /// The `heartbeat` frame per encoding (MessagePack, JSON), encoded at first use.
+    frames: [Option<Bytes>; 2],
+}
+
+impl Duty {
+    fn check(&mut self, peer: &Peer) {
+        let live = &peer.liveness;
+        let outbox = &peer.outbox;
+        let now = self.now_ms;
+        if now >= live.expires_ms.load(Relaxed) {
+            outbox.close(close::UNAUTHORIZED, "token expired");
+            return;
+        }
+        let silence_ms = now.saturating_sub(live.heard_ms.load(Relaxed));
+        if silence_ms >= self.heartbeat_ms.saturating_mul(3) {
+            outbox.close(
+                close::IDLE_TIMEOUT,
+                "idle timeout: peer stopped answering pings",
+            );
+            return;
+        }
+        let pinged_ms = live.pinged_ms.load(Relaxed);
+        if silence_ms >= self.heartbeat_ms && now.saturating_sub(pinged_ms) >= self.heartbeat_ms {
+            live.pinged_ms.store(now, Relaxed);
+            outbox.push(frame::ping());
+        }
+        // Due within the next sweep: sent now, so the client never waits longer than
+        // `heartbeat` for a frame.
+        let quiet_ms = now.saturating_sub(live.sent_ms.load(Relaxed));
+        if self.send_heartbeats && quiet_ms + self.period_ms >= self.heartbeat_ms {
+            if let Some(f) = self.heartbeat(outbox.encoding()) {
+                // Stamped now, so the next sweeps do not queue another before it is written.
+                live.sent();
+                outbox.push(f);
+            }
+        }
+    }
+
+    fn heartbeat(&mut self, encoding: Encoding) -> Option<Bytes> {
+        let slot = &mut self.frames[usize::from(encoding == Encoding::Json)];
+        if slot.is_none() {
+            let msg = ServerMessage::Heartbeat(Heartbeat { ts: unix_ns() });
+            match frame::encode(encoding, &msg) {
+                Ok(f) => *slot = Some(f),
+                Err(e) => tracing::error!(error = %e, "cannot encode a heartbeat"),
+            }
+        }
+        slot.clone()
+    }
+}
+
+/// Tells the client the server is going away: `shutdown`, then close 1001.
+fn announce_shutdown(peer: &Peer) {
+    let msg = ServerMessage::Shutdown(Shutdown {
+        reason: "server shutting down".into(),
+        reconnect_after_ms: 1000,
+    });
+    match frame::encode(peer.outbox.encoding(), &msg) {
+        Ok(f) => peer
+            .outbox
+            .close_after(f, close::GOING_AWAY, "server shutting down"),
+        Err(_) => peer.outbox.close(close::GOING_AWAY, "server shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sweep_period;
+    use std::time::Duration;
+
+    #[test]
+    fn the_sweep_runs_eight_times_per_heartbeat_within_bounds() {
+        assert_eq!(
+            sweep_period(Duration::from_secs(1)),
+            Duration::from_millis(125)
+        );
+        assert_eq!(
+            sweep_period(Duration::from_millis(40)),
+            Duration::from_millis(10)
+        );
+        assert_eq!(
+            sweep_period(Duration::from_secs(30)),
+            Duration::from_secs(1)
+        );
+    }
+}
