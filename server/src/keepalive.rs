@@ -176,7 +176,7 @@ impl Duty {
             if let Some(f) = self.heartbeat(outbox.encoding()) {
                 // Stamped now, so the next sweeps do not queue another before it is written.
                 live.sent();
-                outbox.push(f);
+                outbox.push_keepalive(f);
             }
         }
     }

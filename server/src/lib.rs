@@ -77,6 +77,8 @@ pub(crate) struct App {
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// The runtime a parked connection's task is started on when it wakes.
+    runtime: tokio::runtime::Handle,
     next_connection_id: AtomicU64,
     started: Instant,
     auth: auth::Auth,
@@ -157,6 +159,7 @@ async fn serve(
         metrics,
         shutdown: shutdown.clone(),
         tracker,
+        runtime: tokio::runtime::Handle::current(),
         next_connection_id: AtomicU64::new(1),
         started: Instant::now(),
         auth: auth::Auth::new(&config),

@@ -109,6 +109,23 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         })
     }
 
+    /// True, and no buffer kept, when every byte read has been handed out (no unfinished
+    /// frame): the connection may be parked.
+    pub fn settle(&mut self) -> bool {
+        let idle = self.start == self.buf.len();
+        if idle {
+            self.release();
+        }
+        idle
+    }
+
+    /// Registers `cx` to be woken when the client sends something (how a parked
+    /// connection waits); `Ready` when bytes, the end or an error came already: what came
+    /// is kept for `next`, and an end or error shows again on the next read.
+    pub fn poll_arrival(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_fill(cx).map(|_| ())
+    }
+
     /// Frees the buffer: everything in it has been handed out.
     fn release(&mut self) {
         self.buf = Vec::new();

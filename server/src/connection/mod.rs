@@ -1,15 +1,21 @@
 //! One WebSocket connection's lifecycle: it greets the client, runs a reader and a
-//! writer until either ends, and closes cleanly.
+//! writer until either ends, parks while it is idle, and closes cleanly.
 //!
-//! The reader and writer are two futures of one task, joined by a single `select!`
-//! created once. The reader (`reader`, built on [`FrameReader`]) holds no buffer while
-//! the client is idle and hands complete messages to `requests`. Everything the reader
-//! must send (pongs, answers, close) goes through the outbox, so the writer (`writer`)
-//! is the only code that touches the socket's write half. Heartbeats, pings, the idle
-//! timeout, token expiry and the shutdown notice come from the server's one keepalive
-//! sweeper (`crate::keepalive`) through the outbox too; the inbound token bucket is
-//! `rate_limit`.
+//! A connection is a [`Conn`]: everything it owns, the socket included. While it has
+//! work, one task runs its reader and writer as two futures joined by one `select!`. The
+//! reader (`reader`, built on [`FrameReader`]) holds no buffer while the client is idle
+//! and hands complete messages to `requests`. Everything the reader must send (pongs,
+//! answers, close) goes through the outbox, so the writer (`writer`) is the only code
+//! that touches the socket's write half. Heartbeats, pings, the idle timeout, token
+//! expiry and the shutdown notice come from the server's one keepalive sweeper
+//! (`crate::keepalive`) through the outbox too; the inbound token bucket is `rate_limit`.
+//!
+//! A quiet connection (`park`) ends its task and leaves only the `Conn` behind, waiting
+//! on its socket and outbox with a waker of its own, the way uWebSockets keeps one small
+//! struct per idle socket; the next client frame or outbox push starts a task for it
+//! again.
 
+mod park;
 mod rate_limit;
 mod reader;
 mod requests;
@@ -27,9 +33,13 @@ use tokio::time::timeout;
 use crate::App;
 use crate::auth::Grant;
 use crate::broker::Peer;
+use crate::http::ConnectionSlot;
 use crate::outbox::Outbox;
 use crate::unix_ns;
 use crate::wsread::FrameReader;
+use park::Den;
+use reader::ReadState;
+use writer::WriteEnd;
 
 /// How long a closing connection waits for the peer's close frame or for the writer.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -42,6 +52,27 @@ enum ReadEnd {
     Closing,
 }
 
+/// How a turn of a connection's task ended.
+enum Turn {
+    /// The connection is over; `drain`: swallow what the peer still sends after our close.
+    Over { drain: bool },
+    /// Nothing to do: park it.
+    Quiet,
+}
+
+/// One connection: everything it owns, kept by its task or, while parked, by its [`Den`].
+pub(crate) struct Conn<R, W> {
+    frames: FrameReader<R>,
+    write: W,
+    reading: ReadState,
+    peer: Arc<Peer>,
+    app: Arc<App>,
+    grant: Grant,
+    remote: SocketAddr,
+    /// Its place under the connection limits, given back when the connection is dropped.
+    _slot: ConnectionSlot,
+}
+
 /// Serves one upgraded connection from `remote` until it closes.
 pub async fn serve<R, W>(
     read: R,
@@ -50,9 +81,10 @@ pub async fn serve<R, W>(
     encoding: Encoding,
     remote: SocketAddr,
     grant: Grant,
+    slot: ConnectionSlot,
 ) where
-    R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
     let config = &app.config;
     let id = app.next_connection_id.fetch_add(1, Relaxed);
@@ -68,42 +100,108 @@ pub async fn serve<R, W>(
         peer.push_message(&welcome(&app));
     }
     app.connections.add(&peer);
+    let conn = Conn {
+        frames: FrameReader::new(read, config.max_message_bytes),
+        write,
+        reading: ReadState::new(&app, &grant),
+        peer,
+        app: app.clone(),
+        grant,
+        remote,
+        _slot: slot,
+    };
+    run(conn, Arc::new(Den::default())).await;
+}
 
-    let mut frames = FrameReader::new(read, config.max_message_bytes);
-    let drain = {
-        let reader = reader::read_loop(&mut frames, &peer, &app, &grant);
-        let writer = writer::write_loop(write, &peer, &app);
+/// Runs `conn` until it closes or parks in `den`.
+async fn run<R, W>(mut conn: Conn<R, W>, den: Arc<Den<R, W>>)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    loop {
+        match conn.turn().await {
+            Turn::Over { drain } => return conn.finish(drain).await,
+            Turn::Quiet => match den.park(conn) {
+                Some(awake) => conn = awake,
+                None => return,
+            },
+        }
+    }
+}
+
+impl<R, W> Conn<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    /// Reads and writes until the connection is over or quiet.
+    async fn turn(&mut self) -> Turn {
+        let Self {
+            frames,
+            write,
+            reading,
+            peer,
+            app,
+            grant,
+            remote,
+            ..
+        } = self;
+        let reader = reader::read_loop(frames, reading, peer, app, grant);
+        let writer = writer::write_loop(write, peer, app);
         tokio::pin!(reader, writer);
         tokio::select! {
+            // The reader first: bytes that woke a parked connection are read before the
+            // writer can find it quiet again.
+            biased;
             end = &mut reader => {
                 if let ReadEnd::Peer = end {
                     peer.outbox.close(close::NORMAL, "");
                 }
                 let _ = Box::pin(timeout(CLOSE_GRACE, &mut writer)).await;
-                matches!(end, ReadEnd::Closing)
+                Turn::Over { drain: matches!(end, ReadEnd::Closing) }
             }
             result = &mut writer => {
-                if let Err(e) = result {
-                    tracing::debug!(%remote, id, error = %e, "write side ended");
+                match result {
+                    Ok(WriteEnd::Quiet) => return Turn::Quiet,
+                    Ok(WriteEnd::Closed) => {}
+                    Err(e) => {
+                        tracing::debug!(%remote, id = peer.id, error = %e, "write side ended");
+                    }
                 }
                 // Let the peer's close frame arrive so it sees a clean close, not a reset.
                 let _ = Box::pin(timeout(CLOSE_GRACE, &mut reader)).await;
-                false
+                Turn::Over { drain: false }
             }
         }
-    };
-    if drain {
-        // We sent a close after an error: swallow what the peer still sends until it
-        // closes, so it reads our close frame instead of a connection reset.
-        let _ = Box::pin(timeout(
-            CLOSE_GRACE,
-            tokio::io::copy(frames.get_mut(), &mut tokio::io::sink()),
-        ))
-        .await;
     }
-    app.connections.remove(id);
-    app.broker.disconnect(id);
-    tracing::debug!(%remote, id, "disconnected");
+
+    /// Whether it can be parked now: no message or frame half read. If not, it stays
+    /// awake until the next keepalive finds it quiet again.
+    fn settle(&mut self) -> bool {
+        let idle = self.reading.is_idle() && self.frames.settle();
+        if !idle {
+            self.peer.outbox.stir();
+        }
+        idle
+    }
+
+    /// Closes down a connection that is over.
+    async fn finish(mut self, drain: bool) {
+        if drain {
+            // We sent a close after an error: swallow what the peer still sends until it
+            // closes, so it reads our close frame instead of a connection reset.
+            let _ = Box::pin(timeout(
+                CLOSE_GRACE,
+                tokio::io::copy(self.frames.get_mut(), &mut tokio::io::sink()),
+            ))
+            .await;
+        }
+        let id = self.peer.id;
+        self.app.connections.remove(id);
+        self.app.broker.disconnect(id);
+        tracing::debug!(remote = %self.remote, id, "disconnected");
+    }
 }
 
 /// The first message of every (non-echo) connection.

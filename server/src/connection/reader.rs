@@ -17,22 +17,43 @@ use crate::broker::Peer;
 use crate::frame;
 use crate::wsread::{FrameReader, ReadError};
 
+/// What the reader keeps between frames (and while the connection is parked).
+pub(super) struct ReadState {
+    bucket: TokenBucket,
+    /// A fragmented message being reassembled: its opcode and bytes so far.
+    partial: Option<(OpCode, Vec<u8>)>,
+}
+
+impl ReadState {
+    pub(super) fn new(app: &App, grant: &Grant) -> Self {
+        // Publishers are trusted to send at their feed's rate; everyone else is limited.
+        let rate = if grant.publish {
+            0
+        } else {
+            app.config.max_inbound_rate
+        };
+        Self {
+            bucket: TokenBucket::new(rate),
+            partial: None,
+        }
+    }
+
+    /// No message is half reassembled.
+    pub(super) fn is_idle(&self) -> bool {
+        self.partial.is_none()
+    }
+}
+
 /// Reads `frames` until the peer goes or the connection must close.
 pub(super) async fn read_loop<R: AsyncRead + Unpin>(
     frames: &mut FrameReader<R>,
+    state: &mut ReadState,
     peer: &Arc<Peer>,
     app: &App,
     grant: &Grant,
 ) -> ReadEnd {
     let limit = app.config.max_message_bytes;
-    // Publishers are trusted to send at their feed's rate; everyone else is limited.
-    let mut bucket = TokenBucket::new(if grant.publish {
-        0
-    } else {
-        app.config.max_inbound_rate
-    });
-    // A fragmented message being reassembled: its opcode and bytes so far.
-    let mut partial: Option<(OpCode, Vec<u8>)> = None;
+    let ReadState { bucket, partial } = state;
     let fail = |code: u16, reason: &str| {
         peer.outbox.close(code, reason);
         ReadEnd::Closing
@@ -83,7 +104,7 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
                         send_error(peer, app, None, ErrorCode::RateLimited, message);
                         // The refused message is dropped whole (a ping between its
                         // fragments is not a message: it leaves them alone).
-                        partial = None;
+                        *partial = None;
                     }
                     continue;
                 }
@@ -110,7 +131,7 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
                         }
                     }
                 } else {
-                    partial = Some((frame.opcode, frame.payload.to_vec()));
+                    *partial = Some((frame.opcode, frame.payload.to_vec()));
                 }
             }
             OpCode::Continuation => {
@@ -121,7 +142,7 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
                 };
                 buf.extend_from_slice(frame.payload);
                 if !frame.fin {
-                    partial = Some((opcode, buf));
+                    *partial = Some((opcode, buf));
                 } else if !closing {
                     if let Some(end) = on_message(peer, app, grant, opcode, &buf) {
                         return end;

@@ -28,12 +28,22 @@ const MAX_IOVECS: usize = 512;
 /// next to a system call); a larger one is kept for the next batch.
 const KEPT_BATCH_SLOTS: usize = 64;
 
-/// Flushes `peer`'s outbox to `w` until the outbox closes or a write fails.
+/// Why the writer stopped without an error.
+pub(super) enum WriteEnd {
+    /// It wrote the close frame.
+    Closed,
+    /// Everything is written and the connection is quiet (no live data since the
+    /// keepalive sweeper found it idle): it may be parked.
+    Quiet,
+}
+
+/// Flushes `peer`'s outbox to `w` until the outbox closes, a write fails, or the
+/// connection is quiet.
 pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
-    mut w: W,
+    w: &mut W,
     peer: &Peer,
     app: &App,
-) -> std::io::Result<()> {
+) -> std::io::Result<WriteEnd> {
     // A write that makes no progress for this long means the peer is gone.
     let stall = app.config.heartbeat * 3 + Duration::from_secs(5);
     let progress = Progress::default();
@@ -45,7 +55,7 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
         if !batch.frames.is_empty() {
             let bytes: usize = batch.frames.iter().map(Bytes::len).sum();
             {
-                let write = write_frames(&mut w, &batch.frames, &progress);
+                let write = write_frames(w, &batch.frames, &progress);
                 tokio::pin!(write);
                 // Most writes complete at once; only one that has to wait gets a timer.
                 let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
@@ -78,7 +88,10 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
                 w.shutdown().await
             }))
             .await;
-            return Ok(());
+            return Ok(WriteEnd::Closed);
+        }
+        if batch.quiet && batch.next_due.is_none() {
+            return Ok(WriteEnd::Quiet);
         }
         match (batch.next_due, due.as_mut()) {
             (Some(at), Some(timer)) if timer.deadline() != at.into() => {

@@ -285,7 +285,6 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Resp
     }
     let app = app.clone();
     app.tracker.clone().spawn(async move {
-        let _slot = slot;
         let upgraded = match fut.await {
             Ok(ws) => ws.into_inner().into_inner(),
             Err(e) => {
@@ -302,11 +301,11 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Resp
                 let early = Bytes::copy_from_slice(&parts.read_buf);
                 drop(parts.read_buf);
                 let read = std::io::Cursor::new(early).chain(read);
-                connection::serve(read, write, app, negotiated.encoding, peer, grant).await;
+                connection::serve(read, write, app, negotiated.encoding, peer, grant, slot).await;
             }
             Err(upgraded) => {
                 let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-                connection::serve(read, write, app, negotiated.encoding, peer, grant).await;
+                connection::serve(read, write, app, negotiated.encoding, peer, grant, slot).await;
             }
         }
     });
@@ -314,7 +313,7 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Resp
 }
 
 /// A counted place under `max_connections` and `max_connections_per_ip`, released on drop.
-struct ConnectionSlot {
+pub(crate) struct ConnectionSlot {
     app: Arc<App>,
     ip: IpAddr,
 }

@@ -48,6 +48,9 @@ pub struct Batch {
     pub close: Option<Bytes>,
     /// The earliest `max_rate` deadline still waiting, read under the same lock.
     pub next_due: Option<Instant>,
+    /// No live data was queued since the keepalive sweeper found the connection quiet
+    /// (see [`Outbox::push_keepalive`]): the connection may be parked once this is written.
+    pub quiet: bool,
 }
 
 #[derive(Debug)]
@@ -68,8 +71,10 @@ struct Inner {
     closing: bool,
     /// Something was pushed since the writer last looked (a permit, like `Notify`'s).
     signaled: bool,
-    /// The writer waiting in [`Outbox::notified`].
+    /// The writer waiting in [`Outbox::notified`], or the parked connection.
     waker: Option<Waker>,
+    /// Set at first and by [`Outbox::push_keepalive`], cleared by live data.
+    quiet: bool,
 }
 
 impl Inner {
@@ -102,7 +107,12 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(encoding: Encoding, limit_bytes: usize, policy: SlowConsumer) -> Self {
         Self {
-            inner: Mutex::default(),
+            // Quiet from the start: a connection parks once its greeting and answers are
+            // written, until live data flows to it.
+            inner: Mutex::new(Inner {
+                quiet: true,
+                ..Inner::default()
+            }),
             drained: tokio::sync::Notify::new(),
             limit_bytes,
             policy,
@@ -139,6 +149,34 @@ impl Outbox {
         }
     }
 
+    /// Queues a keepalive frame (heartbeat, ping) of a connection that has sent nothing
+    /// for a heartbeat interval, and marks it quiet: until live data is queued again, it
+    /// may be parked whenever it has nothing left to write.
+    pub fn push_keepalive(&self, frame: Bytes) {
+        let mut inner = self.lock();
+        if !inner.closing {
+            inner.quiet = true;
+            Self::enqueue(&mut inner, frame, Instant::now);
+        }
+    }
+
+    /// The connection could not be parked (it holds part of a client frame): it stays
+    /// awake until the next keepalive.
+    pub fn stir(&self) {
+        self.lock().quiet = false;
+    }
+
+    /// Leaves `waker` to be woken by the next push, unless something was pushed since the
+    /// last `take` (then false: the connection must not park).
+    pub fn park(&self, waker: &Waker) -> bool {
+        let mut inner = self.lock();
+        if inner.signaled || !inner.quiet {
+            return false;
+        }
+        inner.waker = Some(waker.clone());
+        true
+    }
+
     /// Queues a live update of `topic` published at `now`, applying the slow-consumer
     /// policy.
     pub fn push_data(&self, topic: &Arc<str>, frame: Bytes, now: Instant) -> Pushed {
@@ -146,6 +184,7 @@ impl Outbox {
         if inner.closing {
             return Pushed::Dropped;
         }
+        inner.quiet = false;
         if let Some(lag) = inner.lag.as_mut() {
             let replaced = lag.hold(topic, frame);
             return Pushed::Conflated { replaced };
@@ -182,6 +221,7 @@ impl Outbox {
         if inner.closing {
             return Pushed::Dropped;
         }
+        inner.quiet = false;
         if inner.lag.is_none() && inner.queued_bytes + frame.len() <= self.limit_bytes {
             Self::enqueue(&mut inner, frame, || now);
             return Pushed::Queued;
@@ -230,6 +270,7 @@ impl Outbox {
         if inner.closing {
             return false;
         }
+        inner.quiet = false;
         if let Some(d) = inner.delayed.iter_mut().find(|d| d.topic == *topic) {
             d.frame = frame;
             return true;
@@ -339,6 +380,7 @@ impl Outbox {
         // writer come back to an empty queue.
         inner.signaled = false;
         batch.oldest = inner.oldest.take();
+        batch.quiet = inner.quiet;
         if inner.delayed.is_empty() && inner.lag.is_none() {
             batch.close = inner.close.take();
             batch.next_due = None;
