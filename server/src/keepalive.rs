@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -71,23 +71,49 @@ impl Liveness {
     }
 }
 
+/// A connection's parking place, as the sweeper sees it (`connection::park`).
+pub trait Parked: Send + Sync {
+    /// Writes `frames` at once, from the caller's thread, if the connection is parked:
+    /// keepalives to a quiet connection then need no task. False when it is not parked
+    /// (the frames go through its outbox instead).
+    fn send_parked(&self, frames: &[Bytes]) -> bool;
+}
+
+/// An open connection: its peer, and where it parks.
+struct Member {
+    peer: Arc<Peer>,
+    den: Weak<dyn Parked>,
+}
+
 /// Every open WebSocket connection of a server, for the sweeper.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Connections {
-    open: Mutex<HashMap<u64, Arc<Peer>>>,
+    open: Mutex<HashMap<u64, Member>>,
     /// Set once the sweeper told everyone about the shutdown: later arrivals tell
     /// themselves when they register.
     shutting_down: AtomicBool,
 }
 
+impl std::fmt::Debug for Connections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connections")
+            .field("open", &self.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Connections {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Peer>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Member>> {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A connection opened.
-    pub fn add(&self, peer: &Arc<Peer>) {
-        self.lock().insert(peer.id, peer.clone());
+    /// A connection opened; it parks in `den`.
+    pub fn add(&self, peer: &Arc<Peer>, den: Weak<dyn Parked>) {
+        let member = Member {
+            peer: peer.clone(),
+            den,
+        };
+        self.lock().insert(peer.id, member);
         if self.shutting_down.load(Relaxed) {
             announce_shutdown(peer);
         }
@@ -126,14 +152,14 @@ pub async fn sweep(app: Arc<App>) {
             send_heartbeats: !app.config.echo,
             frames: [None, None],
         };
-        for peer in app.connections.lock().values() {
-            duty.check(peer);
+        for member in app.connections.lock().values() {
+            duty.check(member);
         }
     }
     let open = app.connections.lock();
     app.connections.shutting_down.store(true, Relaxed);
-    for peer in open.values() {
-        announce_shutdown(peer);
+    for member in open.values() {
+        announce_shutdown(&member.peer);
     }
 }
 
@@ -148,7 +174,8 @@ struct Duty {
 }
 
 impl Duty {
-    fn check(&mut self, peer: &Peer) {
+    fn check(&mut self, member: &Member) {
+        let peer = &member.peer;
         let live = &peer.liveness;
         let outbox = &peer.outbox;
         let now = self.now_ms;
@@ -164,20 +191,42 @@ impl Duty {
             );
             return;
         }
-        let pinged_ms = live.pinged_ms.load(Relaxed);
-        if silence_ms >= self.heartbeat_ms && now.saturating_sub(pinged_ms) >= self.heartbeat_ms {
-            live.pinged_ms.store(now, Relaxed);
-            outbox.push(frame::ping());
-        }
         // Due within the next sweep: sent now, so the client never waits longer than
         // `heartbeat` for a frame.
         let quiet_ms = now.saturating_sub(live.sent_ms.load(Relaxed));
-        if self.send_heartbeats && quiet_ms + self.period_ms >= self.heartbeat_ms {
-            if let Some(f) = self.heartbeat(outbox.encoding()) {
-                // Stamped now, so the next sweeps do not queue another before it is written.
-                live.sent();
-                outbox.push_keepalive(f);
-            }
+        let heartbeat = self.send_heartbeats && quiet_ms + self.period_ms >= self.heartbeat_ms;
+        // A ping rides with a heartbeat once the client was silent for an interval (so
+        // a quiet client answers one about every other interval), or goes alone after two
+        // silent intervals: either leaves the pong a whole interval before the idle close.
+        let pinged_ms = live.pinged_ms.load(Relaxed);
+        let ping = silence_ms >= self.heartbeat_ms
+            && now.saturating_sub(pinged_ms) >= self.heartbeat_ms
+            && (heartbeat || silence_ms >= self.heartbeat_ms.saturating_mul(2));
+        let mut due = [Bytes::new(), Bytes::new()];
+        let mut n = 0;
+        if ping {
+            live.pinged_ms.store(now, Relaxed);
+            due[n] = frame::ping();
+            n += 1;
+        }
+        let heartbeat = heartbeat
+            .then(|| self.heartbeat(outbox.encoding()))
+            .flatten();
+        if let Some(f) = &heartbeat {
+            // Stamped now, so the next sweeps do not queue another before it is written.
+            live.sent();
+            due[n] = f.clone();
+            n += 1;
+        }
+        let due = &due[..n];
+        if due.is_empty() || member.den.upgrade().is_some_and(|d| d.send_parked(due)) {
+            return;
+        }
+        if ping {
+            outbox.push(frame::ping());
+        }
+        if let Some(f) = heartbeat {
+            outbox.push_keepalive(f);
         }
     }
 

@@ -14,6 +14,8 @@ const LATENCY_BUCKETS_US: [u64; 14] = [
 #[derive(Debug, Default)]
 pub struct Metrics {
     pub connections: AtomicU64,
+    /// Connections with no task: quiet, waiting on their socket and outbox.
+    pub parked_connections: AtomicU64,
     pub connections_total: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub subscriptions: AtomicU64,
@@ -45,12 +47,18 @@ impl Metrics {
     /// Renders the Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &str, &AtomicU64); 12] = [
+        let counters: [(&str, &str, &str, &AtomicU64); 13] = [
             (
                 "tickcast_connections",
                 "gauge",
                 "Open WebSocket connections.",
                 &self.connections,
+            ),
+            (
+                "tickcast_parked_connections",
+                "gauge",
+                "Open WebSocket connections that are parked: quiet, with no task.",
+                &self.parked_connections,
             ),
             (
                 "tickcast_connections_total",

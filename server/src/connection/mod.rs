@@ -34,6 +34,7 @@ use crate::App;
 use crate::auth::Grant;
 use crate::broker::Peer;
 use crate::http::ConnectionSlot;
+use crate::keepalive::Parked;
 use crate::outbox::Outbox;
 use crate::unix_ns;
 use crate::wsread::FrameReader;
@@ -99,7 +100,9 @@ pub async fn serve<R, W>(
     if !config.echo {
         peer.push_message(&welcome(&app));
     }
-    app.connections.add(&peer);
+    let den = Den::new();
+    let parked: Arc<dyn Parked> = den.clone();
+    app.connections.add(&peer, Arc::downgrade(&parked));
     let conn = Conn {
         frames: FrameReader::new(read, config.max_message_bytes),
         write,
@@ -110,7 +113,7 @@ pub async fn serve<R, W>(
         remote,
         _slot: slot,
     };
-    run(conn, Arc::new(Den::default())).await;
+    run(conn, den).await;
 }
 
 /// Runs `conn` until it closes or parks in `den`.

@@ -7,14 +7,23 @@
 //! outbox (for the next push): waking it starts a new task that runs the connection
 //! again. A connection parks only between frames and with nothing queued; anything that
 //! arrives while it is being parked wakes it at once, so nothing waits unseen.
+//!
+//! The keepalive sweeper writes a parked connection's heartbeat and ping itself
+//! ([`Parked::send_parked`]), without waking it: what the socket does not take at once
+//! goes to the front of the outbox and a task writes it.
 
-use std::sync::atomic::{AtomicU8, Ordering::AcqRel, Ordering::Acquire, Ordering::Release};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Wake, Waker};
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::sync::atomic::AtomicU8;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Wake, Waker};
 
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Conn, run};
+use crate::keepalive::Parked;
 
 /// A task runs the connection (or none was ever parked).
 const RUNNING: u8 = 0;
@@ -29,14 +38,17 @@ const NOTIFIED: u8 = 3;
 pub(crate) struct Den<R, W> {
     state: AtomicU8,
     conn: Mutex<Option<Conn<R, W>>>,
+    /// Itself, for [`Parked::send_parked`], which is called through a `&self`.
+    me: Weak<Self>,
 }
 
-impl<R, W> Default for Den<R, W> {
-    fn default() -> Self {
-        Self {
+impl<R, W> Den<R, W> {
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
             state: AtomicU8::new(RUNNING),
             conn: Mutex::new(None),
-        }
+            me: me.clone(),
+        })
     }
 }
 
@@ -65,6 +77,8 @@ where
             self.state.store(RUNNING, Release);
             return Some(conn);
         }
+        let parked = &conn.app.metrics.parked_connections;
+        parked.fetch_add(1, Relaxed);
         *self.lock() = Some(conn);
         match self
             .state
@@ -73,9 +87,23 @@ where
             Ok(_) => None,
             Err(_) => {
                 self.state.store(RUNNING, Release);
-                self.lock().take()
+                let conn = self.lock().take();
+                if let Some(conn) = &conn {
+                    conn.app.metrics.parked_connections.fetch_sub(1, Relaxed);
+                }
+                conn
             }
         }
+    }
+
+    /// Starts a task for the connection; the caller took it out of PARKED.
+    fn unpark(self: &Arc<Self>) {
+        let Some(conn) = self.lock().take() else {
+            return;
+        };
+        let app = conn.app.clone();
+        app.metrics.parked_connections.fetch_sub(1, Relaxed);
+        app.tracker.spawn_on(run(conn, self.clone()), &app.runtime);
     }
 }
 
@@ -101,14 +129,94 @@ where
                 Err(now) => state = now,
             }
         }
-        if state != PARKED {
-            return;
+        if state == PARKED {
+            // This wake took it out of PARKED: it alone starts the task.
+            self.unpark();
         }
-        // This wake took it out of PARKED: it alone starts the task.
-        let Some(conn) = self.lock().take() else {
-            return;
-        };
-        let app = conn.app.clone();
-        app.tracker.spawn_on(run(conn, self.clone()), &app.runtime);
     }
+}
+
+impl<R, W> Parked for Den<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    fn send_parked(&self, frames: &[Bytes]) -> bool {
+        if self
+            .state
+            .compare_exchange(PARKED, RUNNING, AcqRel, Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        // Out of PARKED by this call: no task runs the connection and none can start (a
+        // wake now only marks NOTIFIED), so its write half is this thread's until it
+        // goes back.
+        let rest = match self.lock().as_mut() {
+            Some(conn) => {
+                let rest = write_now(&mut conn.write, frames);
+                if let Some(rest) = &rest {
+                    conn.peer.outbox.push_front(rest.clone());
+                }
+                rest
+            }
+            None => None,
+        };
+        let Some(den) = self.me.upgrade() else {
+            return true;
+        };
+        if rest.is_some()
+            || self
+                .state
+                .compare_exchange(RUNNING, PARKED, AcqRel, Acquire)
+                .is_err()
+        {
+            // What the socket did not take now, or a wake that came meanwhile: a task.
+            self.state.store(RUNNING, Release);
+            den.unpark();
+        }
+        true
+    }
+}
+
+/// Writes `frames` without waiting; what the socket did not take (all of it on an
+/// error: the task that writes it next meets the error itself).
+fn write_now<W: AsyncWrite + Unpin>(w: &mut W, frames: &[Bytes]) -> Option<Bytes> {
+    let mut cx = Context::from_waker(Waker::noop());
+    let total: usize = frames.iter().map(Bytes::len).sum();
+    let mut written = 0;
+    while written < total {
+        let mut skip = written;
+        let slices: Vec<IoSlice<'_>> = frames
+            .iter()
+            .filter_map(|f| {
+                if skip >= f.len() {
+                    skip -= f.len();
+                    None
+                } else {
+                    let slice = IoSlice::new(&f[skip..]);
+                    skip = 0;
+                    Some(slice)
+                }
+            })
+            .collect();
+        match Pin::new(&mut *w).poll_write_vectored(&mut cx, &slices) {
+            Poll::Ready(Ok(n)) if n > 0 => written += n,
+            _ => break,
+        }
+    }
+    if written == total {
+        return None;
+    }
+    let mut rest = BytesMut::with_capacity(total - written);
+    let mut skip = written;
+    for f in frames {
+        if skip >= f.len() {
+            skip -= f.len();
+        } else {
+            rest.extend_from_slice(&f[skip..]);
+            skip = 0;
+        }
+    }
+    Some(rest.freeze())
 }

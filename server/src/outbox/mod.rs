@@ -149,6 +149,16 @@ impl Outbox {
         }
     }
 
+    /// Queues `bytes` ahead of everything queued: the rest of a write that was begun
+    /// outside the writer (a parked connection's keepalive), which must go out first.
+    pub fn push_front(&self, bytes: Bytes) {
+        let mut inner = self.lock();
+        inner.queued_bytes += bytes.len();
+        inner.queue.insert(0, bytes);
+        inner.oldest.get_or_insert_with(Instant::now);
+        inner.signal();
+    }
+
     /// Queues a keepalive frame (heartbeat, ping) of a connection that has sent nothing
     /// for a heartbeat interval, and marks it quiet: until live data is queued again, it
     /// may be parked whenever it has nothing left to write.

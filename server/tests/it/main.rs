@@ -11,6 +11,7 @@ mod history_http;
 mod hostile;
 mod http;
 mod lifecycle;
+mod park;
 mod pubsub;
 mod recovery;
 mod rewind;
