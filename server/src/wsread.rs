@@ -69,10 +69,12 @@ struct Head {
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
-    pub fn new(io: R, max_payload: usize) -> Self {
+    /// A reader of `io`, whose first bytes are `early` (what the HTTP layer read past
+    /// the upgrade request).
+    pub fn new(io: R, max_payload: usize, early: &[u8]) -> Self {
         Self {
             io,
-            buf: Vec::new(),
+            buf: early.to_vec(),
             start: 0,
             max_payload,
         }
@@ -262,7 +264,7 @@ mod tests {
                 }
             }
         });
-        let mut reader = FrameReader::new(rx, max);
+        let mut reader = FrameReader::new(rx, max, &[]);
         let mut got = Vec::new();
         let end = loop {
             match reader.next(max).await {
@@ -296,7 +298,7 @@ mod tests {
         }
 
         let (mut tx, rx) = tokio::io::duplex(1024);
-        let mut reader = FrameReader::new(rx, 1024);
+        let mut reader = FrameReader::new(rx, 1024, &[]);
         tx.write_all(&client_frame(true, 0x2, &[1; 200], [1, 2, 3, 4]))
             .await
             .unwrap();
@@ -360,7 +362,7 @@ mod tests {
     #[tokio::test]
     async fn a_continuation_past_the_message_room_is_refused_from_its_header() {
         let (mut tx, rx) = tokio::io::duplex(1024);
-        let mut reader = FrameReader::new(rx, 1000);
+        let mut reader = FrameReader::new(rx, 1000, &[]);
         // Only the header of a 900-byte continuation arrives; 100 bytes of room are left.
         let frame = client_frame(true, 0x0, &[0; 900], [1, 2, 3, 4]);
         tx.write_all(&frame[..8]).await.unwrap();
@@ -377,7 +379,7 @@ mod tests {
     #[tokio::test]
     async fn room_left_by_a_large_frame_is_given_back() {
         let (mut tx, rx) = tokio::io::duplex(1 << 20);
-        let mut reader = FrameReader::new(rx, 1 << 20);
+        let mut reader = FrameReader::new(rx, 1 << 20, &[]);
         let mut bytes = client_frame(false, 0x2, &[7; 300_000], [1, 2, 3, 4]);
         let pong = client_frame(true, 0xa, b"p", [4, 3, 2, 1]);
         bytes.push(pong[0]); // and the first byte of the next frame

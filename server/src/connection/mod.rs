@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tickcast_proto::{Encoding, PROTOCOL_VERSION, ServerMessage, Welcome, close};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
@@ -69,14 +70,16 @@ pub(crate) struct Conn<R, W> {
     peer: Arc<Peer>,
     app: Arc<App>,
     grant: Grant,
-    remote: SocketAddr,
     /// Its place under the connection limits, given back when the connection is dropped.
     _slot: ConnectionSlot,
 }
 
-/// Serves one upgraded connection from `remote` until it closes.
+/// Serves one upgraded connection from `remote` until it closes; `early`: bytes the
+/// client sent right behind its upgrade request.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve<R, W>(
     read: R,
+    early: Bytes,
     write: W,
     app: Arc<App>,
     encoding: Encoding,
@@ -96,6 +99,8 @@ pub async fn serve<R, W>(
     if let Some(exp_ns) = grant.expires_at_ns {
         peer.liveness.expire_at(exp_ns);
     }
+    // Later lines name the connection by `id` alone: an address per connection is 32
+    // bytes it would keep for them.
     tracing::debug!(%remote, id, encoding = encoding.subprotocol(), "connected");
     if !config.echo {
         peer.push_message(&welcome(&app));
@@ -104,15 +109,16 @@ pub async fn serve<R, W>(
     let parked: Arc<dyn Parked> = den.clone();
     app.connections.add(&peer, Arc::downgrade(&parked));
     let conn = Conn {
-        frames: FrameReader::new(read, config.max_message_bytes),
+        frames: FrameReader::new(read, config.max_message_bytes, &early),
         write,
         reading: ReadState::new(&app, &grant),
         peer,
         app: app.clone(),
         grant,
-        remote,
         _slot: slot,
     };
+    // Copied into the reader: the `Bytes` would keep hyper's whole read buffer alive.
+    drop(early);
     run(conn, den).await;
 }
 
@@ -147,7 +153,6 @@ where
             peer,
             app,
             grant,
-            remote,
             ..
         } = self;
         let reader = reader::read_loop(frames, reading, peer, app, grant);
@@ -169,7 +174,7 @@ where
                     Ok(WriteEnd::Quiet) => return Turn::Quiet,
                     Ok(WriteEnd::Closed) => {}
                     Err(e) => {
-                        tracing::debug!(%remote, id = peer.id, error = %e, "write side ended");
+                        tracing::debug!(id = peer.id, error = %e, "write side ended");
                     }
                 }
                 // Let the peer's close frame arrive so it sees a clean close, not a reset.
@@ -203,7 +208,7 @@ where
         let id = self.peer.id;
         self.app.connections.remove(id);
         self.app.broker.disconnect(id);
-        tracing::debug!(remote = %self.remote, id, "disconnected");
+        tracing::debug!(id, "disconnected");
     }
 }
 

@@ -18,7 +18,6 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tickcast_proto::Encoding;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use crate::{App, assets, connection};
@@ -294,18 +293,34 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Resp
         };
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
-                // Plain TCP: split without a lock; bytes hyper read past the request come first.
+                // Plain TCP: split without a lock; bytes hyper read past the request come
+                // first (copied: its `Bytes` would keep hyper's whole 8 KiB read buffer).
                 let (read, write) = parts.io.into_inner().into_split();
-                // A copy of what hyper read past the request: its `Bytes` would keep hyper's
-                // whole read buffer (8 KiB) alive for the life of the connection.
-                let early = Bytes::copy_from_slice(&parts.read_buf);
-                drop(parts.read_buf);
-                let read = std::io::Cursor::new(early).chain(read);
-                connection::serve(read, write, app, negotiated.encoding, peer, grant, slot).await;
+                connection::serve(
+                    read,
+                    parts.read_buf,
+                    write,
+                    app,
+                    negotiated.encoding,
+                    peer,
+                    grant,
+                    slot,
+                )
+                .await;
             }
             Err(upgraded) => {
                 let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-                connection::serve(read, write, app, negotiated.encoding, peer, grant, slot).await;
+                connection::serve(
+                    read,
+                    Bytes::new(),
+                    write,
+                    app,
+                    negotiated.encoding,
+                    peer,
+                    grant,
+                    slot,
+                )
+                .await;
             }
         }
     });

@@ -65,9 +65,11 @@ struct Inner {
     queue: Vec<Bytes>,
     queued_bytes: usize,
     oldest: Option<Instant>,
-    lag: Option<Lag>,
+    /// Boxed, like `close`: most connections never lag or close early, and a connection
+    /// is kept small while it is idle.
+    lag: Option<Box<Lag>>,
     delayed: Vec<Delayed>,
-    close: Option<Bytes>,
+    close: Option<Box<Bytes>>,
     closing: bool,
     /// Something was pushed since the writer last looked (a permit, like `Notify`'s).
     signaled: bool,
@@ -205,7 +207,7 @@ impl Outbox {
         }
         match self.policy {
             SlowConsumer::Conflate => {
-                let mut lag = Lag::default();
+                let mut lag = Box::<Lag>::default();
                 lag.hold(topic, frame);
                 inner.lag = Some(lag);
                 Pushed::Conflated { replaced: false }
@@ -238,7 +240,7 @@ impl Outbox {
         }
         match self.policy {
             SlowConsumer::Conflate => {
-                let lag = inner.lag.get_or_insert_with(Lag::default);
+                let lag = inner.lag.get_or_insert_with(Box::default);
                 if lag.merge(topic, update, self.limit_bytes) == Merge::Merged {
                     return Pushed::Conflated { replaced: false };
                 }
@@ -300,7 +302,7 @@ impl Outbox {
 
     fn start_close(&self, inner: &mut Inner, code: u16, reason: &str) {
         if inner.close.is_none() {
-            inner.close = Some(frame::close(code, reason));
+            inner.close = Some(Box::new(frame::close(code, reason)));
             inner.closing = true;
             inner.delayed.clear();
             inner.lag = None;
@@ -392,7 +394,7 @@ impl Outbox {
         batch.oldest = inner.oldest.take();
         batch.quiet = inner.quiet;
         if inner.delayed.is_empty() && inner.lag.is_none() {
-            batch.close = inner.close.take();
+            batch.close = inner.close.take().map(|c| *c);
             batch.next_due = None;
             return;
         }
@@ -409,7 +411,7 @@ impl Outbox {
             lag.drain_into(self.encoding, &mut batch.frames);
             batch.oldest.get_or_insert(now);
         }
-        batch.close = inner.close.take();
+        batch.close = inner.close.take().map(|c| *c);
         batch.next_due = inner.delayed.iter().map(|d| d.due).min();
     }
 }
