@@ -36,6 +36,11 @@ pub struct RunArgs {
     /// WebSocket URL of the server (ws:// only; loopback is what the bench is for).
     #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
     pub url: String,
+    /// What the server sends: tickcast's MessagePack messages, or the uWebSockets
+    /// fan-out peer's frames (`../shared/peers/uws`: 96 bytes, the publish time in ns and
+    /// the seq as little-endian u64s, every connection subscribed on connect).
+    #[arg(long, value_enum, default_value_t = Wire::Tickcast)]
+    pub wire: Wire,
     /// Subscribers to open.
     #[arg(short = 'c', long, default_value_t = 1000)]
     pub connections: usize,
@@ -107,4 +112,13 @@ pub struct RunArgs {
     /// Arguments of the spawned server.
     #[arg(last = true)]
     pub server_args: Vec<String>,
+}
+
+/// The message format a run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Wire {
+    /// tickcast MessagePack (`subscribe` sent, `ack` awaited).
+    Tickcast,
+    /// The uWebSockets peer: nothing sent, subscribed once upgraded.
+    Uws,
 }

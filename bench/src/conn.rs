@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use tickcast_proto::peek_msgpack;
+use tickcast_proto::{Peeked, peek_msgpack};
+
+use crate::cli::Wire;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, Interest};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
@@ -48,6 +50,7 @@ pub struct Target {
     pub subscribe: Vec<u8>,
     /// Messages of history each connection expects first (`--rewind`).
     pub rewind: u64,
+    pub wire: Wire,
 }
 
 impl Target {
@@ -59,6 +62,7 @@ impl Target {
             request: ws::upgrade_request(host, path, Some("tickcast.v1.msgpack")),
             subscribe,
             rewind: 0,
+            wire: Wire::Tickcast,
         }
     }
 }
@@ -139,6 +143,10 @@ pub async fn run(spec: Spec, local: Rc<Local>) {
         subscribed: false,
         ended: None,
     };
+    if local.target.wire == Wire::Uws {
+        // The peer subscribes every connection as it opens.
+        subscribed(&local, &mut conn);
+    }
     let end = serve(&mut stream, &local, &spec, &mut conn).await;
     let mut stats = local.stats.borrow_mut();
     let phase = local.ctl.phase.load(Relaxed);
@@ -152,6 +160,24 @@ pub async fn run(spec: Spec, local: Rc<Local>) {
     let r = &mut stats.conns[slot];
     r.ended = Some(end);
     r.ended_in_run = (WARMUP..DONE).contains(&phase);
+}
+
+/// The connection's subscription is in place.
+fn subscribed(local: &Local, conn: &mut Conn) {
+    conn.subscribed = true;
+    local.stats.borrow_mut().conns[conn.slot].subscribed = true;
+    local.ctl.subscribed.fetch_add(1, Relaxed);
+}
+
+/// A uWebSockets peer frame as a tick: the publish time (ns) and seq, little-endian.
+fn peek_uws(payload: &[u8]) -> Option<Peeked<'static>> {
+    let ts = u64::from_le_bytes(payload.get(0..8)?.try_into().ok()?);
+    let seq = u64::from_le_bytes(payload.get(8..16)?.try_into().ok()?);
+    Some(Peeked {
+        kind: "tick",
+        seq: Some(seq),
+        ts: Some(ts),
+    })
 }
 
 fn fail(local: &Local, reason: String) {
@@ -198,10 +224,12 @@ async fn open(spec: &Spec, target: &Target) -> anyhow::Result<(TcpStream, Vec<u8
             break end;
         }
     };
-    stream
-        .write_all(&target.subscribe)
-        .await
-        .context("subscribe")?;
+    if target.wire == Wire::Tickcast {
+        stream
+            .write_all(&target.subscribe)
+            .await
+            .context("subscribe")?;
+    }
     Ok((stream, head.split_off(end)))
 }
 
@@ -343,7 +371,11 @@ fn process(buf: &[u8], local: &Local, conn: &mut Conn) {
         pos += len;
         match frame.opcode {
             OP_BINARY => {
-                let Some(msg) = peek_msgpack(frame.payload) else {
+                let peeked = match local.target.wire {
+                    Wire::Tickcast => peek_msgpack(frame.payload),
+                    Wire::Uws => peek_uws(frame.payload),
+                };
+                let Some(msg) = peeked else {
                     r.errors += 1;
                     continue;
                 };

@@ -237,6 +237,7 @@ fn measure(
     .context("encoding the subscribe")?;
     let target = Arc::new(Target {
         rewind: u64::from(args.rewind),
+        wire: args.wire,
         ..Target::new(url.addr, &url.host, &url.path, &subscribe)
     });
     let ctl = Arc::new(Control::default());
