@@ -4,14 +4,16 @@
 //! Like uWebSockets' timeout sweep, one timer per server instead of one per connection:
 //! a connection keeps four atomics ([`Liveness`], in its [`Peer`]) that its reader and
 //! writer stamp, and the sweeper walks every open connection a few times per heartbeat
-//! interval, pushing what is due into the connection's outbox (which wakes its writer).
-//! An idle connection owns no timer and its task sleeps only on its socket and outbox.
+//! interval, pushing what is due into the connection's outbox (which wakes its writer,
+//! or, for a parked connection, has the parked-connection servicer write it).
+//! An idle connection owns no timer; one that wrote nothing for a sweep is hushed, so it
+//! parks (`connection::park`) until its client or its data wakes it.
 //! The `heartbeat` message is encoded once per sweep and shared by every connection that
 //! needs one. A shutting-down server tells every connection from here too.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -71,24 +73,10 @@ impl Liveness {
     }
 }
 
-/// A connection's parking place, as the sweeper sees it (`connection::park`).
-pub trait Parked: Send + Sync {
-    /// Writes `frames` at once, from the caller's thread, if the connection is parked:
-    /// keepalives to a quiet connection then need no task. False when it is not parked
-    /// (the frames go through its outbox instead).
-    fn send_parked(&self, frames: &[Bytes]) -> bool;
-}
-
-/// An open connection: its peer, and where it parks.
-struct Member {
-    peer: Arc<Peer>,
-    den: Weak<dyn Parked>,
-}
-
 /// Every open WebSocket connection of a server, for the sweeper.
 #[derive(Default)]
 pub struct Connections {
-    open: Mutex<HashMap<u64, Member>>,
+    open: Mutex<HashMap<u64, Arc<Peer>>>,
     /// Set once the sweeper told everyone about the shutdown: later arrivals tell
     /// themselves when they register.
     shutting_down: AtomicBool,
@@ -103,17 +91,13 @@ impl std::fmt::Debug for Connections {
 }
 
 impl Connections {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Member>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Peer>>> {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A connection opened; it parks in `den`.
-    pub fn add(&self, peer: &Arc<Peer>, den: Weak<dyn Parked>) {
-        let member = Member {
-            peer: peer.clone(),
-            den,
-        };
-        self.lock().insert(peer.id, member);
+    /// A connection opened.
+    pub fn add(&self, peer: &Arc<Peer>) {
+        self.lock().insert(peer.id, peer.clone());
         if self.shutting_down.load(Relaxed) {
             announce_shutdown(peer);
         }
@@ -122,6 +106,10 @@ impl Connections {
     /// A connection closed.
     pub fn remove(&self, id: u64) {
         self.lock().remove(&id);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
     }
 }
 
@@ -152,14 +140,14 @@ pub async fn sweep(app: Arc<App>) {
             send_heartbeats: !app.config.echo,
             frames: [None, None],
         };
-        for member in app.connections.lock().values() {
-            duty.check(member);
+        for peer in app.connections.lock().values() {
+            duty.check(peer);
         }
     }
     let open = app.connections.lock();
     app.connections.shutting_down.store(true, Relaxed);
-    for member in open.values() {
-        announce_shutdown(&member.peer);
+    for peer in open.values() {
+        announce_shutdown(peer);
     }
 }
 
@@ -174,8 +162,7 @@ struct Duty {
 }
 
 impl Duty {
-    fn check(&mut self, member: &Member) {
-        let peer = &member.peer;
+    fn check(&mut self, peer: &Peer) {
         let live = &peer.liveness;
         let outbox = &peer.outbox;
         let now = self.now_ms;
@@ -202,31 +189,21 @@ impl Duty {
         let ping = silence_ms >= self.heartbeat_ms
             && now.saturating_sub(pinged_ms) >= self.heartbeat_ms
             && (heartbeat || silence_ms >= self.heartbeat_ms.saturating_mul(2));
-        let mut due = [Bytes::new(), Bytes::new()];
-        let mut n = 0;
         if ping {
             live.pinged_ms.store(now, Relaxed);
-            due[n] = frame::ping();
-            n += 1;
+            outbox.push(frame::ping());
         }
         let heartbeat = heartbeat
             .then(|| self.heartbeat(outbox.encoding()))
             .flatten();
-        if let Some(f) = &heartbeat {
+        if let Some(f) = heartbeat {
             // Stamped now, so the next sweeps do not queue another before it is written.
             live.sent();
-            due[n] = f.clone();
-            n += 1;
-        }
-        let due = &due[..n];
-        if due.is_empty() || member.den.upgrade().is_some_and(|d| d.send_parked(due)) {
-            return;
-        }
-        if ping {
-            outbox.push(frame::ping());
-        }
-        if let Some(f) = heartbeat {
-            outbox.push_keepalive(f);
+            outbox.push(f);
+        } else if !ping && quiet_ms >= self.period_ms {
+            // Nothing written for a whole sweep: between sparse data (a tick every few
+            // seconds), a connection parks too, not only when it is wholly idle.
+            outbox.hush();
         }
     }
 

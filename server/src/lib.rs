@@ -84,6 +84,8 @@ pub(crate) struct App {
     auth: auth::Auth,
     /// Every open WebSocket connection, for the keepalive sweeper.
     connections: keepalive::Connections,
+    /// Parked connections woken since the servicer last looked.
+    woken: connection::Woken,
     /// Open WebSocket connections per client IP (`max_connections_per_ip`).
     per_ip: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
 }
@@ -164,10 +166,12 @@ async fn serve(
         started: Instant::now(),
         auth: auth::Auth::new(&config),
         connections: Default::default(),
+        woken: Default::default(),
         per_ip: Default::default(),
         config,
     });
     app.tracker.spawn(keepalive::sweep(app.clone()));
+    app.tracker.spawn(connection::serve_woken(app.clone()));
     let ingress = app.ingress.clone();
     if let Some(market) = market {
         // The pre-roll is loaded before the first client is accepted.

@@ -35,11 +35,11 @@ use crate::App;
 use crate::auth::Grant;
 use crate::broker::Peer;
 use crate::http::ConnectionSlot;
-use crate::keepalive::Parked;
 use crate::outbox::Outbox;
 use crate::unix_ns;
 use crate::wsread::FrameReader;
 use park::Den;
+pub(crate) use park::{Woken, serve_woken};
 use reader::ReadState;
 use writer::WriteEnd;
 
@@ -106,8 +106,7 @@ pub async fn serve<R, W>(
         peer.push_message(&welcome(&app));
     }
     let den = Den::new();
-    let parked: Arc<dyn Parked> = den.clone();
-    app.connections.add(&peer, Arc::downgrade(&parked));
+    app.connections.add(&peer);
     let conn = Conn {
         frames: FrameReader::new(read, config.max_message_bytes, &early),
         write,

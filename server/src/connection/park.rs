@@ -4,26 +4,34 @@
 //! 1.5 KB here), and an idle connection needs none of it. So once the writer finds the
 //! connection quiet, the task hands its [`Conn`] to the connection's [`Den`] and ends.
 //! The den is the waker left with the socket (for the client's next bytes) and with the
-//! outbox (for the next push): waking it starts a new task that runs the connection
-//! again. A connection parks only between frames and with nothing queued; anything that
-//! arrives while it is being parked wakes it at once, so nothing waits unseen.
+//! outbox (for the next push). A connection parks only between frames and with nothing
+//! queued; anything that arrives while it is being parked wakes it at once.
 //!
-//! The keepalive sweeper writes a parked connection's heartbeat and ping itself
-//! ([`Parked::send_parked`]), without waking it: what the socket does not take at once
-//! goes to the front of the outbox and a task writes it.
+//! A woken den goes to the server's one servicer task ([`Woken`], [`serve_woken`]),
+//! which does the cheap part in place, like an event loop: it writes what was queued
+//! (a tick of a sparse topic, a heartbeat, a ping) if the socket takes it all at once,
+//! and parks the connection again. Only a connection with more to do (bytes from its
+//! client, a write the socket did not take, a close, a `max_rate` frame, a burst) gets
+//! a task again. So a wave of ticks to thousands of parked subscribers allocates no
+//! task per subscriber.
 
 use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU8;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::writer::written;
 use super::{Conn, run};
-use crate::keepalive::Parked;
+use crate::App;
+use crate::outbox::Batch;
+
+/// A woken parked connection batch larger than this is busy: it gets a task.
+const INLINE_FRAMES: usize = 8;
 
 /// A task runs the connection (or none was ever parked).
 const RUNNING: u8 = 0;
@@ -38,17 +46,73 @@ const NOTIFIED: u8 = 3;
 pub(crate) struct Den<R, W> {
     state: AtomicU8,
     conn: Mutex<Option<Conn<R, W>>>,
-    /// Itself, for [`Parked::send_parked`], which is called through a `&self`.
-    me: Weak<Self>,
 }
 
 impl<R, W> Den<R, W> {
     pub(super) fn new() -> Arc<Self> {
-        Arc::new_cyclic(|me| Self {
+        Arc::new(Self {
             state: AtomicU8::new(RUNNING),
             conn: Mutex::new(None),
-            me: me.clone(),
         })
+    }
+}
+
+/// A woken parked connection, whatever its stream types.
+trait Service: Send + Sync {
+    /// Does what is cheap in place and parks again, or starts a task.
+    fn service(self: Arc<Self>, batch: &mut Batch);
+}
+
+/// Parked connections woken since the servicer last looked.
+#[derive(Default)]
+pub(crate) struct Woken {
+    dens: Mutex<Vec<Arc<dyn Service>>>,
+    ready: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for Woken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Woken").finish_non_exhaustive()
+    }
+}
+
+impl Woken {
+    fn push(&self, den: Arc<dyn Service>) {
+        let mut dens = self.dens.lock().unwrap_or_else(|e| e.into_inner());
+        dens.push(den);
+        if dens.len() == 1 {
+            self.ready.notify_one();
+        }
+    }
+
+    fn take(&self, into: &mut Vec<Arc<dyn Service>>) {
+        let mut dens = self.dens.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::swap(&mut *dens, into);
+    }
+}
+
+/// The servicer: handles woken parked connections until the server is shut down and
+/// every connection is gone.
+pub(crate) async fn serve_woken(app: Arc<App>) {
+    let mut dens = Vec::new();
+    let mut batch = Batch::default();
+    loop {
+        tokio::select! {
+            () = app.woken.ready.notified() => {}
+            // While shutting down, look now and then whether everyone is gone.
+            () = tokio::time::sleep(std::time::Duration::from_millis(100)),
+                if app.shutdown.is_cancelled() => {}
+        }
+        app.woken.take(&mut dens);
+        for (i, den) in dens.drain(..).enumerate() {
+            den.service(&mut batch);
+            if i % 64 == 63 {
+                tokio::task::consume_budget().await;
+            }
+        }
+        if app.shutdown.is_cancelled() && app.connections.is_empty() {
+            return;
+        }
     }
 }
 
@@ -130,53 +194,83 @@ where
             }
         }
         if state == PARKED {
-            // This wake took it out of PARKED: it alone starts the task.
+            // This wake took it out of PARKED: it alone hands it to the servicer.
+            let app = self.lock().as_ref().map(|conn| conn.app.clone());
+            if let Some(app) = app {
+                app.woken.push(self.clone());
+            }
+        }
+    }
+}
+
+impl<R, W> Service for Den<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    fn service(self: Arc<Self>, batch: &mut Batch) {
+        // Out of PARKED by the wake that queued it: no task runs the connection and none
+        // can start (a wake now only marks NOTIFIED), so it is this thread's.
+        let parks = {
+            let mut slot = self.lock();
+            match slot.as_mut() {
+                Some(conn) => write_in_place(conn, batch, &self),
+                None => return,
+            }
+        };
+        let parked = parks
+            && self
+                .state
+                .compare_exchange(RUNNING, PARKED, AcqRel, Acquire)
+                .is_ok();
+        if parks && !parked {
+            // Woken again meanwhile: look once more.
+            self.state.store(RUNNING, Release);
+            let app = self.lock().as_ref().map(|conn| conn.app.clone());
+            if let Some(app) = app {
+                app.woken.push(self);
+            }
+        } else if !parks {
+            self.state.store(RUNNING, Release);
             self.unpark();
         }
     }
 }
 
-impl<R, W> Parked for Den<R, W>
+/// Writes what `conn` has queued, if the socket takes it all and nothing else is to do,
+/// and registers `den` again: true when the connection may stay parked.
+fn write_in_place<R, W>(conn: &mut Conn<R, W>, batch: &mut Batch, den: &Arc<Den<R, W>>) -> bool
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    fn send_parked(&self, frames: &[Bytes]) -> bool {
-        if self
-            .state
-            .compare_exchange(PARKED, RUNNING, AcqRel, Acquire)
-            .is_err()
-        {
+    let peer = conn.peer.clone();
+    if !peer.outbox.take_plain(batch) {
+        return false;
+    }
+    let frames = batch.frames.len();
+    if frames > 0 {
+        let bytes: usize = batch.frames.iter().map(Bytes::len).sum();
+        let rest = write_now(&mut conn.write, &batch.frames);
+        written(
+            &conn.app,
+            &peer,
+            batch,
+            bytes - rest.as_ref().map_or(0, Bytes::len),
+        );
+        batch.frames.clear();
+        if let Some(rest) = rest {
+            // The socket is full: the rest goes first, written by a task.
+            peer.outbox.push_front(rest);
             return false;
         }
-        // Out of PARKED by this call: no task runs the connection and none can start (a
-        // wake now only marks NOTIFIED), so its write half is this thread's until it
-        // goes back.
-        let rest = match self.lock().as_mut() {
-            Some(conn) => {
-                let rest = write_now(&mut conn.write, frames);
-                if let Some(rest) = &rest {
-                    conn.peer.outbox.push_front(rest.clone());
-                }
-                rest
-            }
-            None => None,
-        };
-        let Some(den) = self.me.upgrade() else {
-            return true;
-        };
-        if rest.is_some()
-            || self
-                .state
-                .compare_exchange(RUNNING, PARKED, AcqRel, Acquire)
-                .is_err()
-        {
-            // What the socket did not take now, or a wake that came meanwhile: a task.
-            self.state.store(RUNNING, Release);
-            den.unpark();
-        }
-        true
     }
+    if frames > INLINE_FRAMES {
+        return false;
+    }
+    let waker = Waker::from(den.clone());
+    let mut cx = Context::from_waker(&waker);
+    conn.frames.poll_arrival(&mut cx).is_pending() && peer.outbox.park(&waker)
 }
 
 /// Writes `frames` without waiting; what the socket did not take (all of it on an

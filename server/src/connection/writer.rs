@@ -66,16 +66,7 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
                     }
                 }
             }
-            let now = Instant::now();
-            if let Some(oldest) = batch.oldest {
-                app.metrics
-                    .observe_latency(now.saturating_duration_since(oldest));
-            }
-            app.metrics
-                .frames_delivered
-                .fetch_add(batch.frames.len() as u64, Relaxed);
-            app.metrics.bytes_delivered.fetch_add(bytes as u64, Relaxed);
-            peer.liveness.sent();
+            written(app, peer, &batch, bytes);
             if batch.frames.capacity() <= KEPT_BATCH_SLOTS {
                 batch.frames = Vec::new();
             } else {
@@ -110,6 +101,19 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
             }), if waiting_for_due => {}
         }
     }
+}
+
+/// `batch` (`bytes` in all) is written: counted, timed, and stamped on the connection.
+pub(super) fn written(app: &App, peer: &Peer, batch: &Batch, bytes: usize) {
+    if let Some(oldest) = batch.oldest {
+        app.metrics
+            .observe_latency(Instant::now().saturating_duration_since(oldest));
+    }
+    app.metrics
+        .frames_delivered
+        .fetch_add(batch.frames.len() as u64, Relaxed);
+    app.metrics.bytes_delivered.fetch_add(bytes as u64, Relaxed);
+    peer.liveness.sent();
 }
 
 /// Bytes written to the socket so far: a pending write is given up only when the peer

@@ -49,7 +49,7 @@ pub struct Batch {
     /// The earliest `max_rate` deadline still waiting, read under the same lock.
     pub next_due: Option<Instant>,
     /// No live data was queued since the keepalive sweeper found the connection quiet
-    /// (see [`Outbox::push_keepalive`]): the connection may be parked once this is written.
+    /// (see [`Outbox::hush`]): the connection may be parked once this is written.
     pub quiet: bool,
 }
 
@@ -75,7 +75,7 @@ struct Inner {
     signaled: bool,
     /// The writer waiting in [`Outbox::notified`], or the parked connection.
     waker: Option<Waker>,
-    /// Set at first and by [`Outbox::push_keepalive`], cleared by live data.
+    /// Set at first and by [`Outbox::hush`], cleared by live data.
     quiet: bool,
 }
 
@@ -161,19 +161,19 @@ impl Outbox {
         inner.signal();
     }
 
-    /// Queues a keepalive frame (heartbeat, ping) of a connection that has sent nothing
-    /// for a heartbeat interval, and marks it quiet: until live data is queued again, it
-    /// may be parked whenever it has nothing left to write.
-    pub fn push_keepalive(&self, frame: Bytes) {
+    /// Nothing was written to the connection for a while: marks it quiet and wakes its
+    /// writer, which parks it once everything queued is written. (No wake when it is
+    /// quiet already: a parked connection stays parked.)
+    pub fn hush(&self) {
         let mut inner = self.lock();
-        if !inner.closing {
+        if !inner.quiet && !inner.closing {
             inner.quiet = true;
-            Self::enqueue(&mut inner, frame, Instant::now);
+            inner.signal();
         }
     }
 
     /// The connection could not be parked (it holds part of a client frame): it stays
-    /// awake until the next keepalive.
+    /// awake until the sweeper hushes it again.
     pub fn stir(&self) {
         self.lock().quiet = false;
     }
@@ -182,7 +182,7 @@ impl Outbox {
     /// last `take` (then false: the connection must not park).
     pub fn park(&self, waker: &Waker) -> bool {
         let mut inner = self.lock();
-        if inner.signaled || !inner.quiet {
+        if inner.signaled {
             return false;
         }
         inner.waker = Some(waker.clone());
@@ -356,6 +356,23 @@ impl Outbox {
         self.drained.notify_one();
     }
 
+    /// Like [`Outbox::take`], but only plain frames: false, taking nothing, when a close,
+    /// a `max_rate` frame or a conflated lag is waiting (the connection's task handles
+    /// those).
+    pub fn take_plain(&self, batch: &mut Batch) -> bool {
+        {
+            let mut inner = self.lock();
+            if inner.close.is_some() || !inner.delayed.is_empty() || inner.lag.is_some() {
+                return false;
+            }
+            Self::take_queue(&mut inner, batch);
+            batch.close = None;
+            batch.next_due = None;
+        }
+        self.drained.notify_one();
+        true
+    }
+
     /// Bytes that may still be queued before the bound is reached.
     pub fn room(&self) -> usize {
         self.limit_bytes.saturating_sub(self.lock().queued_bytes)
@@ -382,10 +399,9 @@ impl Outbox {
         }
     }
 
-    fn take_locked(&self, batch: &mut Batch) {
+    /// Moves the queue into `batch` (whose old frames are dropped).
+    fn take_queue(inner: &mut Inner, batch: &mut Batch) {
         batch.frames.clear();
-        batch.oldest = None;
-        let mut inner = self.lock();
         std::mem::swap(&mut batch.frames, &mut inner.queue);
         inner.queued_bytes = 0;
         // This takes everything pushed so far: a wake-up left for it would only make the
@@ -393,6 +409,11 @@ impl Outbox {
         inner.signaled = false;
         batch.oldest = inner.oldest.take();
         batch.quiet = inner.quiet;
+    }
+
+    fn take_locked(&self, batch: &mut Batch) {
+        let mut inner = self.lock();
+        Self::take_queue(&mut inner, batch);
         if inner.delayed.is_empty() && inner.lag.is_none() {
             batch.close = inner.close.take().map(|c| *c);
             batch.next_due = None;
