@@ -96,12 +96,13 @@ impl Woken {
 pub(crate) async fn serve_woken(app: Arc<App>) {
     let mut dens = Vec::new();
     let mut batch = Batch::default();
+    let mut stopping = false;
     loop {
         tokio::select! {
             () = app.woken.ready.notified() => {}
+            () = app.shutdown.cancelled(), if !stopping => stopping = true,
             // While shutting down, look now and then whether everyone is gone.
-            () = tokio::time::sleep(std::time::Duration::from_millis(100)),
-                if app.shutdown.is_cancelled() => {}
+            () = tokio::time::sleep(std::time::Duration::from_millis(100)), if stopping => {}
         }
         app.woken.take(&mut dens);
         for (i, den) in dens.drain(..).enumerate() {
@@ -110,7 +111,7 @@ pub(crate) async fn serve_woken(app: Arc<App>) {
                 tokio::task::consume_budget().await;
             }
         }
-        if app.shutdown.is_cancelled() && app.connections.is_empty() {
+        if stopping && app.connections.is_empty() {
             return;
         }
     }

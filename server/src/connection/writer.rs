@@ -23,11 +23,6 @@ use crate::outbox::Batch;
 /// Most slices handed to one vectored write (below every platform's IOV_MAX).
 const MAX_IOVECS: usize = 512;
 
-/// A batch buffer holding at most this many slots is freed after its write, so an idle
-/// connection keeps none (a busy one that writes small batches allocates one per write,
-/// next to a system call); a larger one is kept for the next batch.
-const KEPT_BATCH_SLOTS: usize = 64;
-
 /// Why the writer stopped without an error.
 pub(super) enum WriteEnd {
     /// It wrote the close frame.
@@ -67,11 +62,7 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
                 }
             }
             written(app, peer, &batch, bytes);
-            if batch.frames.capacity() <= KEPT_BATCH_SLOTS {
-                batch.frames = Vec::new();
-            } else {
-                batch.frames.clear();
-            }
+            batch.frames.clear();
         }
         if let Some(close_frame) = batch.close.take() {
             let _ = Box::pin(timeout(CLOSE_GRACE, async {

@@ -186,6 +186,9 @@ impl Outbox {
             return false;
         }
         inner.waker = Some(waker.clone());
+        // A busy connection keeps its queue's room from batch to batch; a parked one
+        // keeps none.
+        inner.queue = Vec::new();
         true
     }
 

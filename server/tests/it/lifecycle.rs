@@ -91,3 +91,20 @@ async fn reuse_port_lets_processes_share_a_port() {
     }
     second.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_out_the_grace_period_when_everyone_is_gone() {
+    let mut cfg = config(1, 1.0);
+    cfg.simulator = None;
+    cfg.shutdown_grace = Duration::from_secs(30);
+    let server = start(cfg).await;
+    // One connection that parks, then leaves: nothing is left for the server to wait on.
+    let (mut c, _) = Client::connect_welcomed(server.addr()).await;
+    subscribe(&mut c, &["fx.*"]).await;
+    wait_for_metric(server.addr(), "tickcast_parked_connections", 1).await;
+    drop(c);
+    wait_for_metric(server.addr(), "tickcast_connections", 0).await;
+    tokio::time::timeout(Duration::from_secs(10), server.shutdown())
+        .await
+        .expect("shut down long before the 30 s grace period");
+}
