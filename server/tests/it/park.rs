@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tickcast_proto::{Op, Publish, RequestId, ServerMessage, Subscribe, decode_server};
+use tickcast_proto::{RequestId, ServerMessage, Subscribe, decode_server};
 
 use crate::support::*;
 
@@ -63,19 +63,7 @@ async fn quiet_connections_park_and_wake_for_keepalives_requests_and_data() {
     let (mut publisher, _) =
         connect_with_headers(addr, &format!("Authorization: Bearer {TOKEN}\r\n")).await;
     for i in 1..=20u64 {
-        publisher
-            .send(Publish {
-                id: Some(RequestId::Num(i)),
-                topic: "fx.EURUSD".into(),
-                price: 1.08 + i as f64 / 10_000.0,
-                size: 1,
-                ..Default::default()
-            })
-            .await;
-        match publisher.recv().await {
-            ServerMessage::Ack(a) => assert_eq!(a.op, Op::Publish),
-            other => panic!("expected the publish ack, got {other:?}"),
-        }
+        publish_fx(&mut publisher, i).await;
     }
     let mut seqs = Vec::new();
     while seqs.len() < 20 {

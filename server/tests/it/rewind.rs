@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tickcast_proto::{Op, Publish, RequestId, ServerMessage, Subscribe};
+use tickcast_proto::{RequestId, ServerMessage, Subscribe};
 
 use crate::support::*;
 
@@ -58,25 +58,9 @@ async fn published(n: u64, history: usize) -> (tickcast_server::Handle, Client) 
     )
     .await;
     for i in 1..=n {
-        publish(&mut publisher, i).await;
+        publish_fx(&mut publisher, i).await;
     }
     (server, publisher)
-}
-
-async fn publish(publisher: &mut Client, i: u64) {
-    publisher
-        .send(Publish {
-            id: Some(RequestId::Num(i)),
-            topic: "fx.EURUSD".into(),
-            price: 1.08 + i as f64 / 10_000.0,
-            size: 1,
-            ..Default::default()
-        })
-        .await;
-    match publisher.recv().await {
-        ServerMessage::Ack(a) => assert_eq!(a.op, Op::Publish),
-        other => panic!("expected the publish ack, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -114,7 +98,7 @@ async fn rewind_larger_than_what_is_held_sends_everything_held_then_live() {
     );
     assert_eq!(history.last().map(|m| m.0), Some(300));
     assert_contiguous(&history);
-    publish(&mut publisher, 301).await;
+    publish_fx(&mut publisher, 301).await;
     let live = read_topic(&mut c, "fx.EURUSD", 1).await;
     assert_eq!(live, [(301, false, None)], "live continues right after");
     server.shutdown().await;

@@ -459,3 +459,20 @@ pub async fn http_get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16,
         .unwrap();
     (status, head, body)
 }
+
+/// Publishes trade `i` of `fx.EURUSD` (price 1.08 + i/10,000) and reads its ack.
+pub async fn publish_fx(publisher: &mut Client, i: u64) {
+    publisher
+        .send(tickcast_proto::Publish {
+            id: Some(tickcast_proto::RequestId::Num(i)),
+            topic: "fx.EURUSD".into(),
+            price: 1.08 + i as f64 / 10_000.0,
+            size: 1,
+            ..Default::default()
+        })
+        .await;
+    match publisher.recv().await {
+        ServerMessage::Ack(a) => assert_eq!(a.op, tickcast_proto::Op::Publish),
+        other => panic!("expected the publish ack, got {other:?}"),
+    }
+}
