@@ -74,22 +74,30 @@ pub(crate) struct Conn<R, W> {
     _slot: ConnectionSlot,
 }
 
-/// Serves one upgraded connection from `remote` until it closes; `early`: bytes the
-/// client sent right behind its upgrade request.
-#[allow(clippy::too_many_arguments)]
-pub async fn serve<R, W>(
-    read: R,
-    early: Bytes,
-    write: W,
-    app: Arc<App>,
-    encoding: Encoding,
-    remote: SocketAddr,
-    grant: Grant,
-    slot: ConnectionSlot,
-) where
+/// What the HTTP layer settled for an upgraded connection.
+pub(crate) struct Accepted {
+    pub app: Arc<App>,
+    pub encoding: Encoding,
+    pub remote: SocketAddr,
+    pub grant: Grant,
+    /// Its place under the connection limits, held for the connection's life.
+    pub slot: ConnectionSlot,
+}
+
+/// Serves one upgraded connection until it closes; `early`: bytes the client sent right
+/// behind its upgrade request.
+pub(crate) async fn serve<R, W>(read: R, early: Bytes, write: W, accepted: Accepted)
+where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let Accepted {
+        app,
+        encoding,
+        remote,
+        grant,
+        slot,
+    } = accepted;
     let config = &app.config;
     let id = app.next_connection_id.fetch_add(1, Relaxed);
     let peer = Arc::new(Peer::new(

@@ -291,36 +291,22 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Resp
                 return;
             }
         };
+        let accepted = connection::Accepted {
+            app,
+            encoding: negotiated.encoding,
+            remote: peer,
+            grant,
+            slot,
+        };
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
-                // Plain TCP: split without a lock; bytes hyper read past the request come
-                // first (copied: its `Bytes` would keep hyper's whole 8 KiB read buffer).
+                // Plain TCP: split without a lock; bytes hyper read past the request come first.
                 let (read, write) = parts.io.into_inner().into_split();
-                connection::serve(
-                    read,
-                    parts.read_buf,
-                    write,
-                    app,
-                    negotiated.encoding,
-                    peer,
-                    grant,
-                    slot,
-                )
-                .await;
+                connection::serve(read, parts.read_buf, write, accepted).await;
             }
             Err(upgraded) => {
                 let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-                connection::serve(
-                    read,
-                    Bytes::new(),
-                    write,
-                    app,
-                    negotiated.encoding,
-                    peer,
-                    grant,
-                    slot,
-                )
-                .await;
+                connection::serve(read, Bytes::new(), write, accepted).await;
             }
         }
     });
