@@ -161,6 +161,14 @@ where
         }
     }
 
+    /// Hands the connection to the servicer; the caller took it out of PARKED.
+    fn enqueue(self: Arc<Self>) {
+        let app = self.lock().as_ref().map(|conn| conn.app.clone());
+        if let Some(app) = app {
+            app.woken.push(self);
+        }
+    }
+
     /// Starts a task for the connection; the caller took it out of PARKED.
     fn unpark(self: &Arc<Self>) {
         let Some(conn) = self.lock().take() else {
@@ -196,10 +204,7 @@ where
         }
         if state == PARKED {
             // This wake took it out of PARKED: it alone hands it to the servicer.
-            let app = self.lock().as_ref().map(|conn| conn.app.clone());
-            if let Some(app) = app {
-                app.woken.push(self.clone());
-            }
+            self.clone().enqueue();
         }
     }
 }
@@ -219,21 +224,17 @@ where
                 None => return,
             }
         };
-        let parked = parks
-            && self
-                .state
-                .compare_exchange(RUNNING, PARKED, AcqRel, Acquire)
-                .is_ok();
-        if parks && !parked {
-            // Woken again meanwhile: look once more.
-            self.state.store(RUNNING, Release);
-            let app = self.lock().as_ref().map(|conn| conn.app.clone());
-            if let Some(app) = app {
-                app.woken.push(self);
-            }
-        } else if !parks {
+        if !parks {
             self.state.store(RUNNING, Release);
             self.unpark();
+        } else if self
+            .state
+            .compare_exchange(RUNNING, PARKED, AcqRel, Acquire)
+            .is_err()
+        {
+            // Woken again meanwhile: look once more.
+            self.state.store(RUNNING, Release);
+            self.enqueue();
         }
     }
 }
