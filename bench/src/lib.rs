@@ -20,5 +20,6 @@ mod ws;
 
 pub use blast::run as blast;
 pub use cli::{Cli, Command, RunArgs};
+pub use report::Report;
 pub use report::table;
-pub use run::{Report, run};
+pub use run::run;

@@ -13,117 +13,20 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use serde::Serialize;
 use tickcast_proto::{ClientMessage, Encoding, Subscribe, encode};
 use tokio::task::LocalSet;
 
 use crate::cli::RunArgs;
 use crate::conn::{self, Control, Local, Spec, Target};
 use crate::process::{self, Sample, Spawned};
+use crate::report::{
+    ClientUse, Connect, Delivery, Disconnects, Machine, Report, ServerUse, Stalled,
+};
 use crate::stats::{Latency, Spread, ThreadStats};
 
 /// Connections per loopback source address when `--source-ips` is 0 (below the
 /// server's default per-IP limit of 10,000 and the ~28,000 ephemeral ports).
 const CONNS_PER_SOURCE: usize = 8000;
-
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub label: String,
-    pub url: String,
-    pub topic: String,
-    pub connections: usize,
-    pub threads: usize,
-    pub source_ips: usize,
-    pub warmup_s: f64,
-    /// Length of the measurement window.
-    pub window_s: f64,
-    pub connect: Connect,
-    pub delivery: Delivery,
-    pub latency: Latency,
-    /// `--rewind`: time from opening a connection to its last history message, and how
-    /// many connections got their whole window.
-    pub rewind: Option<(Latency, u64)>,
-    pub disconnects: Disconnects,
-    pub stalled: Stalled,
-    pub server: Option<ServerUse>,
-    pub client: ClientUse,
-    pub machine: Machine,
-}
-
-/// The whole machine over the measurement window: the cores are shared, so this says
-/// whether anything else competed with the server and the bench.
-#[derive(Debug, Serialize)]
-pub struct Machine {
-    /// Busy percent of each CPU.
-    pub cpu_busy_pct: Vec<f64>,
-    /// Busy CPU not spent by the server or the bench (kernel threads such as ksoftirqd
-    /// included), in percent of one core.
-    pub others_pct: f64,
-    pub load_avg_1m: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Connect {
-    pub subscribed: usize,
-    pub failed: usize,
-    pub seconds: f64,
-    pub errors: BTreeMap<String, u64>,
-}
-
-/// Ticks to the clients that kept reading, in the measurement window.
-#[derive(Debug, Serialize)]
-pub struct Delivery {
-    pub msgs: u64,
-    pub msgs_per_s: f64,
-    /// Ticks published on the topic in the window (from `seq`), per reading client.
-    pub published: u64,
-    /// Mean share of `published` a reading client received, in percent.
-    pub delivered_pct: f64,
-    /// Mean share of `--expect-rate` x window a reading client received, in percent.
-    pub of_requested_pct: Option<f64>,
-    pub gaps: u64,
-    pub out_of_order: u64,
-    pub lagged: u64,
-    pub errors: u64,
-    /// Ticks per reading client.
-    pub per_connection: Spread,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Disconnects {
-    /// Reading clients that were closed or broke during warm-up or measurement.
-    pub reading: usize,
-    pub stalled: usize,
-    pub reasons: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Stalled {
-    pub clients: usize,
-    pub ticks_before_stall: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ServerUse {
-    /// The processes sampled (summed).
-    pub pids: Vec<u32>,
-    pub rss_before_kib: u64,
-    /// After every connection subscribed and `settle` passed.
-    pub rss_connected_kib: u64,
-    pub rss_peak_kib: u64,
-    /// (rss_connected - rss_before) / subscribed connections.
-    pub rss_per_connection_bytes: f64,
-    /// CPU over the measurement window, in percent of one core.
-    pub cpu_pct: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ClientUse {
-    pub cpu_pct: f64,
-    /// CPU time of the bench per received tick.
-    pub cpu_ns_per_msg: f64,
-    pub rss_kib: u64,
-}
 
 struct Url {
     addr: SocketAddr,
