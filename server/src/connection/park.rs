@@ -15,17 +15,16 @@
 //! a task again. So a wave of ticks to thousands of parked subscribers allocates no
 //! task per subscriber.
 
-use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU8;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::writer::written;
+use super::writer::{Cursor, written};
 use super::{Conn, run};
 use crate::App;
 use crate::outbox::Batch;
@@ -279,40 +278,14 @@ where
 /// error: the task that writes it next meets the error itself).
 fn write_now<W: AsyncWrite + Unpin>(w: &mut W, frames: &[Bytes]) -> Option<Bytes> {
     let mut cx = Context::from_waker(Waker::noop());
-    let total: usize = frames.iter().map(Bytes::len).sum();
-    let mut written = 0;
-    while written < total {
-        let mut skip = written;
-        let slices: Vec<IoSlice<'_>> = frames
-            .iter()
-            .filter_map(|f| {
-                if skip >= f.len() {
-                    skip -= f.len();
-                    None
-                } else {
-                    let slice = IoSlice::new(&f[skip..]);
-                    skip = 0;
-                    Some(slice)
-                }
-            })
-            .collect();
+    let mut at = Cursor::default();
+    let mut slices = Vec::new();
+    while !at.is_done(frames) {
+        at.slices(frames, &mut slices);
         match Pin::new(&mut *w).poll_write_vectored(&mut cx, &slices) {
-            Poll::Ready(Ok(n)) if n > 0 => written += n,
-            _ => break,
+            Poll::Ready(Ok(n)) if n > 0 => at.advance(frames, n),
+            _ => return Some(at.rest(frames)),
         }
     }
-    if written == total {
-        return None;
-    }
-    let mut rest = BytesMut::with_capacity(total - written);
-    let mut skip = written;
-    for f in frames {
-        if skip >= f.len() {
-            skip -= f.len();
-        } else {
-            rest.extend_from_slice(&f[skip..]);
-            skip = 0;
-        }
-    }
-    Some(rest.freeze())
+    None
 }

@@ -163,29 +163,90 @@ async fn write_frames<W: AsyncWrite + Unpin>(
         }
         return Ok(());
     }
-    let mut index = 0;
-    let mut offset = 0;
+    let mut at = Cursor::default();
     let mut slices = Vec::with_capacity(frames.len().min(MAX_IOVECS));
-    while index < frames.len() {
-        slices.clear();
-        slices.push(IoSlice::new(&frames[index][offset..]));
-        slices.extend(
-            frames[index + 1..]
-                .iter()
-                .take(MAX_IOVECS - 1)
-                .map(|f| IoSlice::new(f)),
-        );
-        let mut written = w.write_vectored(&slices).await?;
+    while !at.is_done(frames) {
+        at.slices(frames, &mut slices);
+        let written = w.write_vectored(&slices).await?;
         if written == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
         progress.add(written);
-        while index < frames.len() && written >= frames[index].len() - offset {
-            written -= frames[index].len() - offset;
-            index += 1;
-            offset = 0;
-        }
-        offset += written;
+        at.advance(frames, written);
     }
     Ok(())
+}
+
+/// How far a write of a batch's frames has got: the next frame, and how much of it is
+/// written. (The writer's vectored writes and the servicer's writes in place share it.)
+#[derive(Debug, Default)]
+pub(super) struct Cursor {
+    index: usize,
+    offset: usize,
+}
+
+impl Cursor {
+    pub(super) fn is_done(&self, frames: &[Bytes]) -> bool {
+        self.index >= frames.len()
+    }
+
+    /// The slices still to write, at most [`MAX_IOVECS`], into `out` (cleared first).
+    pub(super) fn slices<'a>(&self, frames: &'a [Bytes], out: &mut Vec<IoSlice<'a>>) {
+        out.clear();
+        if let Some(first) = frames.get(self.index) {
+            out.push(IoSlice::new(&first[self.offset..]));
+            out.extend(
+                frames[self.index + 1..]
+                    .iter()
+                    .take(MAX_IOVECS - 1)
+                    .map(|f| IoSlice::new(f)),
+            );
+        }
+    }
+
+    /// `written` more bytes went out.
+    pub(super) fn advance(&mut self, frames: &[Bytes], mut written: usize) {
+        while self.index < frames.len() && written >= frames[self.index].len() - self.offset {
+            written -= frames[self.index].len() - self.offset;
+            self.index += 1;
+            self.offset = 0;
+        }
+        self.offset += written;
+    }
+
+    /// A copy of what is still to write, in one piece.
+    pub(super) fn rest(&self, frames: &[Bytes]) -> Bytes {
+        let mut rest = bytes::BytesMut::new();
+        if let Some(first) = frames.get(self.index) {
+            rest.extend_from_slice(&first[self.offset..]);
+            for f in &frames[self.index + 1..] {
+                rest.extend_from_slice(f);
+            }
+        }
+        rest.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_walks_partial_writes_across_frames() {
+        let frames = [
+            Bytes::from_static(b"abc"),
+            Bytes::from_static(b"de"),
+            Bytes::from_static(b"fghi"),
+        ];
+        let mut at = Cursor::default();
+        let mut slices = Vec::new();
+        at.advance(&frames, 4); // "abc" and "d"
+        at.slices(&frames, &mut slices);
+        let pending: Vec<&[u8]> = slices.iter().map(|s| &s[..]).collect();
+        assert_eq!(pending, [&b"e"[..], &b"fghi"[..]]);
+        assert_eq!(&at.rest(&frames)[..], b"efghi");
+        at.advance(&frames, 5);
+        assert!(at.is_done(&frames));
+        assert!(at.rest(&frames).is_empty());
+    }
 }
