@@ -3,7 +3,7 @@
 //!
 //! Like uWebSockets' timeout sweep, one timer per server instead of one per connection:
 //! a connection keeps four atomics ([`Liveness`], in its [`Peer`]) that its reader and
-//! writer stamp, and the sweeper walks every open connection a few times per heartbeat
+//! writer stamp, and the sweeper walks the broker's connection table a few times per heartbeat
 //! interval, pushing what is due into the connection's outbox (which wakes its writer,
 //! or, for a parked connection, has the parked-connection servicer write it).
 //! An idle connection owns no timer; one that wrote nothing for a sweep is hushed, so it
@@ -11,9 +11,8 @@
 //! The `heartbeat` message is encoded once per sweep and shared by every connection that
 //! needs one. A shutting-down server tells every connection from here too.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -73,46 +72,6 @@ impl Liveness {
     }
 }
 
-/// Every open WebSocket connection of a server, for the sweeper.
-#[derive(Default)]
-pub struct Connections {
-    open: Mutex<HashMap<u64, Arc<Peer>>>,
-    /// Set once the sweeper told everyone about the shutdown: later arrivals tell
-    /// themselves when they register.
-    shutting_down: AtomicBool,
-}
-
-impl std::fmt::Debug for Connections {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connections")
-            .field("open", &self.lock().len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Connections {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Peer>>> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A connection opened.
-    pub fn add(&self, peer: &Arc<Peer>) {
-        self.lock().insert(peer.id, peer.clone());
-        if self.shutting_down.load(Relaxed) {
-            announce_shutdown(peer);
-        }
-    }
-
-    /// A connection closed.
-    pub fn remove(&self, id: u64) {
-        self.lock().remove(&id);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
-    }
-}
-
 /// How often the sweeper looks at every connection: an eighth of the heartbeat interval
 /// (so a heartbeat is at most that early), between 10 ms and 1 s.
 fn sweep_period(heartbeat: Duration) -> Duration {
@@ -140,15 +99,9 @@ pub async fn sweep(app: Arc<App>) {
             send_heartbeats: !app.config.echo,
             frames: [None, None],
         };
-        for peer in app.connections.lock().values() {
-            duty.check(peer);
-        }
+        app.broker.each_peer(|peer| duty.check(peer));
     }
-    let open = app.connections.lock();
-    app.connections.shutting_down.store(true, Relaxed);
-    for peer in open.values() {
-        announce_shutdown(peer);
-    }
+    app.broker.close_peers(|peer| announce_shutdown(peer));
 }
 
 /// One sweep: its clock reading and the heartbeat frames it encoded so far.
@@ -221,7 +174,7 @@ impl Duty {
 }
 
 /// Tells the client the server is going away: `shutdown`, then close 1001.
-fn announce_shutdown(peer: &Peer) {
+pub fn announce_shutdown(peer: &Peer) {
     let msg = ServerMessage::Shutdown(Shutdown {
         reason: "server shutting down".into(),
         reconnect_after_ms: 1000,

@@ -82,8 +82,6 @@ pub(crate) struct App {
     next_connection_id: AtomicU64,
     started: Instant,
     auth: auth::Auth,
-    /// Every open WebSocket connection, for the keepalive sweeper.
-    connections: keepalive::Connections,
     /// Parked connections woken since the servicer last looked.
     woken: connection::Woken,
     /// Open WebSocket connections per client IP (`max_connections_per_ip`).
@@ -165,7 +163,6 @@ async fn serve(
         next_connection_id: AtomicU64::new(1),
         started: Instant::now(),
         auth: auth::Auth::new(&config),
-        connections: Default::default(),
         woken: Default::default(),
         per_ip: Default::default(),
         config,

@@ -48,9 +48,9 @@ fn protocol(code: u16, reason: &'static str) -> ReadError {
     ReadError::Protocol { code, reason }
 }
 
-/// Reads client frames from `io`.
-pub struct FrameReader<R> {
-    io: R,
+/// Reads client frames from the socket each call is given (the reader keeps no socket:
+/// a connection owns one stream and lends its read half per call).
+pub struct FrameReader {
     /// Bytes read; empty with no allocation while idle.
     buf: Vec<u8>,
     /// Where the bytes not yet handed out begin in `buf`.
@@ -68,21 +68,15 @@ struct Head {
     len: usize,
 }
 
-impl<R: AsyncRead + Unpin> FrameReader<R> {
-    /// A reader of `io`, whose first bytes are `early` (what the HTTP layer read past
-    /// the upgrade request).
-    pub fn new(io: R, max_payload: usize, early: &[u8]) -> Self {
+impl FrameReader {
+    /// A reader whose first bytes are `early` (what the HTTP layer read past the upgrade
+    /// request).
+    pub fn new(max_payload: usize, early: &[u8]) -> Self {
         Self {
-            io,
             buf: early.to_vec(),
             start: 0,
             max_payload,
         }
-    }
-
-    /// The underlying reader (e.g. to drain it before closing).
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.io
     }
 
     /// The next frame. Checks what a server must check of every client frame: reserved
@@ -90,14 +84,18 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// and the payload size limit (1009): `max_payload` for every data frame, and
     /// `continuation_room` (what the message being reassembled may still take) for a
     /// continuation frame, so an oversized one is refused from its header alone.
-    pub async fn next(&mut self, continuation_room: usize) -> Result<Frame<'_>, ReadError> {
+    pub async fn next<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        continuation_room: usize,
+    ) -> Result<Frame<'_>, ReadError> {
         if self.start == self.buf.len() {
             self.release();
         }
         let head = loop {
             match self.parse(continuation_room)? {
                 Some(head) => break head,
-                None => poll_fn(|cx| self.poll_fill(cx)).await?,
+                None => poll_fn(|cx| self.poll_fill(io, cx)).await?,
             }
         };
         let end = head.start + head.len;
@@ -124,8 +122,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Registers `cx` to be woken when the client sends something (how a parked
     /// connection waits); `Ready` when bytes, the end or an error came already: what came
     /// is kept for `next`, and an end or error shows again on the next read.
-    pub fn poll_arrival(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.poll_fill(cx).map(|_| ())
+    pub fn poll_arrival<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        self.poll_fill(io, cx).map(|_| ())
     }
 
     /// Frees the buffer: everything in it has been handed out.
@@ -212,10 +214,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// Reads once from the socket into a stack scratch buffer and appends what came
     /// (first dropping the bytes already handed out: one move per read, not per frame).
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ReadError>> {
+    fn poll_fill<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), ReadError>> {
         let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
         let mut read = ReadBuf::uninit(&mut scratch);
-        match Pin::new(&mut self.io).poll_read(cx, &mut read) {
+        match Pin::new(io).poll_read(cx, &mut read) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
             Poll::Ready(Ok(())) if read.filled().is_empty() => {
@@ -256,7 +262,7 @@ mod tests {
         chunk: usize,
         max: usize,
     ) -> (Vec<(bool, OpCode, Vec<u8>)>, ReadError) {
-        let (mut tx, rx) = tokio::io::duplex(64);
+        let (mut tx, mut rx) = tokio::io::duplex(64);
         let writer = tokio::spawn(async move {
             for piece in bytes.chunks(chunk.max(1)) {
                 if tx.write_all(piece).await.is_err() {
@@ -264,10 +270,10 @@ mod tests {
                 }
             }
         });
-        let mut reader = FrameReader::new(rx, max, &[]);
+        let mut reader = FrameReader::new(max, &[]);
         let mut got = Vec::new();
         let end = loop {
-            match reader.next(max).await {
+            match reader.next(&mut rx, max).await {
                 Ok(f) => got.push((f.fin, f.opcode, f.payload.to_vec())),
                 Err(e) => break e,
             }
@@ -297,18 +303,25 @@ mod tests {
             assert!(matches!(end, ReadError::Gone(_)), "chunk {chunk}: {end}");
         }
 
-        let (mut tx, rx) = tokio::io::duplex(1024);
-        let mut reader = FrameReader::new(rx, 1024, &[]);
+        let (mut tx, mut rx) = tokio::io::duplex(1024);
+        let mut reader = FrameReader::new(1024, &[]);
         tx.write_all(&client_frame(true, 0x2, &[1; 200], [1, 2, 3, 4]))
             .await
             .unwrap();
-        assert_eq!(reader.next(1024).await.unwrap().payload, &[1; 200][..]);
+        assert_eq!(
+            reader.next(&mut rx, 1024).await.unwrap().payload,
+            &[1; 200][..]
+        );
         tx.write_all(&client_frame(true, 0x9, b"", [1, 2, 3, 4]))
             .await
             .unwrap();
-        assert_eq!(reader.next(1024).await.unwrap().opcode, OpCode::Ping);
+        assert_eq!(
+            reader.next(&mut rx, 1024).await.unwrap().opcode,
+            OpCode::Ping
+        );
         // Waiting for the next frame, with nothing read, it holds no buffer.
-        let pending = tokio::time::timeout(Duration::from_millis(20), reader.next(1024)).await;
+        let pending =
+            tokio::time::timeout(Duration::from_millis(20), reader.next(&mut rx, 1024)).await;
         assert!(pending.is_err());
         assert_eq!(reader.buf.capacity(), 0, "an idle reader holds no buffer");
     }
@@ -361,12 +374,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_continuation_past_the_message_room_is_refused_from_its_header() {
-        let (mut tx, rx) = tokio::io::duplex(1024);
-        let mut reader = FrameReader::new(rx, 1000, &[]);
+        let (mut tx, mut rx) = tokio::io::duplex(1024);
+        let mut reader = FrameReader::new(1000, &[]);
         // Only the header of a 900-byte continuation arrives; 100 bytes of room are left.
         let frame = client_frame(true, 0x0, &[0; 900], [1, 2, 3, 4]);
         tx.write_all(&frame[..8]).await.unwrap();
-        let refused = tokio::time::timeout(Duration::from_secs(5), reader.next(100)).await;
+        let refused = tokio::time::timeout(Duration::from_secs(5), reader.next(&mut rx, 100)).await;
         match refused.expect("refused without waiting for the payload") {
             Err(ReadError::Protocol { code, reason }) => {
                 assert_eq!(code, close::MESSAGE_TOO_BIG);
@@ -378,16 +391,22 @@ mod tests {
 
     #[tokio::test]
     async fn room_left_by_a_large_frame_is_given_back() {
-        let (mut tx, rx) = tokio::io::duplex(1 << 20);
-        let mut reader = FrameReader::new(rx, 1 << 20, &[]);
+        let (mut tx, mut rx) = tokio::io::duplex(1 << 20);
+        let mut reader = FrameReader::new(1 << 20, &[]);
         let mut bytes = client_frame(false, 0x2, &[7; 300_000], [1, 2, 3, 4]);
         let pong = client_frame(true, 0xa, b"p", [4, 3, 2, 1]);
         bytes.push(pong[0]); // and the first byte of the next frame
         tx.write_all(&bytes).await.unwrap();
-        assert_eq!(reader.next(1 << 20).await.unwrap().payload.len(), 300_000);
+        assert_eq!(
+            reader.next(&mut rx, 1 << 20).await.unwrap().payload.len(),
+            300_000
+        );
         assert!(reader.buf.capacity() >= 300_000);
         tx.write_all(&pong[1..]).await.unwrap();
-        assert_eq!(reader.next(1 << 20).await.unwrap().opcode, OpCode::Pong);
+        assert_eq!(
+            reader.next(&mut rx, 1 << 20).await.unwrap().opcode,
+            OpCode::Pong
+        );
         assert!(
             reader.buf.capacity() <= 2 * SCRATCH,
             "kept {} bytes of room",

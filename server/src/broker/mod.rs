@@ -1,19 +1,23 @@
 //! The topic broker: the [`Broker`] handle, the [`Peer`] it delivers to and the
 //! [`Reject`] it answers bad requests with. The work lives in the submodules:
-//! `registry` (who subscribed to what), `publish` (stamping what enters), `fanout`
+//! `registry` (who subscribed to what), `peers` (the connection table), `publish` (stamping what enters), `fanout`
 //! (encode once, deliver to every subscriber), `replay` (what a new subscriber gets
 //! first), `preroll` (a past loaded at start), `history` (reading what a topic keeps), `introspect` (`list` and `GET /topics`), `topic` and `subscriber` (per-topic
 //! state).
 //!
 //! Locks, in the only order they are ever taken (a lock may be skipped, never reversed):
 //!
-//! 1. `registry` (a `Mutex<Registry>`): every peer's patterns and the reference prices;
+//! 1. `registry` (a `Mutex<Registry>`): the patterns in use and the reference prices;
 //!    held for a whole subscribe, unsubscribe or disconnect, and while a topic is created.
+//!    A peer's own subscriptions (a leaf lock in its [`Peer`]) change only under it.
 //! 2. `topics` (an `RwLock` of the topic table): read briefly to find a topic, written
 //!    only to create one.
-//! 3. one topic's state (a `Mutex<TopicState>` per topic): held for one publish, one
+//! 3. `peers` (the connection table, `peers`): walked when a topic is created (taking
+//!    each peer's subscriptions) and by the keepalive sweeper (taking outboxes); never
+//!    held with a topic's lock.
+//! 4. one topic's state (a `Mutex<TopicState>` per topic): held for one publish, one
 //!    ingest or one subscriber joining (the replay is queued under it).
-//! 4. under a topic's lock, leaf locks that take no other: a peer's outbox queue
+//! 5. under a topic's lock, leaf locks that take no other: a peer's outbox queue
 //!    (`Outbox::push*`), and whatever the [`Upstream`] takes (in cluster mode the
 //!    cluster's reference-price `RwLock`, read for each forwarded tick).
 //!
@@ -24,6 +28,7 @@ mod books;
 mod fanout;
 mod history;
 mod introspect;
+mod peers;
 mod preroll;
 mod publish;
 mod registry;
@@ -45,18 +50,21 @@ use crate::retention::Retention;
 use crate::unix_ns;
 pub use history::{History, HistoryQuery};
 pub use introspect::TopicInfo;
+use peers::Peers;
 pub use preroll::{Past, PrerollStats};
-use registry::Registry;
+use registry::{Registry, Subscriptions};
 pub use tickcast_proto::book_state::BookDelta;
 use topic::Topic;
 
-/// The broker's view of one connection: its id, the queue its writer drains and the
-/// clock readings the keepalive sweeper checks.
+/// The broker's view of one connection: its id, the queue its writer drains, the clock
+/// readings the keepalive sweeper checks and what it subscribed to.
 #[derive(Debug)]
 pub struct Peer {
     pub id: u64,
     pub outbox: Outbox,
     pub liveness: Liveness,
+    /// Changed only under the registry's lock; a leaf lock (no other is taken under it).
+    subscriptions: Mutex<Subscriptions>,
 }
 
 impl Peer {
@@ -65,7 +73,12 @@ impl Peer {
             id,
             outbox,
             liveness: Liveness::default(),
+            subscriptions: Mutex::default(),
         }
+    }
+
+    fn subscriptions(&self) -> MutexGuard<'_, Subscriptions> {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -103,6 +116,7 @@ struct Shared {
     /// Resume positions one peer may hand over ahead of its subscribes.
     max_resume_positions: AtomicUsize,
     registry: Mutex<Registry>,
+    peers: Peers,
     topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
     metrics: Arc<Metrics>,
 }
@@ -144,6 +158,7 @@ impl Broker {
                 max_subscriptions,
                 max_resume_positions: AtomicUsize::new(crate::Config::DEFAULT_MAX_RESUME_POSITIONS),
                 registry: Mutex::default(),
+                peers: Peers::default(),
                 topics: RwLock::default(),
                 metrics,
             }),

@@ -2,9 +2,11 @@
 //! (on subscribe, unsubscribe, disconnect and when a topic is created), and the
 //! reference prices new ticks topics start from.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+
+use smallvec::SmallVec;
 
 use tickcast_proto::bars::Bars;
 use tickcast_proto::book::{DEFAULT_DEPTH, DEPTHS};
@@ -19,35 +21,29 @@ use super::subscriber::Subscriber;
 use super::topic::{Topic, TopicState, ticks_symbol};
 use super::{Broker, Peer, Reject};
 
-/// One pattern a peer subscribed to, with its `max_rate` and book `depth`.
+/// One pattern a peer subscribed to, with its `max_rate` and book `depth`. The pattern
+/// is shared by every peer that subscribed to the same one ([`Registry::intern`]).
 #[derive(Debug, Clone)]
 struct Subscription {
-    pattern: Pattern,
+    pattern: Arc<Pattern>,
     max_rate: Option<u32>,
     depth: Option<u32>,
 }
 
-/// A peer, its subscriptions (in the order they were added) and the resume positions it
-/// handed over that no subscribe has used yet.
-#[derive(Debug)]
-struct PeerSubscriptions {
-    peer: Arc<Peer>,
-    subscriptions: Vec<Subscription>,
+/// A peer's subscriptions (in the order they were added) and the resume positions it
+/// handed over that no subscribe has used yet; kept in its [`Peer`], changed only under
+/// the registry's lock.
+#[derive(Debug, Default)]
+pub(crate) struct Subscriptions {
+    /// Inline while there is one, as for most peers: no allocation per connection.
+    list: SmallVec<[Subscription; 1]>,
     /// From `resume` and `since`: used by the topics a subscribe matches (now, or when
     /// such a topic appears), at most `max_resume_positions`. (A `BTreeMap`: 24 bytes
     /// and no allocation while empty, as it is for most peers; a `HashMap` is 48.)
     positions: BTreeMap<String, Position>,
 }
 
-impl PeerSubscriptions {
-    fn new(peer: &Arc<Peer>) -> Self {
-        Self {
-            peer: peer.clone(),
-            subscriptions: Vec::new(),
-            positions: BTreeMap::new(),
-        }
-    }
-
+impl Subscriptions {
     /// `bad_request` when adding `since` would take the peer past `limit` positions.
     fn check_position_room(
         &self,
@@ -69,12 +65,35 @@ impl PeerSubscriptions {
     }
 }
 
-/// The broker's first lock: every peer's subscriptions, and reference prices by symbol.
+/// The broker's first lock: the patterns in use, and reference prices by symbol. Who
+/// subscribed to what is kept in each [`Peer`] (under this lock).
 #[derive(Debug, Default)]
 pub(super) struct Registry {
-    peers: HashMap<u64, PeerSubscriptions>,
+    /// Every pattern some peer holds, once: 10,000 subscribers of `ticks.*` share one.
+    patterns: HashSet<Arc<Pattern>>,
     /// Reference (previous close) prices by symbol, for session statistics.
     pub(super) reference_prices: HashMap<String, f64>,
+}
+
+impl Registry {
+    /// The shared copy of `pattern`.
+    fn intern(&mut self, pattern: &Pattern) -> Arc<Pattern> {
+        if let Some(shared) = self.patterns.get(pattern) {
+            return shared.clone();
+        }
+        let shared = Arc::new(pattern.clone());
+        self.patterns.insert(shared.clone());
+        shared
+    }
+
+    /// Drops a subscription a peer gave up, and its pattern once nobody else holds it.
+    fn release(&mut self, gone: Subscription) {
+        // The table's copy and this one: nobody else holds it (every other copy lives in
+        // a peer's subscriptions, changed only under this lock).
+        if Arc::strong_count(&gone.pattern) == 2 {
+            self.patterns.remove(&*gone.pattern);
+        }
+    }
 }
 
 /// `Some(rate)` when any of `subscriptions` matches `topic`; the least restrictive rate
@@ -156,7 +175,7 @@ impl Broker {
         if let Some(t) = self.find(name) {
             return t;
         }
-        let mut registry = self.registry();
+        let registry = self.registry();
         let mut topics = self
             .shared
             .topics
@@ -165,18 +184,18 @@ impl Broker {
         if let Some(t) = topics.get(name) {
             return t.clone();
         }
-        let subscribers = registry
-            .peers
-            .values_mut()
-            .filter_map(|p| {
-                let rate = effective_rate(&p.subscriptions, name)?;
-                // A subscriber from the topic's creation has had every message of it.
-                let mut subscriber = Subscriber::new(p.peer.clone(), rate, (0, 0));
-                subscriber.resume_from = p.positions.remove(name);
-                subscriber.depth = effective_depth(&p.subscriptions, name);
-                Some(subscriber)
-            })
-            .collect();
+        let mut subscribers = Vec::new();
+        self.each_peer(|peer| {
+            let mut subs = peer.subscriptions();
+            let Some(rate) = effective_rate(&subs.list, name) else {
+                return;
+            };
+            // A subscriber from the topic's creation has had every message of it.
+            let mut subscriber = Subscriber::new(peer.clone(), rate, (0, 0));
+            subscriber.resume_from = subs.positions.remove(name);
+            subscriber.depth = effective_depth(&subs.list, name);
+            subscribers.push(subscriber);
+        });
         let (bars, reference_price) = match ticks_symbol(name) {
             Some(symbol) => (
                 Some(Bars::default()),
@@ -222,44 +241,50 @@ impl Broker {
         let since = req.since.unwrap_or_default();
         check_positions(&since, "since")?;
         let mut registry = self.registry();
-        let entry = registry
-            .peers
-            .entry(peer.id)
-            .or_insert_with(|| PeerSubscriptions::new(peer));
+        self.ensure_peer(peer);
         let limit = self.max_resume_positions();
-        entry.check_position_room(&since, limit)?;
-        let mut subscriptions = entry.subscriptions.clone();
-        for pattern in &patterns {
-            let new = Subscription {
-                pattern: pattern.clone(),
-                max_rate: req.max_rate,
-                depth: req.depth,
-            };
-            match subscriptions.iter_mut().find(|s| s.pattern == *pattern) {
-                Some(existing) => *existing = new,
-                None => subscriptions.push(new),
-            }
-        }
-        if subscriptions.len() > self.shared.max_subscriptions {
+        let mut subs = peer.subscriptions();
+        subs.check_position_room(&since, limit)?;
+        let wanted = subs.list.len()
+            + patterns
+                .iter()
+                .enumerate()
+                .filter(|(i, p)| {
+                    !subs.list.iter().any(|s| *s.pattern == **p) && !patterns[..*i].contains(p)
+                })
+                .count();
+        if wanted > self.shared.max_subscriptions {
             return Err(Reject::new(
                 ErrorCode::TooManySubscriptions,
                 format!(
-                    "{} subscriptions would exceed the limit of {}",
-                    subscriptions.len(),
+                    "{wanted} subscriptions would exceed the limit of {}",
                     self.shared.max_subscriptions
                 ),
             ));
         }
-        let added = subscriptions.len() - entry.subscriptions.len();
+        let mut list = subs.list.clone();
+        for pattern in &patterns {
+            let new = Subscription {
+                pattern: registry.intern(pattern),
+                max_rate: req.max_rate,
+                depth: req.depth,
+            };
+            match list.iter_mut().find(|s| *s.pattern == *pattern) {
+                Some(existing) => *existing = new,
+                None => list.push(new),
+            }
+        }
+        let added = list.len() - subs.list.len();
         self.shared
             .metrics
             .subscriptions
             .fetch_add(added as u64, Relaxed);
-        // Most peers hold one or two patterns: no spare slots per connection.
-        subscriptions.shrink_to_fit();
-        entry.subscriptions = subscriptions;
-        entry.positions.extend(since);
-        let subscriptions = entry.subscriptions.clone();
+        // Most peers hold one pattern: inline, no spare slots per connection.
+        list.shrink_to_fit();
+        subs.list = list;
+        subs.positions.extend(since);
+        let subscriptions = subs.list.to_vec();
+        drop(subs);
         // The ack goes before the topics are joined, so no live message precedes it.
         peer.push_message(&ack(req.id, Op::Subscribe, req.topics, &subscriptions));
 
@@ -271,7 +296,7 @@ impl Broker {
         matching.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         for topic in matching {
             let rate = effective_rate(&subscriptions, &topic.name).unwrap_or(None);
-            let position = entry.positions.remove(&*topic.name);
+            let position = peer.subscriptions().positions.remove(&*topic.name);
             let mut st = topic.lock();
             if let Some(subscriber) = st.subscriber_mut(peer.id) {
                 subscriber.set_rate(rate);
@@ -314,15 +339,15 @@ impl Broker {
     /// Stores resume positions for the peer's next subscribes (`resume` message).
     pub fn resume(&self, peer: &Arc<Peer>, req: Resume) -> Result<(), Reject> {
         check_positions(&req.since, "since")?;
-        let mut registry = self.registry();
-        let entry = registry
-            .peers
-            .entry(peer.id)
-            .or_insert_with(|| PeerSubscriptions::new(peer));
+        let _registry = self.registry();
+        self.ensure_peer(peer);
         let limit = self.max_resume_positions();
-        entry.check_position_room(&req.since, limit)?;
-        entry.positions.extend(req.since);
-        peer.push_message(&ack(req.id, Op::Resume, Vec::new(), &entry.subscriptions));
+        let mut subs = peer.subscriptions();
+        subs.check_position_room(&req.since, limit)?;
+        subs.positions.extend(req.since);
+        let msg = ack(req.id, Op::Resume, Vec::new(), &subs.list);
+        drop(subs);
+        peer.push_message(&msg);
         Ok(())
     }
 
@@ -330,15 +355,18 @@ impl Broker {
     pub fn unsubscribe(&self, peer: &Arc<Peer>, req: Unsubscribe) -> Result<(), Reject> {
         let patterns = parse_patterns(&req.topics)?;
         let mut registry = self.registry();
-        let (removed, remaining) = match registry.peers.get_mut(&peer.id) {
-            Some(entry) => {
-                let (removed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut entry.subscriptions)
-                    .into_iter()
-                    .partition(|s| patterns.contains(&s.pattern));
-                entry.subscriptions = kept;
-                (removed, entry.subscriptions.clone())
-            }
-            None => (Vec::new(), Vec::new()),
+        let (removed, remaining) = {
+            let mut subs = peer.subscriptions();
+            let mut removed = Vec::new();
+            subs.list.retain(|s| {
+                let gone = patterns.contains(&*s.pattern);
+                if gone {
+                    removed.push(s.clone());
+                }
+                !gone
+            });
+            subs.list.shrink_to_fit();
+            (removed, subs.list.to_vec())
         };
         self.shared
             .metrics
@@ -347,6 +375,7 @@ impl Broker {
         // Leave the topics before acking, so nothing of them follows the ack.
         self.resync(peer.id, &removed, &remaining);
         peer.push_message(&ack(req.id, Op::Unsubscribe, req.topics, &remaining));
+        removed.into_iter().for_each(|s| registry.release(s));
         drop(registry);
         Ok(())
     }
@@ -379,28 +408,25 @@ impl Broker {
     }
 
     /// The peer's subscription patterns, in the order they were added.
-    pub fn subscriptions_of(&self, peer_id: u64) -> Vec<String> {
-        self.registry()
-            .peers
-            .get(&peer_id)
-            .map(|p| {
-                p.subscriptions
-                    .iter()
-                    .map(|s| s.pattern.as_str().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
+    pub fn subscriptions_of(&self, peer: &Peer) -> Vec<String> {
+        let _registry = self.registry();
+        peer.subscriptions()
+            .list
+            .iter()
+            .map(|s| s.pattern.as_str().to_owned())
+            .collect()
     }
 
     /// Forgets a peer and all its subscriptions.
-    pub fn disconnect(&self, peer_id: u64) {
+    pub fn disconnect(&self, peer: &Peer) {
+        self.forget_peer(peer.id);
         let mut registry = self.registry();
-        if let Some(entry) = registry.peers.remove(&peer_id) {
-            self.shared
-                .metrics
-                .subscriptions
-                .fetch_sub(entry.subscriptions.len() as u64, Relaxed);
-            self.resync(peer_id, &entry.subscriptions, &[]);
-        }
+        let gone = std::mem::take(&mut *peer.subscriptions());
+        self.shared
+            .metrics
+            .subscriptions
+            .fetch_sub(gone.list.len() as u64, Relaxed);
+        self.resync(peer.id, &gone.list, &[]);
+        gone.list.into_iter().for_each(|s| registry.release(s));
     }
 }

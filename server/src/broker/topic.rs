@@ -137,7 +137,7 @@ impl Topic {
         }
     }
 
-    /// Lock 3 of the lock order (see the module docs of `broker`).
+    /// Lock 4 of the lock order (see the module docs of `broker`).
     pub fn lock(&self) -> MutexGuard<'_, TopicState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -19,16 +19,16 @@ mod park;
 mod rate_limit;
 mod reader;
 mod requests;
+mod stream;
 mod writer;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tickcast_proto::{Encoding, PROTOCOL_VERSION, ServerMessage, Welcome, close};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 
 use crate::App;
@@ -41,6 +41,7 @@ use crate::wsread::FrameReader;
 use park::Den;
 pub(crate) use park::{Woken, serve_woken};
 use reader::ReadState;
+pub(crate) use stream::{Duplex, Halves};
 use writer::WriteEnd;
 
 /// How long a closing connection waits for the peer's close frame or for the writer.
@@ -63,13 +64,14 @@ enum Turn {
 }
 
 /// One connection: everything it owns, kept by its task or, while parked, by its [`Den`].
-pub(crate) struct Conn<R, W> {
-    frames: FrameReader<R>,
-    write: W,
+pub(crate) struct Conn<S> {
+    stream: S,
+    frames: FrameReader,
     reading: ReadState,
     peer: Arc<Peer>,
     app: Arc<App>,
-    grant: Grant,
+    /// Shared: every anonymous connection holds the same one.
+    grant: Arc<Grant>,
     /// Its place under the connection limits, given back when the connection is dropped.
     _slot: ConnectionSlot,
 }
@@ -86,11 +88,7 @@ pub(crate) struct Accepted {
 
 /// Serves one upgraded connection until it closes; `early`: bytes the client sent right
 /// behind its upgrade request.
-pub(crate) async fn serve<R, W>(read: R, early: Bytes, write: W, accepted: Accepted)
-where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
+pub(crate) async fn serve<S: Duplex>(stream: S, early: Bytes, accepted: Accepted) {
     let Accepted {
         app,
         encoding,
@@ -114,14 +112,16 @@ where
         peer.push_message(&welcome(&app));
     }
     let den = Den::new();
-    app.connections.add(&peer);
+    if !app.broker.connect(&peer) {
+        crate::keepalive::announce_shutdown(&peer);
+    }
     let conn = Conn {
-        frames: FrameReader::new(read, config.max_message_bytes, &early),
-        write,
+        stream,
+        frames: FrameReader::new(config.max_message_bytes, &early),
         reading: ReadState::new(&app, &grant),
         peer,
         app: app.clone(),
-        grant,
+        grant: shared_grant(grant),
         _slot: slot,
     };
     // Copied into the reader: the `Bytes` would keep hyper's whole read buffer alive.
@@ -130,11 +130,7 @@ where
 }
 
 /// Runs `conn` until it closes or parks in `den`.
-async fn run<R, W>(mut conn: Conn<R, W>, den: Arc<Den<R, W>>)
-where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
+async fn run<S: Duplex>(mut conn: Conn<S>, den: Arc<Den<S>>) {
     loop {
         match conn.turn().await {
             Turn::Over { drain } => return conn.finish(drain).await,
@@ -146,24 +142,21 @@ where
     }
 }
 
-impl<R, W> Conn<R, W>
-where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
+impl<S: Duplex> Conn<S> {
     /// Reads and writes until the connection is over or quiet.
     async fn turn(&mut self) -> Turn {
         let Self {
+            stream,
             frames,
-            write,
             reading,
             peer,
             app,
             grant,
             ..
         } = self;
-        let reader = reader::read_loop(frames, reading, peer, app, grant);
-        let writer = writer::write_loop(write, peer, app);
+        let (mut read, mut write) = stream.halves();
+        let reader = reader::read_loop(&mut read, frames, reading, peer, app, grant);
+        let writer = writer::write_loop(&mut write, peer, app);
         tokio::pin!(reader, writer);
         tokio::select! {
             // The reader first: bytes that woke a parked connection are read before the
@@ -208,14 +201,25 @@ where
             // closes, so it reads our close frame instead of a connection reset.
             let _ = Box::pin(timeout(
                 CLOSE_GRACE,
-                tokio::io::copy(self.frames.get_mut(), &mut tokio::io::sink()),
+                tokio::io::copy(&mut self.stream.halves().0, &mut tokio::io::sink()),
             ))
             .await;
         }
         let id = self.peer.id;
-        self.app.connections.remove(id);
-        self.app.broker.disconnect(id);
+        self.app.broker.disconnect(&self.peer);
         tracing::debug!(id, "disconnected");
+    }
+}
+
+/// `grant` in an `Arc`: the one every anonymous connection shares, or its own.
+fn shared_grant(grant: Grant) -> Arc<Grant> {
+    static ANONYMOUS: OnceLock<Arc<Grant>> = OnceLock::new();
+    if grant == Grant::anonymous() {
+        ANONYMOUS
+            .get_or_init(|| Arc::new(Grant::anonymous()))
+            .clone()
+    } else {
+        Arc::new(grant)
     }
 }
 

@@ -22,10 +22,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncWrite;
 
 use super::writer::{Cursor, written};
-use super::{Conn, run};
+use super::{Conn, Duplex, run};
 use crate::App;
 use crate::outbox::Batch;
 
@@ -42,12 +42,12 @@ const PARKED: u8 = 2;
 const NOTIFIED: u8 = 3;
 
 /// Where a parked connection waits; also its waker.
-pub(crate) struct Den<R, W> {
+pub(crate) struct Den<S> {
     state: AtomicU8,
-    conn: Mutex<Option<Conn<R, W>>>,
+    conn: Mutex<Option<Conn<S>>>,
 }
 
-impl<R, W> Den<R, W> {
+impl<S> Den<S> {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(Self {
             state: AtomicU8::new(RUNNING),
@@ -110,25 +110,21 @@ pub(crate) async fn serve_woken(app: Arc<App>) {
                 tokio::task::consume_budget().await;
             }
         }
-        if stopping && app.connections.is_empty() {
+        if stopping && app.broker.peer_count() == 0 {
             return;
         }
     }
 }
 
-impl<R, W> Den<R, W>
-where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    fn lock(&self) -> MutexGuard<'_, Option<Conn<R, W>>> {
+impl<S: Duplex> Den<S> {
+    fn lock(&self) -> MutexGuard<'_, Option<Conn<S>>> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Leaves `conn` here until its socket or outbox wakes it. Gives it back when it
     /// cannot park now (part of a frame is in, bytes or a push came meanwhile): the
     /// caller runs it on.
-    pub(super) fn park(self: &Arc<Self>, mut conn: Conn<R, W>) -> Option<Conn<R, W>> {
+    pub(super) fn park(self: &Arc<Self>, mut conn: Conn<S>) -> Option<Conn<S>> {
         if !conn.settle() {
             return Some(conn);
         }
@@ -137,7 +133,10 @@ where
         self.state.store(PARKING, Release);
         let waker = Waker::from(self.clone());
         let mut cx = Context::from_waker(&waker);
-        if conn.frames.poll_arrival(&mut cx).is_ready() || !conn.peer.outbox.park(&waker) {
+        let arrived = conn
+            .frames
+            .poll_arrival(&mut conn.stream.halves().0, &mut cx);
+        if arrived.is_ready() || !conn.peer.outbox.park(&waker) {
             self.state.store(RUNNING, Release);
             return Some(conn);
         }
@@ -179,11 +178,7 @@ where
     }
 }
 
-impl<R, W> Wake for Den<R, W>
-where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
+impl<S: Duplex> Wake for Den<S> {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
@@ -208,11 +203,7 @@ where
     }
 }
 
-impl<R, W> Service for Den<R, W>
-where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
+impl<S: Duplex> Service for Den<S> {
     fn service(self: Arc<Self>, batch: &mut Batch) {
         // Out of PARKED by the wake that queued it: no task runs the connection and none
         // can start (a wake now only marks NOTIFIED), so it is this thread's.
@@ -240,11 +231,7 @@ where
 
 /// Writes what `conn` has queued, if the socket takes it all and nothing else is to do,
 /// and registers `den` again: true when the connection may stay parked.
-fn write_in_place<R, W>(conn: &mut Conn<R, W>, batch: &mut Batch, den: &Arc<Den<R, W>>) -> bool
-where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
+fn write_in_place<S: Duplex>(conn: &mut Conn<S>, batch: &mut Batch, den: &Arc<Den<S>>) -> bool {
     let peer = conn.peer.clone();
     if !peer.outbox.take_plain(batch) {
         return false;
@@ -252,7 +239,7 @@ where
     let frames = batch.frames.len();
     if frames > 0 {
         let bytes: usize = batch.frames.iter().map(Bytes::len).sum();
-        let rest = write_now(&mut conn.write, &batch.frames);
+        let rest = write_now(&mut conn.stream.halves().1, &batch.frames);
         written(
             &conn.app,
             &peer,
@@ -271,7 +258,10 @@ where
     }
     let waker = Waker::from(den.clone());
     let mut cx = Context::from_waker(&waker);
-    conn.frames.poll_arrival(&mut cx).is_pending() && peer.outbox.park(&waker)
+    let arrived = conn
+        .frames
+        .poll_arrival(&mut conn.stream.halves().0, &mut cx);
+    arrived.is_pending() && peer.outbox.park(&waker)
 }
 
 /// Writes `frames` without waiting; what the socket did not take (all of it on an

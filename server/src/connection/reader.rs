@@ -21,7 +21,8 @@ use crate::wsread::{FrameReader, ReadError};
 pub(super) struct ReadState {
     bucket: TokenBucket,
     /// A fragmented message being reassembled: its opcode and bytes so far.
-    partial: Option<(OpCode, Vec<u8>)>,
+    /// Boxed: a fragmented message is rare, and a parked connection is kept small.
+    partial: Option<Box<(OpCode, Vec<u8>)>>,
 }
 
 impl ReadState {
@@ -46,7 +47,8 @@ impl ReadState {
 
 /// Reads `frames` until the peer goes or the connection must close.
 pub(super) async fn read_loop<R: AsyncRead + Unpin>(
-    frames: &mut FrameReader<R>,
+    io: &mut R,
+    frames: &mut FrameReader,
     state: &mut ReadState,
     peer: &Arc<Peer>,
     app: &App,
@@ -66,8 +68,8 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
         // would overflow it is refused from its header, before its payload is buffered.
         let room = partial
             .as_ref()
-            .map_or(limit, |(_, buf)| limit.saturating_sub(buf.len()));
-        let frame = match frames.next(room).await {
+            .map_or(limit, |message| limit.saturating_sub(message.1.len()));
+        let frame = match frames.next(io, room).await {
             Ok(frame) => frame,
             Err(ReadError::Protocol { code, reason }) => return fail(code, reason),
             Err(ReadError::Gone(_)) => return ReadEnd::Peer,
@@ -131,20 +133,21 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
                         }
                     }
                 } else {
-                    *partial = Some((frame.opcode, frame.payload.to_vec()));
+                    *partial = Some(Box::new((frame.opcode, frame.payload.to_vec())));
                 }
             }
             OpCode::Continuation => {
                 // Both checked already: a message is being reassembled (above), and the
                 // reader refused a frame past the message's room (`room`).
-                let Some((opcode, mut buf)) = partial.take() else {
+                let Some(mut message) = partial.take() else {
                     continue;
                 };
-                buf.extend_from_slice(frame.payload);
+                message.1.extend_from_slice(frame.payload);
                 if !frame.fin {
-                    *partial = Some((opcode, buf));
+                    *partial = Some(message);
                 } else if !closing {
-                    if let Some(end) = on_message(peer, app, grant, opcode, &buf) {
+                    let (opcode, buf) = &*message;
+                    if let Some(end) = on_message(peer, app, grant, *opcode, buf) {
                         return end;
                     }
                 }

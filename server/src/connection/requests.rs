@@ -175,7 +175,7 @@ fn publish(peer: &Peer, app: &App, grant: &Grant, req: Publish) -> Result<(), Re
         id: req.id,
         op: Op::Publish,
         topics: vec![req.topic],
-        subscriptions: app.broker.subscriptions_of(peer.id),
+        subscriptions: app.broker.subscriptions_of(peer),
     }));
     Ok(())
 }

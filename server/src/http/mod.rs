@@ -300,13 +300,12 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, peer: SocketAddr) -> Resp
         };
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
-                // Plain TCP: split without a lock; bytes hyper read past the request come first.
-                let (read, write) = parts.io.into_inner().into_split();
-                connection::serve(read, parts.read_buf, write, accepted).await;
+                // Plain TCP, kept whole; bytes hyper read past the request come first.
+                connection::serve(parts.io.into_inner(), parts.read_buf, accepted).await;
             }
             Err(upgraded) => {
-                let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-                connection::serve(read, Bytes::new(), write, accepted).await;
+                let stream = connection::Halves::new(TokioIo::new(upgraded));
+                connection::serve(stream, Bytes::new(), accepted).await;
             }
         }
     });
