@@ -33,9 +33,19 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// WebSocket URL of the server (ws:// only; loopback is what the bench is for).
+    /// WebSocket URL of the server: ws://HOST[:PORT]/PATH, or wss:// for TLS (rustls,
+    /// a full handshake per connection; trusts Mozilla's roots and --ca-cert). Loopback is
+    /// what the bench is for.
     #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
     pub url: String,
+    /// For wss://: also trust the certificates in this PEM file (the server's self-signed
+    /// certificate, or the CA that signed it). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub ca_cert: Vec<PathBuf>,
+    /// For wss://: accept any server certificate, for any name (no verification; for
+    /// throwaway benchmarking certificates when --ca-cert is not at hand).
+    #[arg(long, conflicts_with = "ca_cert")]
+    pub insecure: bool,
     /// What the server sends: tickcast's MessagePack messages, or the uWebSockets
     /// fan-out peer's frames (`../shared/peers/uws`: 96 bytes, the publish time in ns and
     /// the seq as little-endian u64s, every connection subscribed on connect).

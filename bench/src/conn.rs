@@ -1,33 +1,39 @@
-//! One subscriber: connect from a chosen loopback address, upgrade, subscribe, then
-//! count ticks straight out of the thread's read buffer.
+//! One subscriber: open it (`stream::open`: connect, TLS for `wss://`, upgrade,
+//! subscribe), then count ticks straight out of the thread's read buffer.
 //!
-//! All connections of a thread share one scratch buffer: a connection reads with a
-//! non-blocking `read` only once the socket is readable, parses every whole frame in
+//! All connections of a thread share one scratch buffer: a `ws://` connection reads with
+//! a non-blocking `read` only once the socket is readable, parses every whole frame in
 //! place (`ws::parse_frame`, then `tickcast_proto::peek_msgpack` for `type`/`seq`/`ts`),
 //! and keeps only the bytes of a partial frame. Nothing is allocated per frame, and an
-//! idle connection holds no buffer at all.
+//! idle connection holds no buffer at all. A `wss://` connection has rustls decrypt into
+//! its own buffers, then copies the plaintext into the same scratch buffer and parses it
+//! the same way; rustls' state (its connection, keys and a ~4 KiB read buffer) stays with
+//! every connection, idle or not.
 
 use std::cell::RefCell;
 use std::io::Read as _;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, bail};
 use tickcast_proto::{Peeked, peek_msgpack};
-
-use crate::cli::Wire;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, Interest};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::io::{AsyncRead as _, Interest, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
+use tokio_rustls::client::TlsStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::Wire;
 use crate::stats::{ConnResult, ThreadStats};
+use crate::stream::{self, Stream};
+use crate::tls::Tls;
 use crate::ws::{self, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG};
 
-/// Connect + upgrade + subscribe must finish within this.
+/// Connect + TLS handshake + upgrade + subscribe must finish within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How often a client that stopped reading still sends a pong, so that heartbeats do
 /// not close it: it stays a live, slow consumer for the whole run.
@@ -51,6 +57,8 @@ pub struct Target {
     /// Messages of history each connection expects first (`--rewind`).
     pub rewind: u64,
     pub wire: Wire,
+    /// The TLS client of a `wss://` URL.
+    pub tls: Option<Tls>,
 }
 
 impl Target {
@@ -63,6 +71,7 @@ impl Target {
             subscribe,
             rewind: 0,
             wire: Wire::Tickcast,
+            tls: None,
         }
     }
 }
@@ -125,7 +134,7 @@ pub async fn run(spec: Spec, local: Rc<Local>) {
     };
     let opened = {
         let _permit = local.pending.acquire().await;
-        tokio::time::timeout(HANDSHAKE_TIMEOUT, open(&spec, &local.target)).await
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, stream::open(&spec, &local.target)).await
     };
     let (mut stream, carry) = match opened {
         Ok(Ok(pair)) => pair,
@@ -190,49 +199,6 @@ fn fail(local: &Local, reason: String) {
         .or_default() += 1;
 }
 
-/// Connects, upgrades and sends the subscribe; returns the bytes read past the response head.
-async fn open(spec: &Spec, target: &Target) -> anyhow::Result<(TcpStream, Vec<u8>)> {
-    let socket = if target.addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .context("socket")?;
-    if let Some(ip) = spec.source {
-        socket.bind(SocketAddr::new(ip, 0)).context("bind")?;
-    }
-    if let Some(bytes) = spec.rcvbuf {
-        socket.set_recv_buffer_size(bytes).context("SO_RCVBUF")?;
-    }
-    let mut stream = socket.connect(target.addr).await.context("connect")?;
-    stream.set_nodelay(true).context("TCP_NODELAY")?;
-    stream
-        .write_all(&target.request)
-        .await
-        .context("upgrade request")?;
-    let mut head = Vec::with_capacity(512);
-    let end = loop {
-        if stream
-            .read_buf(&mut head)
-            .await
-            .context("upgrade response")?
-            == 0
-        {
-            bail!("connection closed during the upgrade");
-        }
-        if let Some(end) = ws::response_head(&head)? {
-            break end;
-        }
-    };
-    if target.wire == Wire::Tickcast {
-        stream
-            .write_all(&target.subscribe)
-            .await
-            .context("subscribe")?;
-    }
-    Ok((stream, head.split_off(end)))
-}
-
 /// A connection's parsing state between reads.
 struct Conn {
     slot: usize,
@@ -252,7 +218,7 @@ struct Conn {
 }
 
 /// Reads until the server closes, the stream breaks, or the client stalls.
-async fn serve(stream: &mut TcpStream, local: &Local, spec: &Spec, conn: &mut Conn) -> String {
+async fn serve(stream: &mut Stream, local: &Local, spec: &Spec, conn: &mut Conn) -> String {
     let stall = local.ctl.stall.cancelled();
     tokio::pin!(stall);
     // Frames that arrived with the upgrade response.
@@ -273,21 +239,32 @@ async fn serve(stream: &mut TcpStream, local: &Local, spec: &Spec, conn: &mut Co
         tokio::select! {
             biased;
             () = &mut stall, if spec.stalled => return stalled(stream).await,
-            ready = stream.readable() => {
-                if let Err(e) = ready {
-                    return format!("read: {}", e.kind());
+            read = read(stream, local, conn) => {
+                if let Err(end) = read {
+                    return end;
                 }
             }
         }
-        if let Err(end) = drain(stream, local, conn) {
-            return end;
+    }
+}
+
+/// Waits for bytes and processes them: returns once there is something to write back or
+/// the connection ended (plain: after each readable edge; TLS: only then).
+async fn read(stream: &mut Stream, local: &Local, conn: &mut Conn) -> Result<(), String> {
+    match stream {
+        Stream::Plain(tcp) => {
+            if let Err(e) = tcp.readable().await {
+                return Err(format!("read: {}", e.kind()));
+            }
+            drain(tcp, local, conn)
         }
+        Stream::Tls(tls) => std::future::poll_fn(|cx| drain_tls(cx, tls, local, conn)).await,
     }
 }
 
 /// A client that stopped reading: it only sends a pong now and then, until the run ends
 /// or the server drops it.
-async fn stalled(stream: &mut TcpStream) -> String {
+async fn stalled(stream: &mut Stream) -> String {
     let mut pong = Vec::new();
     ws::client_frame(&mut pong, OP_PONG, b"", MASK);
     loop {
@@ -342,6 +319,50 @@ fn drain(stream: &TcpStream, local: &Local, conn: &mut Conn) -> Result<(), Strin
         if conn.ended.is_some() || got < room {
             return Ok(());
         }
+    }
+}
+
+/// Reads the plaintext rustls has (reading the socket when it has none) into the scratch
+/// buffer and processes every whole frame, until the socket has nothing more
+/// (`Pending`, with the waker registered), a pong is due, or the connection ends. No
+/// borrow outlives a poll, so the thread's other connections still share the buffer;
+/// tokio's per-task budget on socket reads keeps a busy connection from starving them.
+fn drain_tls(
+    cx: &mut Context<'_>,
+    tls: &mut TlsStream<TcpStream>,
+    local: &Local,
+    conn: &mut Conn,
+) -> Poll<Result<(), String>> {
+    let mut scratch = local.scratch.borrow_mut();
+    loop {
+        let keep = conn.carry.len();
+        if scratch.len() < keep * 2 {
+            scratch.resize(keep * 2, 0);
+        }
+        scratch[..keep].copy_from_slice(&conn.carry);
+        let mut buf = ReadBuf::new(&mut scratch[keep..]);
+        match Pin::new(&mut *tls).poll_read(cx, &mut buf) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(read_error(&e))),
+            Poll::Ready(Ok(())) => {}
+        }
+        let got = buf.filled().len();
+        if got == 0 {
+            return Poll::Ready(Err("eof".into()));
+        }
+        conn.carry.clear();
+        process(&scratch[..keep + got], local, conn);
+        if conn.ended.is_some() || !conn.out.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+    }
+}
+
+/// A TLS read error: rustls' own (an alert, a bad record) by name, others by kind.
+fn read_error(e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        Some(tls) => format!("tls: {tls}"),
+        None => format!("read: {}", e.kind()),
     }
 }
 

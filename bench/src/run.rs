@@ -6,7 +6,7 @@
 //! dropped with its connections, and their counts are merged.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs as _};
+use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -23,36 +23,12 @@ use crate::report::{
     ClientUse, Connect, Delivery, Disconnects, Machine, Report, ServerUse, Stalled,
 };
 use crate::stats::{Latency, Spread, ThreadStats};
+use crate::tls::Tls;
+use crate::url::{self, Url};
 
 /// Connections per loopback source address when `--source-ips` is 0 (below the
 /// server's default per-IP limit of 10,000 and the ~28,000 ephemeral ports).
 const CONNS_PER_SOURCE: usize = 8000;
-
-struct Url {
-    addr: SocketAddr,
-    host: String,
-    path: String,
-}
-
-fn parse_url(url: &str) -> anyhow::Result<Url> {
-    let Some(rest) = url.strip_prefix("ws://") else {
-        bail!("only ws:// URLs are supported, not {url:?}");
-    };
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let addr = host
-        .to_socket_addrs()
-        .with_context(|| format!("resolving {host}"))?
-        .next()
-        .with_context(|| format!("{host} resolves to nothing"))?;
-    Ok(Url {
-        addr,
-        host: host.to_owned(),
-        path: path.to_owned(),
-    })
-}
 
 /// Which clients stop reading: `floor(n * fraction)` of them, spread evenly.
 fn is_stalled(index: usize, fraction: f64) -> bool {
@@ -65,7 +41,8 @@ fn sleep_s(secs: f64) {
 
 /// Runs the benchmark described by `args`.
 pub fn run(args: &RunArgs) -> anyhow::Result<Report> {
-    let url = parse_url(&args.url)?;
+    let url = url::parse(&args.url)?;
+    let tls = tls(args, &url)?;
     let n = args.connections;
     let threads = args.threads.clamp(1, n.max(1));
     let sources = match usize::from(args.source_ips) {
@@ -98,7 +75,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Report> {
             Some(s) => vec![s.pid()],
             None => args.server_pid.clone(),
         };
-        measure(args, &url, n, threads, (first, sources), &pids)
+        measure(args, &url, tls, n, threads, (first, sources), &pids)
     })();
     if let Some(s) = spawned {
         s.stop(Duration::from_secs(5));
@@ -106,9 +83,21 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Report> {
     result
 }
 
+/// The TLS client of a `wss://` URL, built before anything starts.
+fn tls(args: &RunArgs, url: &Url) -> anyhow::Result<Option<Tls>> {
+    if !url.tls {
+        if !args.ca_cert.is_empty() || args.insecure {
+            bail!("--ca-cert and --insecure are for wss:// URLs");
+        }
+        return Ok(None);
+    }
+    Tls::new(&url.host, &args.ca_cert, args.insecure).map(Some)
+}
+
 fn measure(
     args: &RunArgs,
     url: &Url,
+    tls: Option<Tls>,
     n: usize,
     threads: usize,
     (first, sources): (usize, usize),
@@ -141,7 +130,8 @@ fn measure(
     let target = Arc::new(Target {
         rewind: u64::from(args.rewind),
         wire: args.wire,
-        ..Target::new(url.addr, &url.host, &url.path, &subscribe)
+        tls,
+        ..Target::new(url.addr, &url.authority, &url.path, &subscribe)
     });
     let ctl = Arc::new(Control::default());
 
@@ -392,16 +382,5 @@ mod tests {
         assert_eq!((0..1000).filter(|&i| is_stalled(i, 0.1)).count(), 100);
         assert!(!(0..10).any(|i| is_stalled(i, 0.0)));
         assert!((0..10).all(|i| is_stalled(i, 1.0)));
-    }
-
-    #[test]
-    fn parses_ws_urls() {
-        let u = parse_url("ws://127.0.0.1:8080/ws").unwrap();
-        assert_eq!(u.addr, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(
-            (u.host.as_str(), u.path.as_str()),
-            ("127.0.0.1:8080", "/ws")
-        );
-        assert!(parse_url("wss://x/ws").is_err());
     }
 }
