@@ -11,7 +11,7 @@
 //! The `heartbeat` message is encoded once per sweep and shared by every connection that
 //! needs one. A shutting-down server tells every connection from here too.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -22,31 +22,49 @@ use crate::App;
 use crate::broker::Peer;
 use crate::{frame, unix_ns};
 
-/// Milliseconds on this process's monotonic clock (since its first reading).
-pub fn mono_ms() -> u64 {
+/// Microseconds on this process's monotonic clock (since its first reading).
+pub fn mono_us() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
     let start = *START.get_or_init(Instant::now);
-    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Milliseconds on the clock of [`mono_us`].
+pub fn mono_ms() -> u64 {
+    mono_us() / 1000
 }
 
 /// When a connection last wrote, last heard from its client and last pinged it, and when
-/// its token expires: [`mono_ms`] readings (`u64::MAX`: never expires).
+/// its token expires. 16 bytes: the first three are the low 32 bits of [`mono_ms`]
+/// readings, compared by wrapping difference (right for spans under 24 days; none of
+/// these is ever older than a few heartbeat intervals), the expiry is in whole seconds
+/// of the same clock, rounded up (`u32::MAX`: never).
 #[derive(Debug)]
 pub struct Liveness {
-    sent_ms: AtomicU64,
-    heard_ms: AtomicU64,
-    pinged_ms: AtomicU64,
-    expires_ms: AtomicU64,
+    sent_ms: AtomicU32,
+    heard_ms: AtomicU32,
+    pinged_ms: AtomicU32,
+    expires_s: AtomicU32,
+}
+
+/// [`mono_ms`], wrapped to 32 bits.
+fn now_ms32() -> u32 {
+    mono_ms() as u32
+}
+
+/// Milliseconds from the wrapped reading `then` to `now`.
+fn since(now: u32, then: &AtomicU32) -> u64 {
+    u64::from(now.wrapping_sub(then.load(Relaxed)))
 }
 
 impl Default for Liveness {
     fn default() -> Self {
-        let now = mono_ms();
+        let now = now_ms32();
         Self {
-            sent_ms: AtomicU64::new(now),
-            heard_ms: AtomicU64::new(now),
-            pinged_ms: AtomicU64::new(now),
-            expires_ms: AtomicU64::new(u64::MAX),
+            sent_ms: AtomicU32::new(now),
+            heard_ms: AtomicU32::new(now),
+            pinged_ms: AtomicU32::new(now),
+            expires_s: AtomicU32::new(u32::MAX),
         }
     }
 }
@@ -54,12 +72,12 @@ impl Default for Liveness {
 impl Liveness {
     /// The writer wrote frames just now.
     pub fn sent(&self) {
-        self.sent_ms.store(mono_ms(), Relaxed);
+        self.sent_ms.store(now_ms32(), Relaxed);
     }
 
     /// The reader got a frame from the client just now.
     pub fn heard(&self) {
-        self.heard_ms.store(mono_ms(), Relaxed);
+        self.heard_ms.store(now_ms32(), Relaxed);
     }
 
     /// Closes the connection with 4001 from `exp_ns` (a signed token's `exp`, ns since
@@ -67,8 +85,15 @@ impl Liveness {
     pub fn expire_at(&self, exp_ns: u64) {
         let left = Duration::from_nanos(exp_ns.saturating_sub(unix_ns()));
         let left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
-        self.expires_ms
-            .store(mono_ms().saturating_add(left_ms), Relaxed);
+        let at_s = mono_ms().saturating_add(left_ms).div_ceil(1000);
+        self.expires_s
+            .store(u32::try_from(at_s).unwrap_or(u32::MAX), Relaxed);
+    }
+
+    /// Whether the token expired by `now_ms` (a [`mono_ms`] reading).
+    fn expired(&self, now_ms: u64) -> bool {
+        let expires_s = self.expires_s.load(Relaxed);
+        expires_s != u32::MAX && now_ms >= u64::from(expires_s) * 1000
     }
 }
 
@@ -118,12 +143,12 @@ impl Duty {
     fn check(&mut self, peer: &Peer) {
         let live = &peer.liveness;
         let outbox = &peer.outbox;
-        let now = self.now_ms;
-        if now >= live.expires_ms.load(Relaxed) {
+        if live.expired(self.now_ms) {
             outbox.close(close::UNAUTHORIZED, "token expired");
             return;
         }
-        let silence_ms = now.saturating_sub(live.heard_ms.load(Relaxed));
+        let now = self.now_ms as u32;
+        let silence_ms = since(now, &live.heard_ms);
         if silence_ms >= self.heartbeat_ms.saturating_mul(3) {
             outbox.close(
                 close::IDLE_TIMEOUT,
@@ -133,14 +158,13 @@ impl Duty {
         }
         // Due within the next sweep: sent now, so the client never waits longer than
         // `heartbeat` for a frame.
-        let quiet_ms = now.saturating_sub(live.sent_ms.load(Relaxed));
+        let quiet_ms = since(now, &live.sent_ms);
         let heartbeat = self.send_heartbeats && quiet_ms + self.period_ms >= self.heartbeat_ms;
         // A ping rides with a heartbeat once the client was silent for an interval (so
         // a quiet client answers one about every other interval), or goes alone after two
         // silent intervals: either leaves the pong a whole interval before the idle close.
-        let pinged_ms = live.pinged_ms.load(Relaxed);
         let ping = silence_ms >= self.heartbeat_ms
-            && now.saturating_sub(pinged_ms) >= self.heartbeat_ms
+            && since(now, &live.pinged_ms) >= self.heartbeat_ms
             && (heartbeat || silence_ms >= self.heartbeat_ms.saturating_mul(2));
         if ping {
             live.pinged_ms.store(now, Relaxed);
@@ -189,8 +213,26 @@ pub fn announce_shutdown(peer: &Peer) {
 
 #[cfg(test)]
 mod tests {
-    use super::sweep_period;
+    use super::{Liveness, mono_ms, since, sweep_period};
+    use crate::unix_ns;
+    use std::sync::atomic::AtomicU32;
     use std::time::Duration;
+
+    #[test]
+    fn clock_readings_compare_across_the_32_bit_wrap() {
+        assert_eq!(since(10, &AtomicU32::new(u32::MAX - 5)), 16);
+        assert_eq!(since(1_000, &AtomicU32::new(400)), 600);
+    }
+
+    #[test]
+    fn a_token_expires_not_before_its_exp_and_within_a_second_after() {
+        let live = Liveness::default();
+        let now = mono_ms();
+        live.expire_at(unix_ns() + 1_500_000_000);
+        assert!(!live.expired(now + 1_400));
+        assert!(live.expired(now + 2_600));
+        assert!(!Liveness::default().expired(u64::from(u32::MAX) * 1000));
+    }
 
     #[test]
     fn the_sweep_runs_eight_times_per_heartbeat_within_bounds() {

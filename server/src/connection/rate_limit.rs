@@ -1,7 +1,7 @@
 //! The inbound rate limit: a token bucket per connection and its verdict on each
 //! message.
 
-use std::time::{Duration, Instant};
+use crate::keepalive::mono_us;
 
 /// What the inbound rate limiter says about one more message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,47 +15,52 @@ pub(super) enum RateVerdict {
 
 /// A token bucket: `rate` messages per second, bursts of up to twice that. More than
 /// max(rate, 10) refusals within one second (sending at over twice the rate) means close.
+/// 24 bytes: every connection but a publisher's holds one, parked or not.
 pub(super) struct TokenBucket {
+    /// When tokens were last added: [`mono_us`].
+    last_us: u64,
     /// Messages per second; 0 means no limit.
-    rate: f64,
-    tokens: f64,
-    last: Instant,
-    /// Start of the current one-second window and the messages refused in it.
-    window: Instant,
+    rate: u32,
+    tokens: f32,
+    /// Start of the current one-second window (low 32 bits of a [`mono_us`] / 1000
+    /// reading, compared by wrapping difference) and the messages refused in it.
+    window_ms: u32,
     refused: u32,
 }
 
 impl TokenBucket {
     /// A bucket for `rate` messages per second (0: unlimited), full.
     pub(super) fn new(rate: u32) -> Self {
-        let rate = f64::from(rate);
+        let now_us = mono_us();
         Self {
+            last_us: now_us,
             rate,
-            tokens: rate * 2.0,
-            last: Instant::now(),
-            window: Instant::now(),
+            tokens: rate as f32 * 2.0,
+            window_ms: (now_us / 1000) as u32,
             refused: 0,
         }
     }
 
-    /// Takes a token for a message arriving at `now`.
-    pub(super) fn take(&mut self, now: Instant) -> RateVerdict {
-        if self.rate <= 0.0 {
+    /// Takes a token for a message arriving at `now_us` (a [`mono_us`] reading).
+    pub(super) fn take(&mut self, now_us: u64) -> RateVerdict {
+        if self.rate == 0 {
             return RateVerdict::Allow;
         }
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
-            .min(self.rate * 2.0);
-        self.last = now;
+        let rate = self.rate as f32;
+        let elapsed_s = now_us.saturating_sub(self.last_us) as f32 / 1e6;
+        self.tokens = (self.tokens + elapsed_s * rate).min(rate * 2.0);
+        self.last_us = self.last_us.max(now_us);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             return RateVerdict::Allow;
         }
-        if now.duration_since(self.window) >= Duration::from_secs(1) {
-            self.window = now;
+        let now_ms = (now_us / 1000) as u32;
+        if now_ms.wrapping_sub(self.window_ms) >= 1000 {
+            self.window_ms = now_ms;
             self.refused = 0;
         }
         self.refused += 1;
-        if f64::from(self.refused) > self.rate.max(10.0) {
+        if self.refused > self.rate.max(10) {
             RateVerdict::Close
         } else {
             RateVerdict::Refuse
@@ -68,12 +73,9 @@ mod tests {
     use super::*;
 
     /// Feeds `bucket` `per_s` messages per second, evenly, for `secs`; the verdicts.
-    fn feed(bucket: &mut TokenBucket, start: Instant, per_s: u32, secs: u32) -> Vec<RateVerdict> {
+    fn feed(bucket: &mut TokenBucket, start_us: u64, per_s: u32, secs: u32) -> Vec<RateVerdict> {
         (0..per_s * secs)
-            .map(|i| {
-                let at = start + Duration::from_secs_f64(f64::from(i) / f64::from(per_s));
-                bucket.take(at)
-            })
+            .map(|i| bucket.take(start_us + u64::from(i) * 1_000_000 / u64::from(per_s)))
             .collect()
     }
 
@@ -83,7 +85,7 @@ mod tests {
 
     #[test]
     fn the_burst_is_twice_the_rate_then_the_rate_refills() {
-        let start = Instant::now();
+        let start = mono_us();
         let mut bucket = TokenBucket::new(100);
         // 300 at once: 200 (the burst) pass, the next 100 are refused, the 101st closes.
         let burst: Vec<_> = (0..302).map(|_| bucket.take(start)).collect();
@@ -94,7 +96,7 @@ mod tests {
 
     #[test]
     fn a_steady_rate_a_little_over_the_limit_is_refused_not_closed() {
-        let start = Instant::now();
+        let start = mono_us();
         let mut bucket = TokenBucket::new(100);
         // 150/s for a minute: ~50 refused every second, never more than 100 in one.
         let verdicts = feed(&mut bucket, start, 150, 60);
@@ -105,7 +107,7 @@ mod tests {
 
     #[test]
     fn more_than_twice_the_rate_is_closed_within_seconds() {
-        let start = Instant::now();
+        let start = mono_us();
         let mut bucket = TokenBucket::new(100);
         let verdicts = feed(&mut bucket, start, 250, 10);
         let first_close = verdicts
@@ -119,7 +121,7 @@ mod tests {
     #[test]
     fn zero_means_no_limit() {
         let mut bucket = TokenBucket::new(0);
-        let start = Instant::now();
+        let start = mono_us();
         assert!((0..100_000).all(|_| matches!(bucket.take(start), RateVerdict::Allow)));
     }
 }

@@ -1,8 +1,8 @@
 //! The reader: client frames in, checked against the protocol (fragment reassembly,
 //! close payloads, UTF-8) and the inbound rate limit, answered through the outbox.
 
+use crate::keepalive::mono_us;
 use std::sync::Arc;
-use std::time::Instant;
 
 use fastwebsockets::OpCode;
 use tickcast_proto::{ErrorCode, close};
@@ -95,7 +95,7 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
         let counted = matches!(frame.opcode, OpCode::Ping)
             || (frame.fin && frame.opcode != OpCode::Close && frame.opcode != OpCode::Pong);
         if counted && !closing {
-            match bucket.take(Instant::now()) {
+            match bucket.take(mono_us()) {
                 RateVerdict::Allow => {}
                 RateVerdict::Refuse => {
                     if frame.opcode != OpCode::Ping {

@@ -68,7 +68,9 @@ struct Inner {
     /// Boxed, like `close`: most connections never lag or close early, and a connection
     /// is kept small while it is idle.
     lag: Option<Box<Lag>>,
-    delayed: Vec<Delayed>,
+    /// `max_rate` frames waiting for their slot; boxed, like `lag`: only a `max_rate`
+    /// subscriber's connection ever has one.
+    delayed: Option<Box<Vec<Delayed>>>,
     close: Option<Box<Bytes>>,
     closing: bool,
     /// Something was pushed since the writer last looked (a permit, like `Notify`'s).
@@ -80,6 +82,11 @@ struct Inner {
 }
 
 impl Inner {
+    /// The `max_rate` frames waiting.
+    fn delayed(&self) -> &[Delayed] {
+        self.delayed.as_deref().map_or(&[], Vec::as_slice)
+    }
+
     /// Wakes the writer (or leaves it a permit).
     fn signal(&mut self) {
         self.signaled = true;
@@ -101,7 +108,8 @@ pub struct Outbox {
     /// Signalled after every `take`: the reader waits on it while the queue is over its
     /// bound (a client that does not read its answers is not read either).
     drained: tokio::sync::Notify,
-    limit_bytes: usize,
+    /// The queue bound (32 bits: a parked connection is kept small).
+    limit_bytes: u32,
     policy: SlowConsumer,
     encoding: Encoding,
 }
@@ -116,7 +124,7 @@ impl Outbox {
                 ..Inner::default()
             }),
             drained: tokio::sync::Notify::new(),
-            limit_bytes,
+            limit_bytes: u32::try_from(limit_bytes).unwrap_or(u32::MAX),
             policy,
             encoding,
         }
@@ -124,6 +132,11 @@ impl Outbox {
 
     pub fn encoding(&self) -> Encoding {
         self.encoding
+    }
+
+    /// The queue bound in bytes.
+    fn limit(&self) -> usize {
+        self.limit_bytes as usize
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -204,7 +217,7 @@ impl Outbox {
             let replaced = lag.hold(topic, frame);
             return Pushed::Conflated { replaced };
         }
-        if inner.queued_bytes + frame.len() <= self.limit_bytes {
+        if inner.queued_bytes + frame.len() <= self.limit() {
             Self::enqueue(&mut inner, frame, || now);
             return Pushed::Queued;
         }
@@ -237,14 +250,14 @@ impl Outbox {
             return Pushed::Dropped;
         }
         inner.quiet = false;
-        if inner.lag.is_none() && inner.queued_bytes + frame.len() <= self.limit_bytes {
+        if inner.lag.is_none() && inner.queued_bytes + frame.len() <= self.limit() {
             Self::enqueue(&mut inner, frame, || now);
             return Pushed::Queued;
         }
         match self.policy {
             SlowConsumer::Conflate => {
                 let lag = inner.lag.get_or_insert_with(Box::default);
-                if lag.merge(topic, update, self.limit_bytes) == Merge::Merged {
+                if lag.merge(topic, update, self.limit()) == Merge::Merged {
                     return Pushed::Conflated { replaced: false };
                 }
                 if let Some(state) = resync() {
@@ -272,7 +285,9 @@ impl Outbox {
     /// newest frame of a conflated topic): the peer no longer subscribes to it.
     pub fn forget(&self, topic: &Arc<str>) {
         let mut inner = self.lock();
-        inner.delayed.retain(|d| d.topic != *topic);
+        if let Some(delayed) = inner.delayed.as_mut() {
+            delayed.retain(|d| d.topic != *topic);
+        }
         if let Some(lag) = inner.lag.as_mut() {
             lag.forget(topic);
         }
@@ -286,12 +301,13 @@ impl Outbox {
             return false;
         }
         inner.quiet = false;
-        if let Some(d) = inner.delayed.iter_mut().find(|d| d.topic == *topic) {
+        let delayed = inner.delayed.get_or_insert_with(Box::default);
+        if let Some(d) = delayed.iter_mut().find(|d| d.topic == *topic) {
             d.frame = frame;
             return true;
         }
-        let earliest = inner.delayed.iter().map(|d| d.due).min();
-        inner.delayed.push(Delayed {
+        let earliest = delayed.iter().map(|d| d.due).min();
+        delayed.push(Delayed {
             topic: topic.clone(),
             frame,
             due,
@@ -307,7 +323,7 @@ impl Outbox {
         if inner.close.is_none() {
             inner.close = Some(Box::new(frame::close(code, reason)));
             inner.closing = true;
-            inner.delayed.clear();
+            inner.delayed = None;
             inner.lag = None;
             inner.signal();
         }
@@ -365,7 +381,7 @@ impl Outbox {
     pub fn take_plain(&self, batch: &mut Batch) -> bool {
         {
             let mut inner = self.lock();
-            if inner.close.is_some() || !inner.delayed.is_empty() || inner.lag.is_some() {
+            if inner.close.is_some() || !inner.delayed().is_empty() || inner.lag.is_some() {
                 return false;
             }
             Self::take_queue(&mut inner, batch);
@@ -378,15 +394,14 @@ impl Outbox {
 
     /// Bytes that may still be queued before the bound is reached.
     pub fn room(&self) -> usize {
-        self.limit_bytes.saturating_sub(self.lock().queued_bytes)
+        self.limit().saturating_sub(self.lock().queued_bytes)
     }
 
     /// What a `since` replay may still add: [`REPLAY_ROOM_FACTOR`] times the queue bound,
     /// less what is queued. A replay is written once and the client asked for it, so it may
     /// pass the bound that conflates live messages (which then conflate until it drains).
     pub fn replay_room(&self) -> usize {
-        (self.limit_bytes.saturating_mul(REPLAY_ROOM_FACTOR))
-            .saturating_sub(self.lock().queued_bytes)
+        (self.limit().saturating_mul(REPLAY_ROOM_FACTOR)).saturating_sub(self.lock().queued_bytes)
     }
 
     /// Waits while more than the queue bound is waiting to be written (or until closing).
@@ -394,7 +409,7 @@ impl Outbox {
         loop {
             {
                 let inner = self.lock();
-                if inner.closing || inner.queued_bytes <= self.limit_bytes {
+                if inner.closing || inner.queued_bytes <= self.limit() {
                     return;
                 }
             }
@@ -417,17 +432,20 @@ impl Outbox {
     fn take_locked(&self, batch: &mut Batch) {
         let mut inner = self.lock();
         Self::take_queue(&mut inner, batch);
-        if inner.delayed.is_empty() && inner.lag.is_none() {
+        if inner.delayed().is_empty() && inner.lag.is_none() {
             batch.close = inner.close.take().map(|c| *c);
             batch.next_due = None;
             return;
         }
         let now = Instant::now();
-        if inner.delayed.iter().any(|d| d.due <= now) {
-            let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut inner.delayed)
+        if inner.delayed().iter().any(|d| d.due <= now) {
+            let (due, waiting): (Vec<_>, Vec<_>) = inner
+                .delayed
+                .take()
+                .map_or_else(Vec::new, |d| *d)
                 .into_iter()
                 .partition(|d| d.due <= now);
-            inner.delayed = waiting;
+            inner.delayed = (!waiting.is_empty()).then(|| Box::new(waiting));
             batch.frames.extend(due.into_iter().map(|d| d.frame));
             batch.oldest.get_or_insert(now);
         }
@@ -436,7 +454,7 @@ impl Outbox {
             batch.oldest.get_or_insert(now);
         }
         batch.close = inner.close.take().map(|c| *c);
-        batch.next_due = inner.delayed.iter().map(|d| d.due).min();
+        batch.next_due = inner.delayed().iter().map(|d| d.due).min();
     }
 }
 
