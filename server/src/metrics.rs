@@ -16,6 +16,9 @@ pub struct Metrics {
     pub connections: AtomicU64,
     /// Connections with no task: quiet, waiting on their socket and outbox.
     pub parked_connections: AtomicU64,
+    /// Parked connections given a task again (not for a pong, a heartbeat or a tick the
+    /// servicer wrote in place).
+    pub unparked_total: AtomicU64,
     pub connections_total: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub subscriptions: AtomicU64,
@@ -47,7 +50,7 @@ impl Metrics {
     /// Renders the Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &str, &AtomicU64); 13] = [
+        let counters: [(&str, &str, &str, &AtomicU64); 14] = [
             (
                 "tickcast_connections",
                 "gauge",
@@ -59,6 +62,12 @@ impl Metrics {
                 "gauge",
                 "Open WebSocket connections that are parked: quiet, with no task.",
                 &self.parked_connections,
+            ),
+            (
+                "tickcast_unparked_total",
+                "counter",
+                "Parked connections given a task again: a request, a burst or a full socket (pongs, heartbeats and sparse ticks are handled without one).",
+                &self.unparked_total,
             ),
             (
                 "tickcast_connections_total",

@@ -130,6 +130,22 @@ impl FrameReader {
         self.poll_fill(io, cx).map(|_| ())
     }
 
+    /// Hands out the complete pong frames at the front of what was read, with no read
+    /// (how the servicer takes a parked connection's answers to keepalive pings without
+    /// waking it); how many. Anything else (another frame, part of one, a protocol
+    /// error) stays for `next`.
+    pub fn skip_pongs(&mut self) -> usize {
+        let mut pongs = 0;
+        while let Ok(Some(head)) = self.parse(0) {
+            if head.opcode != OpCode::Pong {
+                break;
+            }
+            self.start = head.start + head.len;
+            pongs += 1;
+        }
+        pongs
+    }
+
     /// Frees the buffer: everything in it has been handed out.
     fn release(&mut self) {
         self.buf = Vec::new();
@@ -324,6 +340,27 @@ mod tests {
             tokio::time::timeout(Duration::from_millis(20), reader.next(&mut rx, 1024)).await;
         assert!(pending.is_err());
         assert_eq!(reader.buf.capacity(), 0, "an idle reader holds no buffer");
+    }
+
+    #[tokio::test]
+    async fn pongs_at_the_front_are_skipped_without_a_read_and_the_rest_stays() {
+        let (mut tx, mut rx) = tokio::io::duplex(1024);
+        let mut reader = FrameReader::new(1024, &[]);
+        let mut bytes = client_frame(true, 0xa, b"p1", [1, 2, 3, 4]);
+        bytes.extend(client_frame(true, 0xa, b"", [4, 3, 2, 1]));
+        let text = client_frame(true, 0x1, b"hi", [9, 8, 7, 6]);
+        bytes.extend(&text[..3]);
+        tx.write_all(&bytes).await.unwrap();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(reader.poll_arrival(&mut rx, &mut cx).is_ready());
+        assert_eq!(reader.skip_pongs(), 2);
+        assert_eq!(reader.skip_pongs(), 0, "part of a text frame is not a pong");
+        assert!(!reader.settle(), "the text frame's first bytes are kept");
+        tx.write_all(&text[3..]).await.unwrap();
+        let f = reader.next(&mut rx, 1024).await.unwrap();
+        assert_eq!((f.opcode, f.payload), (OpCode::Text, &b"hi"[..]));
+        assert!(reader.settle());
     }
 
     #[tokio::test]

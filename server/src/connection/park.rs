@@ -10,9 +10,9 @@
 //! A woken den goes to the server's one servicer task ([`Woken`], [`serve_woken`]),
 //! which does the cheap part in place, like an event loop: it writes what was queued
 //! (a tick of a sparse topic, a heartbeat, a ping) if the socket takes it all at once,
-//! and parks the connection again. Only a connection with more to do (bytes from its
-//! client, a write the socket did not take, a close, a `max_rate` frame, a burst) gets
-//! a task again. So a wave of ticks to thousands of parked subscribers allocates no
+//! takes the client's pongs, and parks the connection again. Only a connection with
+//! more to do (any other bytes from its client, a write the socket did not take, a
+//! close, a `max_rate` frame, a burst) gets a task again. So a wave of ticks to thousands of parked subscribers allocates no
 //! task per subscriber.
 
 use std::pin::Pin;
@@ -174,6 +174,7 @@ impl<S: Duplex> Den<S> {
         };
         let app = conn.app.clone();
         app.metrics.parked_connections.fetch_sub(1, Relaxed);
+        app.metrics.unparked_total.fetch_add(1, Relaxed);
         app.tracker.spawn_on(run(conn, self.clone()), &app.runtime);
     }
 }
@@ -229,8 +230,8 @@ impl<S: Duplex> Service for Den<S> {
     }
 }
 
-/// Writes what `conn` has queued, if the socket takes it all and nothing else is to do,
-/// and registers `den` again: true when the connection may stay parked.
+/// Writes what `conn` has queued, if the socket takes it all, takes the pongs its client
+/// sent, and registers `den` again: true when the connection may stay parked.
 fn write_in_place<S: Duplex>(conn: &mut Conn<S>, batch: &mut Batch, den: &Arc<Den<S>>) -> bool {
     let peer = conn.peer.clone();
     if !peer.outbox.take_plain(batch) {
@@ -258,10 +259,22 @@ fn write_in_place<S: Duplex>(conn: &mut Conn<S>, batch: &mut Batch, den: &Arc<De
     }
     let waker = Waker::from(den.clone());
     let mut cx = Context::from_waker(&waker);
-    let arrived = conn
+    while conn
         .frames
-        .poll_arrival(&mut conn.stream.halves().0, &mut cx);
-    arrived.is_pending() && peer.outbox.park(&waker)
+        .poll_arrival(&mut conn.stream.halves().0, &mut cx)
+        .is_ready()
+    {
+        // Pongs (a quiet client answering keepalive pings) are taken here, like a
+        // heartbeat is written here; anything else from the client wakes a task.
+        let pongs = conn.frames.skip_pongs();
+        if pongs > 0 {
+            peer.liveness.heard();
+        }
+        if pongs == 0 || !conn.frames.settle() {
+            return false;
+        }
+    }
+    peer.outbox.park(&waker)
 }
 
 /// Writes `frames` without waiting; what the socket did not take (all of it on an

@@ -9,6 +9,7 @@ use crate::support::*;
 
 const TOKEN: &str = "pub-token";
 const PARKED: &str = "tickcast_parked_connections";
+const UNPARKED: &str = "tickcast_unparked_total";
 
 #[tokio::test]
 async fn quiet_connections_park_and_wake_for_keepalives_requests_and_data() {
@@ -25,8 +26,9 @@ async fn quiet_connections_park_and_wake_for_keepalives_requests_and_data() {
     // Greeted and answered, with nothing to deliver: it parks.
     wait_for_metric(addr, PARKED, 1).await;
 
-    // Parked, it still gets heartbeats and pings, and answering a ping wakes it only
-    // for as long as the pong takes.
+    // Parked, it still gets heartbeats and pings, and its pongs are taken without
+    // giving it a task: they keep it open past the idle timeout (3 intervals).
+    let unparked = metric(addr, UNPARKED).await;
     let (mut heartbeats, mut pings) = (0, 0);
     while heartbeats < 3 || pings < 1 {
         let f = sub.recv_frame().await.expect("open");
@@ -44,6 +46,11 @@ async fn quiet_connections_park_and_wake_for_keepalives_requests_and_data() {
         }
     }
     wait_for_metric(addr, PARKED, 1).await;
+    assert_eq!(
+        metric(addr, UNPARKED).await,
+        unparked,
+        "no task for heartbeats, pings or pongs"
+    );
 
     // A request wakes it and is answered.
     sub.send(Subscribe {
@@ -57,6 +64,10 @@ async fn quiet_connections_park_and_wake_for_keepalives_requests_and_data() {
         other => panic!("expected the ack, got {other:?}"),
     }
     wait_for_metric(addr, PARKED, 1).await;
+    assert!(
+        metric(addr, UNPARKED).await > unparked,
+        "a request gets a task"
+    );
 
     // Live data wakes it: every trade, in order. The publisher, which gets only acks,
     // parks as well, and so does the subscriber once the trades stop.
