@@ -51,9 +51,9 @@ impl Broker {
         let metrics = &self.shared.metrics;
         for subscriber in st.subscribers.iter_mut() {
             let encoding = subscriber.peer.outbox.encoding();
-            let frame = match subscriber.resume_from {
+            let frame = match subscriber.resume_from.as_deref() {
                 None => frames.get(encoding),
-                Some(from) => match Resumed::judge(from, epoch, seq) {
+                Some(&from) => match Resumed::judge(from, epoch, seq) {
                     Resumed::Skip => continue,
                     Resumed::Continue => {
                         subscriber.resume_from = None;

@@ -192,7 +192,7 @@ impl Broker {
             };
             // A subscriber from the topic's creation has had every message of it.
             let mut subscriber = Subscriber::new(peer.clone(), rate, (0, 0));
-            subscriber.resume_from = subs.positions.remove(name);
+            subscriber.resume_from = subs.positions.remove(name).map(Box::new);
             subscriber.depth = effective_depth(&subs.list, name);
             subscribers.push(subscriber);
         });
@@ -326,10 +326,11 @@ impl Broker {
             }
             let stamped_here = st.epoch == self.shared.epoch;
             // Under the topic's lock: no live message overtakes or duplicates the replay.
-            subscriber.resume_from = send_initial(peer, &st, catchup, position, stamped_here);
-            if let Some(from) = subscriber.resume_from {
+            let resume_from = send_initial(peer, &st, catchup, position, stamped_here);
+            if let Some(from) = resume_from {
                 subscriber.joined_at = from;
             }
+            subscriber.resume_from = resume_from.map(Box::new);
             st.subscribers.push(subscriber);
         }
         drop(registry);
@@ -428,5 +429,59 @@ impl Broker {
             .fetch_sub(gone.list.len() as u64, Relaxed);
         self.resync(peer.id, &gone.list, &[]);
         gone.list.into_iter().for_each(|s| registry.release(s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tickcast_proto::{Encoding, Subscribe, Unsubscribe};
+
+    use crate::broker::{Broker, Peer};
+    use crate::config::SlowConsumer;
+    use crate::metrics::Metrics;
+    use crate::outbox::Outbox;
+
+    fn peer(id: u64) -> Arc<Peer> {
+        let outbox = Outbox::new(Encoding::MsgPack, 1 << 16, SlowConsumer::Conflate);
+        Arc::new(Peer::new(id, outbox))
+    }
+
+    fn topics(names: &[&str]) -> Vec<String> {
+        names.iter().map(|t| (*t).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_pattern_is_kept_once_while_any_peer_holds_it() {
+        let broker = Broker::new(
+            crate::Config::default().retention(),
+            16,
+            Arc::new(Metrics::default()),
+        );
+        let patterns = || broker.registry().patterns.len();
+        let (a, b) = (peer(1), peer(2));
+        let sub = |names: &[&str]| Subscribe {
+            topics: topics(names),
+            ..Subscribe::default()
+        };
+        broker.subscribe(&a, sub(&["ticks.*", "fx.*"])).unwrap();
+        broker.subscribe(&b, sub(&["ticks.*"])).unwrap();
+        assert_eq!(patterns(), 2);
+        assert!(Arc::ptr_eq(
+            &a.subscriptions().list[0].pattern,
+            &b.subscriptions().list[0].pattern
+        ));
+        let unsub = Unsubscribe {
+            id: None,
+            topics: topics(&["ticks.*"]),
+        };
+        broker.unsubscribe(&a, unsub).unwrap();
+        assert_eq!(patterns(), 2, "b still holds ticks.*");
+        broker.disconnect(&b);
+        assert_eq!(patterns(), 1);
+        broker.disconnect(&a);
+        assert_eq!(patterns(), 0);
+        assert_eq!(broker.peer_count(), 0);
     }
 }

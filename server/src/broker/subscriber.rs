@@ -58,15 +58,17 @@ impl Resumed {
     }
 }
 
-/// A peer subscribed to a topic (once, however many of its patterns match).
+/// A peer subscribed to a topic (once, however many of its patterns match). 48 bytes:
+/// a topic holds one per subscriber, and the fan-out walks them all for every message;
+/// the rare parts (`max_rate` pacing, a resume position) are boxed.
 #[derive(Debug)]
 pub struct Subscriber {
     pub peer: Arc<Peer>,
-    pub gate: Option<RateGate>,
+    pub gate: Option<Box<RateGate>>,
     /// The peer's position while this node has not reached it (it resumed with `since`
     /// from a node that was ahead, or before this node had the topic): messages up to it
     /// are not sent again, the next one is judged by [`Resumed::judge`].
-    pub resume_from: Option<Position>,
+    pub resume_from: Option<Box<Position>>,
     /// `[epoch, seq]` of the topic when this subscriber joined (after its snapshot or
     /// replay): it has had every message after it. A later resume position at or past it
     /// needs nothing; one before it was skipped over and is announced.
@@ -79,7 +81,7 @@ impl Subscriber {
     pub fn new(peer: Arc<Peer>, max_rate: Option<u32>, joined_at: Position) -> Self {
         Self {
             peer,
-            gate: max_rate.map(RateGate::new),
+            gate: max_rate.map(|r| Box::new(RateGate::new(r))),
             resume_from: None,
             joined_at,
             depth: tickcast_proto::book::DEFAULT_DEPTH,
@@ -94,7 +96,7 @@ impl Subscriber {
             _ => false,
         };
         if !same {
-            self.gate = max_rate.map(RateGate::new);
+            self.gate = max_rate.map(|r| Box::new(RateGate::new(r)));
         }
     }
 
