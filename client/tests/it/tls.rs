@@ -168,3 +168,40 @@ async fn an_unreadable_ca_file_fails_at_spawn() {
         other => panic!("expected a CA file error, got {other:?}"),
     }
 }
+
+/// Quiet `wss://` connections (parked on the server between heartbeats) get every
+/// heartbeat and ping in time and stay open: the server flushes its TLS session, so no
+/// record waits there until one side's silence limit (3 intervals) closes the connection.
+#[tokio::test]
+async fn quiet_wss_connections_stay_open_on_heartbeats_alone() {
+    bounded(async {
+        let pki = Pki::new(&["localhost", "127.0.0.1"]);
+        let mut cfg = tls_config(&pki);
+        cfg.simulator = None;
+        cfg.heartbeat = std::time::Duration::from_millis(300);
+        let server = start(cfg).await;
+        let mut clients = Vec::new();
+        for _ in 0..200 {
+            let config = fast(server.ws_url(), &["fx.*"]).ca_cert(&pki.ca);
+            let (client, mut events) = Client::spawn(config).expect("spawn");
+            match after_connecting(&mut events).await {
+                ClientEvent::Connected { .. } => {}
+                other => panic!("expected Connected, got {other:?}"),
+            }
+            clients.push((client, events));
+        }
+        // 10 intervals: a missed heartbeat or an unanswered ping closes within 3.
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        for (client, mut events) in clients {
+            while let Ok(event) = events.try_recv() {
+                assert!(
+                    !matches!(event, ClientEvent::Disconnected { .. }),
+                    "{event:?}"
+                );
+            }
+            client.shutdown().await;
+        }
+        server.shutdown().await;
+    })
+    .await;
+}

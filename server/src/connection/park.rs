@@ -253,6 +253,10 @@ fn write_in_place<S: Duplex>(conn: &mut Conn<S>, batch: &mut Batch, den: &Arc<De
             peer.outbox.push_front(rest);
             return false;
         }
+        if !flushed_now(&mut conn.stream.halves().1) {
+            // TLS records the socket did not take: a task's writer flushes them.
+            return false;
+        }
     }
     if frames > INLINE_FRAMES {
         return false;
@@ -275,6 +279,12 @@ fn write_in_place<S: Duplex>(conn: &mut Conn<S>, batch: &mut Batch, den: &Arc<De
         }
     }
     peer.outbox.park(&waker)
+}
+
+/// Flushes `w` without waiting (a TLS session's records); a plain socket is always flushed.
+fn flushed_now<W: AsyncWrite + Unpin>(w: &mut W) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    matches!(Pin::new(w).poll_flush(&mut cx), Poll::Ready(Ok(())))
 }
 
 /// Writes `frames` without waiting; what the socket did not take (all of it on an

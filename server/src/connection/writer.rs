@@ -47,20 +47,22 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
     let mut due: Option<Pin<Box<Sleep>>> = None;
     loop {
         peer.outbox.take(&mut batch);
-        if !batch.frames.is_empty() {
-            let bytes: usize = batch.frames.iter().map(Bytes::len).sum();
-            {
-                let write = write_frames(w, &batch.frames, &progress);
-                tokio::pin!(write);
-                // Most writes complete at once; only one that has to wait gets a timer.
-                let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-                match first {
-                    Poll::Ready(result) => result?,
-                    Poll::Pending => {
-                        Box::pin(finish_unless_stalled(write, &progress, stall)).await?;
-                    }
+        {
+            // Also with nothing queued: a connection the servicer woke may have TLS
+            // records left in its session to flush.
+            let write = write_frames(w, &batch.frames, &progress);
+            tokio::pin!(write);
+            // Most writes complete at once; only one that has to wait gets a timer.
+            let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+            match first {
+                Poll::Ready(result) => result?,
+                Poll::Pending => {
+                    Box::pin(finish_unless_stalled(write, &progress, stall)).await?;
                 }
             }
+        }
+        if !batch.frames.is_empty() {
+            let bytes: usize = batch.frames.iter().map(Bytes::len).sum();
             written(app, peer, &batch, bytes);
             batch.frames.clear();
         }
@@ -145,8 +147,19 @@ where
     }
 }
 
-/// Writes all `frames`, in as few vectored writes as the socket allows.
+/// Writes all `frames`, in as few vectored writes as the socket allows, then flushes: a
+/// TLS session may take the bytes and keep records the socket did not (a plain socket's
+/// flush does nothing).
 async fn write_frames<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    frames: &[Bytes],
+    progress: &Progress,
+) -> std::io::Result<()> {
+    write_all_frames(w, frames, progress).await?;
+    w.flush().await
+}
+
+async fn write_all_frames<W: AsyncWrite + Unpin>(
     w: &mut W,
     frames: &[Bytes],
     progress: &Progress,

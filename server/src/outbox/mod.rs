@@ -70,6 +70,7 @@ struct Inner {
     lag: Option<Box<Lag>>,
     /// `max_rate` frames waiting for their slot; boxed, like `lag`: only a `max_rate`
     /// subscriber's connection ever has one.
+    #[allow(clippy::box_collection)] // 8 bytes per connection where a `Vec` is 24.
     delayed: Option<Box<Vec<Delayed>>>,
     close: Option<Box<Bytes>>,
     closing: bool,

@@ -18,3 +18,4 @@ mod rewind;
 mod security;
 mod slow;
 mod support;
+mod tls;
