@@ -150,6 +150,11 @@ impl Outbox {
     fn enqueue(inner: &mut Inner, frame: Bytes, now: impl FnOnce() -> Instant) {
         let was_empty = inner.queue.is_empty();
         inner.queued_bytes += frame.len();
+        if inner.queue.capacity() == 0 {
+            // A parked connection's first frame (a tick wakes thousands at once): room
+            // for one, not the four a `Vec` starts with; a busy one keeps its room.
+            inner.queue.reserve_exact(1);
+        }
         inner.queue.push(frame);
         if was_empty {
             inner.oldest = Some(now());
