@@ -1,7 +1,6 @@
 //! Access control and limits: publish role, tokens (static and signed), origins, TLS,
 //! per-IP connections and the inbound rate limit.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tickcast_proto::{ErrorCode, Op, Ping, Publish, RequestId, ServerMessage, Subscribe, close};
@@ -383,7 +382,6 @@ async fn inbound_floods_get_rate_limited_then_closed_1008() {
 
 #[tokio::test]
 async fn tls_serves_wss_with_a_generated_certificate() {
-    use rustls_pki_types::{CertificateDer, pem::PemObject};
     let pki = tickcast_testkit::Pki::new(&["localhost", "127.0.0.1"]);
     let (cert, key) = (pki.cert.clone(), pki.key.clone());
 
@@ -392,17 +390,7 @@ async fn tls_serves_wss_with_a_generated_certificate() {
     let server = start(cfg).await;
     assert!(server.ws_url().starts_with("wss://"));
 
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(&pki.ca).unwrap())
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let client_config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
+    let connector = tls_connector(&pki.ca);
     let tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector

@@ -476,3 +476,19 @@ pub async fn publish_fx(publisher: &mut Client, i: u64) {
         other => panic!("expected the publish ack, got {other:?}"),
     }
 }
+
+/// A TLS connector trusting only the private CA in the PEM file `ca`.
+pub fn tls_connector(ca: &std::path::Path) -> tokio_rustls::TlsConnector {
+    use rustls_pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(ca).unwrap())
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+}

@@ -2,10 +2,9 @@
 //! heartbeat and ping in time, so clients that only answer pings stay open.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -14,20 +13,6 @@ use tokio_rustls::client::TlsStream;
 use crate::support::*;
 
 const OP_CLOSE_CODE: u8 = 0x8;
-
-fn connector(ca: &std::path::Path) -> TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(ca).unwrap())
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
-}
 
 /// A TLS client past the upgrade, and the bytes read past the response.
 async fn open(connector: &TlsConnector, addr: SocketAddr) -> (TlsStream<TcpStream>, Vec<u8>) {
@@ -115,7 +100,7 @@ async fn quiet_wss_clients_that_only_answer_pings_stay_open() {
     });
     cfg.heartbeat = Duration::from_millis(300);
     let server = start(cfg).await;
-    let connector = connector(&pki.ca);
+    let connector = tls_connector(&pki.ca);
     let mut clients = Vec::new();
     for _ in 0..200 {
         clients.push(open(&connector, server.addr()).await);
