@@ -291,6 +291,17 @@ fn flushed_now<W: AsyncWrite + Unpin>(w: &mut W) -> bool {
 /// error: the task that writes it next meets the error itself).
 fn write_now<W: AsyncWrite + Unpin>(w: &mut W, frames: &[Bytes]) -> Option<Bytes> {
     let mut cx = Context::from_waker(Waker::noop());
+    if let [one] = frames {
+        // The common case (a tick, a heartbeat): no slice list to allocate.
+        let mut at = 0;
+        while at < one.len() {
+            match Pin::new(&mut *w).poll_write(&mut cx, &one[at..]) {
+                Poll::Ready(Ok(n)) if n > 0 => at += n,
+                _ => return Some(one.slice(at..)),
+            }
+        }
+        return None;
+    }
     let mut at = Cursor::default();
     let mut slices = Vec::new();
     while !at.is_done(frames) {
