@@ -42,6 +42,9 @@ impl Fanout {
                     snapshot: false,
                     ..Subscribe::default()
                 };
+                // Connected like a real connection, so the topic created at the first
+                // publish finds it.
+                broker.connect(&peer);
                 if let Err(e) = broker.subscribe(&peer, req) {
                     panic!("subscribing a bench peer: {e}");
                 }
@@ -53,9 +56,14 @@ impl Fanout {
             peers,
             batch: Batch::default(),
         };
-        // The first tick of a topic goes out as a snapshot: get it out of the way.
-        fanout.publish(100.0);
+        // The acks, then the first tick of the topic (a snapshot): out of the way.
         fanout.drain();
+        fanout.publish(100.0);
+        let delivered = fanout.drain();
+        assert_eq!(
+            delivered, subscribers,
+            "every bench subscriber gets the tick"
+        );
         fanout
     }
 
@@ -83,5 +91,17 @@ impl Fanout {
         }
         self.batch.frames.clear();
         frames
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fanout;
+
+    #[test]
+    fn every_subscriber_gets_every_tick() {
+        let mut fanout = Fanout::new(3);
+        fanout.publish(101.0);
+        assert_eq!(fanout.drain(), 3);
     }
 }

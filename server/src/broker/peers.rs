@@ -30,8 +30,9 @@ impl Peers {
 }
 
 impl Broker {
-    /// Adds a connection to the table. False when the table was closed before (the
-    /// server is shutting down): it is added, and the caller tells it so itself.
+    /// Adds a connection to the table, before it subscribes: a topic created later finds
+    /// its subscribers here. False when the table was closed before (the server is
+    /// shutting down): it is added, and the caller tells it so itself.
     pub fn connect(&self, peer: &Arc<Peer>) -> bool {
         let mut table = self.shared.peers.lock();
         table.open.insert(peer.id, peer.clone());
@@ -41,13 +42,6 @@ impl Broker {
     /// Removes a connection from the table (its subscriptions go with [`Broker::disconnect`]).
     pub(super) fn forget_peer(&self, peer_id: u64) {
         self.shared.peers.lock().open.remove(&peer_id);
-    }
-
-    /// Adds `peer` unless it is in the table: a peer that subscribes without having
-    /// connected (the fan-out benchmark's) is found by topics created later.
-    pub(super) fn ensure_peer(&self, peer: &Arc<Peer>) {
-        let mut table = self.shared.peers.lock();
-        table.open.entry(peer.id).or_insert_with(|| peer.clone());
     }
 
     /// Calls `f` with every connection, the table locked (`f` must take no broker lock

@@ -241,7 +241,6 @@ impl Broker {
         let since = req.since.unwrap_or_default();
         check_positions(&since, "since")?;
         let mut registry = self.registry();
-        self.ensure_peer(peer);
         let limit = self.max_resume_positions();
         let mut subs = peer.subscriptions();
         subs.check_position_room(&since, limit)?;
@@ -341,7 +340,6 @@ impl Broker {
     pub fn resume(&self, peer: &Arc<Peer>, req: Resume) -> Result<(), Reject> {
         check_positions(&req.since, "since")?;
         let _registry = self.registry();
-        self.ensure_peer(peer);
         let limit = self.max_resume_positions();
         let mut subs = peer.subscriptions();
         subs.check_position_room(&req.since, limit)?;
@@ -410,7 +408,6 @@ impl Broker {
 
     /// The peer's subscription patterns, in the order they were added.
     pub fn subscriptions_of(&self, peer: &Peer) -> Vec<String> {
-        let _registry = self.registry();
         peer.subscriptions()
             .list
             .iter()
@@ -461,6 +458,7 @@ mod tests {
         );
         let patterns = || broker.registry().patterns.len();
         let (a, b) = (peer(1), peer(2));
+        assert!(broker.connect(&a) && broker.connect(&b));
         let sub = |names: &[&str]| Subscribe {
             topics: topics(names),
             ..Subscribe::default()
