@@ -3,9 +3,9 @@
 //!
 //! Like uWebSockets' timeout sweep, one timer per server instead of one per connection:
 //! a connection keeps four atomics ([`Liveness`], in its [`Peer`]) that its reader and
-//! writer stamp, and the sweeper walks the broker's connection table a few times per heartbeat
-//! interval, pushing what is due into the connection's outbox (which wakes its writer,
-//! or, for a parked connection, has the parked-connection servicer write it).
+//! writer stamp, and the sweeper walks the broker's connection table a few times per
+//! heartbeat interval, pushing what is due into the connection's outbox (which wakes its
+//! writer, or, for a parked connection, has the parked-connection servicer write it).
 //! An idle connection owns no timer; one that wrote nothing for a sweep is hushed, so it
 //! parks (`connection::park`) until its client or its data wakes it.
 //! The `heartbeat` message is encoded once per sweep and shared by every connection that

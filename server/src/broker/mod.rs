@@ -1,9 +1,10 @@
 //! The topic broker: the [`Broker`] handle, the [`Peer`] it delivers to and the
 //! [`Reject`] it answers bad requests with. The work lives in the submodules:
-//! `registry` (who subscribed to what), `peers` (the connection table), `publish` (stamping what enters), `fanout`
-//! (encode once, deliver to every subscriber), `replay` (what a new subscriber gets
-//! first), `preroll` (a past loaded at start), `history` (reading what a topic keeps), `introspect` (`list` and `GET /topics`), `topic` and `subscriber` (per-topic
-//! state).
+//! `registry` (who subscribed to what), `peers` (the connection table), `publish`
+//! (stamping what enters), `fanout` (encode once, deliver to every subscriber), `replay`
+//! (what a new subscriber gets first), `preroll` (a past loaded at start), `history`
+//! (reading what a topic keeps), `introspect` (`list` and `GET /topics`), `topic` and
+//! `subscriber` (per-topic state).
 //!
 //! Locks, in the only order they are ever taken (a lock may be skipped, never reversed):
 //!
@@ -12,7 +13,7 @@
 //!    A peer's own subscriptions (a leaf lock in its [`Peer`]) change only under it.
 //! 2. `topics` (an `RwLock` of the topic table): read briefly to find a topic, written
 //!    only to create one.
-//! 3. `peers` (the connection table, `peers`): walked when a topic is created (taking
+//! 3. `peers` (the connection table): walked when a topic is created (taking
 //!    each peer's subscriptions) and by the keepalive sweeper (taking outboxes); never
 //!    held with a topic's lock.
 //! 4. one topic's state (a `Mutex<TopicState>` per topic): held for one publish, one

@@ -12,8 +12,8 @@
 //! (a tick of a sparse topic, a heartbeat, a ping) if the socket takes it all at once,
 //! takes the client's pongs, and parks the connection again. Only a connection with
 //! more to do (any other bytes from its client, a write the socket did not take, a
-//! close, a `max_rate` frame, a burst) gets a task again. So a wave of ticks to thousands of parked subscribers allocates no
-//! task per subscriber.
+//! close, a `max_rate` frame, a burst) gets a task again. So a wave of ticks to
+//! thousands of parked subscribers allocates no task per subscriber.
 
 use std::pin::Pin;
 use std::sync::atomic::AtomicU8;

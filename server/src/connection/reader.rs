@@ -1,7 +1,6 @@
 //! The reader: client frames in, checked against the protocol (fragment reassembly,
 //! close payloads, UTF-8) and the inbound rate limit, answered through the outbox.
 
-use crate::keepalive::mono_us;
 use std::sync::Arc;
 
 use fastwebsockets::OpCode;
@@ -15,6 +14,7 @@ use crate::App;
 use crate::auth::Grant;
 use crate::broker::Peer;
 use crate::frame;
+use crate::keepalive::mono_us;
 use crate::wsread::{FrameReader, ReadError};
 
 /// What the reader keeps between frames (and while the connection is parked).
