@@ -8,15 +8,15 @@
 //! does a full handshake, as N distinct subscribers would.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use rustls::client::Resumption;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject as _};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -54,7 +54,7 @@ impl Tls {
                 .with_no_client_auth()
         } else {
             builder
-                .with_root_certificates(roots(ca_certs)?)
+                .with_root_certificates(tickcast_client::trusted_roots(ca_certs)?)
                 .with_no_client_auth()
         };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -82,30 +82,6 @@ impl Tls {
                 anyhow::Error::new(e).context(format!("TLS handshake{hint}"))
             })
     }
-}
-
-/// Mozilla's roots plus every certificate in the `ca_certs` PEM files (each must hold one
-/// at least).
-fn roots(ca_certs: &[PathBuf]) -> anyhow::Result<RootCertStore> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    for path in ca_certs {
-        let certs = read_certs(path).with_context(|| format!("reading {}", path.display()))?;
-        if certs.is_empty() {
-            bail!("{} holds no PEM certificate", path.display());
-        }
-        for cert in certs {
-            roots
-                .add(cert)
-                .with_context(|| format!("a certificate of {}", path.display()))?;
-        }
-    }
-    Ok(roots)
-}
-
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, rustls::pki_types::pem::Error> {
-    CertificateDer::pem_file_iter(path)?.collect()
 }
 
 /// `--insecure`: accepts whatever certificate the server presents, for whatever name.

@@ -33,7 +33,7 @@ impl Endpoint {
             Some(Tls::new(&target.host, ca_certs)?)
         } else {
             if !ca_certs.is_empty() {
-                crate::tls::roots(ca_certs)?;
+                crate::tls::trusted_roots(ca_certs)?;
             }
             None
         };

@@ -24,6 +24,7 @@
 //! with [`ClientConfig::ca_cert`]; the server name (SNI and certificate check) is the URL's
 //! host. Certificate and TLS protocol failures are final ([`TlsError`]): the client reports
 //! them and stops instead of retrying; a refused or reset connection is retried.
+//! [`trusted_roots`] builds that root store (the load generator trusts the same).
 
 mod attempt;
 mod backoff;
@@ -47,4 +48,5 @@ pub use book::{BookFault, OrderBook};
 pub use client::{Client, ClientConfig, ClientEvent, Command, DEFAULT_PATTERNS};
 pub use error::{ClientError, TlsError};
 pub use publisher::{PublishStats, Publisher, PublisherConfig, PublisherState};
+pub use tls::trusted_roots;
 pub use tracker::{GapCause, SeqVerdict, Tracker};

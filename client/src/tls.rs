@@ -34,7 +34,7 @@ impl Tls {
                 host: host.to_owned(),
             })?
             .to_owned();
-        let roots = roots(ca_certs)?;
+        let roots = trusted_roots(ca_certs)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -63,8 +63,9 @@ impl Tls {
     }
 }
 
-/// Mozilla's roots plus the certificates in `ca_certs` (every file must hold at least one).
-pub(crate) fn roots(ca_certs: &[PathBuf]) -> Result<RootCertStore, TlsError> {
+/// Mozilla's roots plus the certificates in `ca_certs` (every file must hold at least one):
+/// what `wss://` trusts here and in the load generator.
+pub fn trusted_roots(ca_certs: &[PathBuf]) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -167,12 +168,12 @@ mod tests {
     fn missing_or_empty_ca_files_are_errors() {
         let missing = PathBuf::from("/nonexistent/ca.pem");
         assert!(matches!(
-            roots(std::slice::from_ref(&missing)),
+            trusted_roots(std::slice::from_ref(&missing)),
             Err(TlsError::ReadCa { .. })
         ));
         let empty = std::env::temp_dir().join(format!("tickcast-empty-{}.pem", std::process::id()));
         std::fs::write(&empty, "not a certificate\n").unwrap();
-        let result = roots(std::slice::from_ref(&empty));
+        let result = trusted_roots(std::slice::from_ref(&empty));
         let _ = std::fs::remove_file(&empty);
         assert!(
             matches!(result, Err(TlsError::NoCaCertificate { .. })),
